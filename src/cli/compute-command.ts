@@ -1,0 +1,76 @@
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { UsageError } from '../domain/errors.js';
+import { loadConfig } from '../config/config.js';
+import { numberFlag, parseCommandArgs } from './args.js';
+import { runCompute } from './compute.js';
+
+export const COMPUTE_USAGE =
+  'usage: senpai-md compute INPUT [--output FILE] [--window-seconds S] [--return-threshold R] [--volume-threshold V] [--spread-max-bps B] [--cooldown-ms MS] [--verbose]';
+
+const COMPUTE_HELP = `${COMPUTE_USAGE}
+
+Runs the service's state, feature and rule engine offline over a JSONL file of
+bare events or recorded envelopes ("-" reads stdin). Writes one
+{"kind":"features","line":N,...} record per accepted non-heartbeat event and a
+{"kind":"signal","line":N,...} record for each signal it raised; no throttling,
+no alerts. The last stderr line is {"accepted":N,"rejected":{reason:count}}.
+
+Window and thresholds come from ROLLING_WINDOW_SECONDS, SIGNAL_RETURN_THRESHOLD,
+SIGNAL_VOLUME_THRESHOLD, SIGNAL_SPREAD_MAX_BPS, SIGNAL_COOLDOWN_MS (and .env);
+flags win.
+
+  -o, --output FILE        write records to FILE instead of stdout
+      --window-seconds S   rolling window W in seconds (default 60)
+      --return-threshold R signal |return_10s| threshold (default 0.003)
+      --volume-threshold V signal trade_volume_10s threshold (default 1.0)
+      --spread-max-bps B   signal maximum spread in bps (default 20)
+      --cooldown-ms MS     signal cooldown per symbol and direction (default 10000)
+  -v, --verbose            one stderr line per rejected input line
+  -h, --help               this help`;
+
+/** `senpai-md compute`: returns the process exit code. */
+export async function computeCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
+      output: { type: 'string', short: 'o' },
+      'window-seconds': { type: 'string' },
+      'return-threshold': { type: 'string' },
+      'volume-threshold': { type: 'string' },
+      'spread-max-bps': { type: 'string' },
+      'cooldown-ms': { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+    COMPUTE_USAGE,
+    [1, 1],
+  );
+  if (values.help) {
+    process.stdout.write(COMPUTE_HELP + '\n');
+    return 0;
+  }
+  const u = COMPUTE_USAGE;
+  const flagEnv: Record<string, number | undefined> = {
+    ROLLING_WINDOW_SECONDS: numberFlag(values['window-seconds'], '--window-seconds', u, (n) => n > 0, 'a number > 0'),
+    SIGNAL_RETURN_THRESHOLD: numberFlag(values['return-threshold'], '--return-threshold', u, (n) => n >= 0, 'a number >= 0'),
+    SIGNAL_VOLUME_THRESHOLD: numberFlag(values['volume-threshold'], '--volume-threshold', u, (n) => n >= 0, 'a number >= 0'),
+    SIGNAL_SPREAD_MAX_BPS: numberFlag(values['spread-max-bps'], '--spread-max-bps', u, (n) => n > 0, 'a number > 0'),
+    SIGNAL_COOLDOWN_MS: numberFlag(values['cooldown-ms'], '--cooldown-ms', u, (n) => n >= 0, 'a number >= 0'),
+  };
+  const merged = { ...env };
+  for (const [k, v] of Object.entries(flagEnv)) if (v !== undefined) merged[k] = String(v);
+  const config = loadConfig(merged);
+
+  const inputPath = positionals[0]!;
+  if (inputPath !== '-' && !(existsSync(inputPath) && statSync(inputPath).isFile())) {
+    throw new UsageError(`cannot read INPUT ${JSON.stringify(inputPath)}: no such file`, u);
+  }
+  const input = inputPath === '-' ? process.stdin : createReadStream(inputPath, { highWaterMark: 256 * 1024 });
+  const output = values.output === undefined || values.output === '-' ? process.stdout : createWriteStream(values.output);
+  const verbose = values.verbose === true;
+  const summary = await runCompute(input, output, {
+    engine: { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
+    ...(verbose ? { onReject: (line, reason, detail) => process.stderr.write(`line ${line}: ${reason}: ${detail}\n`) } : {}),
+  });
+  process.stderr.write(JSON.stringify(summary) + '\n');
+  return 0;
+}

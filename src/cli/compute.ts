@@ -1,0 +1,52 @@
+import type { Readable, Writable } from 'node:stream';
+import type { RejectReason } from '../domain/events.js';
+import { isRejection } from '../domain/events.js';
+import type { EngineConfig } from '../engine/market-engine.js';
+import { MarketEngine } from '../engine/market-engine.js';
+import { computeFeatures } from '../features/feature-engine.js';
+import { decode } from '../ingest/decode.js';
+import { byteLines, isBlank } from './jsonl.js';
+import { BufferedWriter } from './output.js';
+
+/** What `compute` counted: accepted events and rejections by reason. */
+export interface ComputeSummary {
+  accepted: number;
+  rejected: Partial<Record<RejectReason, number>>;
+}
+
+export interface ComputeOptions {
+  readonly engine: EngineConfig;
+  /** Called for each rejected line, e.g. for `--verbose`. */
+  readonly onReject?: (line: number, reason: RejectReason, detail: string) => void;
+}
+
+/**
+ * Runs the live engine offline over JSONL (SPEC §10 `compute`): one features
+ * record per accepted non-heartbeat event, then the signal it raised.
+ */
+export async function runCompute(input: Readable, output: Writable, opts: ComputeOptions): Promise<ComputeSummary> {
+  const engine = new MarketEngine(opts.engine, 'offline');
+  const out = new BufferedWriter(output);
+  const summary: ComputeSummary = { accepted: 0, rejected: {} };
+  for await (const { line, bytes } of byteLines(input)) {
+    if (isBlank(bytes)) continue;
+    const decoded = decode('', bytes);
+    const outcome = isRejection(decoded) ? decoded : engine.ingest(decoded, 0);
+    if (isRejection(outcome)) {
+      summary.rejected[outcome.reason] = (summary.rejected[outcome.reason] ?? 0) + 1;
+      opts.onReject?.(line, outcome.reason, outcome.detail);
+      continue;
+    }
+    summary.accepted++;
+    if (outcome.state === null) continue;
+    const head = `{"kind":"features","line":${line},`;
+    const pending = out.writeLine(head + JSON.stringify(computeFeatures(outcome.state)).slice(1));
+    if (pending !== undefined) await pending;
+    if (outcome.signal !== null) {
+      const p2 = out.writeLine(`{"kind":"signal","line":${line},` + JSON.stringify(outcome.signal).slice(1));
+      if (p2 !== undefined) await p2;
+    }
+  }
+  await out.end();
+  return summary;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { ConfigError, UsageError } from '../domain/errors.js';
+import { readEnvironment } from '../config/config.js';
+import { computeCommand } from './compute-command.js';
+
+const USAGE = 'usage: senpai-md [run|compute|simulate|replay|record] [options]   (senpai-md COMMAND --help for details)';
+
+const HELP = `${USAGE}
+
+  run        the service: NATS in, features/signals/alerts out, HTTP on :8892 (default)
+  compute    the same engine offline over a JSONL file
+  simulate   publish a synthetic md.events.* stream to NATS
+  replay     publish a recorded JSONL file to NATS
+  record     write md.events.> from NATS to a JSONL file of envelopes`;
+
+type Command = (argv: string[], env: Record<string, string | undefined>) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  compute: async () => computeCommand,
+};
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const name = first === undefined || first.startsWith('-') ? 'run' : first;
+  const args = first === undefined || first.startsWith('-') ? argv : rest;
+  const load = COMMANDS[name];
+  try {
+    if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`, USAGE);
+    const env = readEnvironment(process.env, process.cwd());
+    return await (await load())(args, env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`senpai-md: ${err.message}\n${err.usage}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`senpai-md: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

@@ -1,0 +1,90 @@
+/**
+ * The normalised market-data events (SPEC §2) and the reasons an input can be
+ * rejected. Imports nothing: every other layer depends on this one.
+ */
+
+/** The four event types; `unknown` is only a metric label value. */
+export const EVENT_TYPES = ['trade', 'quote', 'book_l2', 'heartbeat'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+export type EventTypeLabel = EventType | 'unknown';
+
+/** Every rejection reason of SPEC §2/§6: the `reason` label values. */
+export const REJECT_REASONS = [
+  'parse_error',
+  'invalid',
+  'duplicate',
+  'late',
+  'symbol_limit',
+  'backpressure',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export type TradeSide = 'buy' | 'sell';
+
+/** A book level `[price, size]`. */
+export type BookLevel = readonly [price: number, size: number];
+
+interface EventBase {
+  /** Lower-cased provider, `"unknown"` when absent. */
+  readonly provider: string;
+  /** Exchange timestamp in epoch ms (fractions kept), null when absent or unreadable. */
+  readonly tsExchange: number | null;
+  /** Upstream receive timestamp in epoch ms, null when absent or unreadable. */
+  readonly tsRecv: number | null;
+  /** Offline only: the recording envelope's `received_at` in epoch ms. */
+  readonly envelopeRecvAt: number | null;
+}
+
+export interface TradeEvent extends EventBase {
+  readonly type: 'trade';
+  readonly symbol: string;
+  readonly price: number;
+  readonly size: number;
+  readonly side: TradeSide | null;
+  /** Exact digits as written in the payload; null when absent. */
+  readonly tradeId: string | null;
+}
+
+export interface QuoteEvent extends EventBase {
+  readonly type: 'quote';
+  readonly symbol: string;
+  readonly bid: number;
+  readonly ask: number;
+  readonly bidSize: number | null;
+  readonly askSize: number | null;
+}
+
+export interface BookEvent extends EventBase {
+  readonly type: 'book_l2';
+  readonly symbol: string;
+  /** Sorted by price, descending. */
+  readonly bids: readonly BookLevel[];
+  /** Sorted by price, ascending. */
+  readonly asks: readonly BookLevel[];
+}
+
+export interface HeartbeatEvent extends EventBase {
+  readonly type: 'heartbeat';
+  readonly symbol: null;
+}
+
+/** One normalised input event, keyed by `type`. */
+export type MarketEvent = TradeEvent | QuoteEvent | BookEvent | HeartbeatEvent;
+export type SymbolEvent = TradeEvent | QuoteEvent | BookEvent;
+
+/** Why an input was not turned into an event, with a human-readable detail. */
+export interface Rejection {
+  readonly kind: 'rejection';
+  readonly reason: RejectReason;
+  /** The event type when it could be told, for the `type` metric label. */
+  readonly type: EventTypeLabel;
+  readonly detail: string;
+}
+
+export function reject(reason: RejectReason, type: EventTypeLabel, detail: string): Rejection {
+  return { kind: 'rejection', reason, type, detail };
+}
+
+export function isRejection<T extends object>(x: T | Rejection): x is Rejection {
+  return (x as { kind?: unknown }).kind === 'rejection';
+}

@@ -1,0 +1,170 @@
+import type { BookLevel, EventType, EventTypeLabel, MarketEvent, Rejection } from '../domain/events.js';
+import { reject } from '../domain/events.js';
+import { normalizeSymbol } from '../domain/symbol.js';
+import type { JsonObject } from './fields.js';
+import { pick, readLevels, readNumber, readSide, readTimestamp, readTradeId, timestampValue } from './fields.js';
+import { MAX_PAYLOAD_BYTES, parsePayload } from './payload.js';
+
+const TYPE_KEYS = ['type', 'event_type'] as const;
+const PROVIDER_KEYS = ['provider', 'source', 'exchange'] as const;
+const SYMBOL_KEYS = ['symbol', 'sym', 'instrument'] as const;
+const TS_EXCHANGE_KEYS = ['ts_exchange', 'exchange_ts', 'ts_event', 'timestamp', 'ts'] as const;
+const TS_RECV_KEYS = ['ts_recv', 'recv_ts', 'received_at', 'ts_received'] as const;
+const PRICE_KEYS = ['price', 'px', 'p'] as const;
+const SIZE_KEYS = ['size', 'qty', 'quantity', 'amount', 'volume', 'q'] as const;
+const SIDE_KEYS = ['side'] as const;
+const TRADE_ID_KEYS = ['trade_id', 'id', 'tid'] as const;
+const BID_KEYS = ['bid', 'bid_price', 'bid_px', 'bp'] as const;
+const ASK_KEYS = ['ask', 'ask_price', 'ask_px', 'ap'] as const;
+const BID_SIZE_KEYS = ['bid_size', 'bid_qty', 'bs'] as const;
+const ASK_SIZE_KEYS = ['ask_size', 'ask_qty', 'as'] as const;
+const BIDS_KEYS = ['bids', 'b'] as const;
+const ASKS_KEYS = ['asks', 'a'] as const;
+
+/** Maps a type word (payload or subject token, any case) to an event type. */
+export function eventTypeOf(word: string): EventType | null {
+  switch (word.toLowerCase()) {
+    case 'trade':
+      return 'trade';
+    case 'quote':
+      return 'quote';
+    case 'book_l2':
+    case 'book':
+    case 'l2':
+    case 'orderbook':
+      return 'book_l2';
+    case 'heartbeat':
+      return 'heartbeat';
+    default:
+      return null;
+  }
+}
+
+/** The subject's n-th dot-separated token (0-based), or undefined. */
+function subjectToken(subject: string, n: number): string | undefined {
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const dot = subject.indexOf('.', start);
+    if (dot < 0) return undefined;
+    start = dot + 1;
+  }
+  const dot = subject.indexOf('.', start);
+  const tok = dot < 0 ? subject.slice(start) : subject.slice(start, dot);
+  return tok.length > 0 ? tok : undefined;
+}
+
+/** The event type named by a subject's third token, for decisions made before parsing (SPEC §6). */
+export function subjectEventType(subject: string): EventTypeLabel {
+  const tok = subjectToken(subject, 2);
+  return (tok !== undefined && eventTypeOf(tok)) || 'unknown';
+}
+
+function isPlainObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Decodes one message published on `subject` (SPEC §2): a bare event or a
+ * recorded envelope. Never throws; every failure is a {@link Rejection}.
+ */
+export function decode(subject: string, bytes: Uint8Array): MarketEvent | Rejection {
+  if (bytes.length > MAX_PAYLOAD_BYTES) {
+    return reject('invalid', subjectEventType(subject), `payload of ${bytes.length} bytes exceeds 1 MiB`);
+  }
+  const parsed = parsePayload(bytes);
+  if (!parsed.ok) return reject('parse_error', subjectEventType(subject), parsed.detail);
+  return normalize(subject, parsed.value);
+}
+
+/** Turns a parsed payload into an event; the tolerant rules of SPEC §2. */
+export function normalize(subject: string, payload: unknown): MarketEvent | Rejection {
+  if (!isPlainObject(payload)) {
+    return reject('parse_error', subjectEventType(subject), 'payload is not a JSON object');
+  }
+  let obj = payload;
+  let envelopeRecvAt: number | null = null;
+  const data = obj.data;
+  if (isPlainObject(data) && typeof obj.subject === 'string') {
+    subject = obj.subject;
+    envelopeRecvAt = obj.received_at === undefined || obj.received_at === null ? null : timestampValue(obj.received_at);
+    obj = data;
+  }
+
+  const typeRaw = pick(obj, TYPE_KEYS);
+  let type: EventType | null;
+  if (typeRaw === undefined) {
+    const tok = subjectToken(subject, 2);
+    type = tok === undefined ? null : eventTypeOf(tok);
+    if (type === null) return reject('invalid', 'unknown', 'no event type in payload or subject');
+  } else {
+    type = typeof typeRaw === 'string' ? eventTypeOf(typeRaw) : null;
+    if (type === null) return reject('invalid', 'unknown', `unknown event type ${JSON.stringify(typeRaw)}`);
+  }
+
+  const providerRaw = pick(obj, PROVIDER_KEYS);
+  let provider = 'unknown';
+  if (typeof providerRaw === 'string') {
+    const p = providerRaw.trim().toLowerCase();
+    if (p.length > 0) provider = p;
+  }
+  const tsExchange = readTimestamp(obj, TS_EXCHANGE_KEYS);
+  const tsRecv = readTimestamp(obj, TS_RECV_KEYS);
+
+  if (type === 'heartbeat') {
+    return { type, provider, symbol: null, tsExchange, tsRecv, envelopeRecvAt };
+  }
+
+  const symbolRaw = pick(obj, SYMBOL_KEYS) ?? subjectToken(subject, 3);
+  const symbol =
+    typeof symbolRaw === 'string' ? normalizeSymbol(symbolRaw) : typeof symbolRaw === 'number' ? normalizeSymbol(String(symbolRaw)) : null;
+  if (symbol === null) {
+    return reject('invalid', type, symbolRaw === undefined ? 'missing symbol' : `invalid symbol ${JSON.stringify(symbolRaw)}`);
+  }
+
+  switch (type) {
+    case 'trade': {
+      const price = readNumber(pick(obj, PRICE_KEYS));
+      const size = readNumber(pick(obj, SIZE_KEYS));
+      if (!(Number.isFinite(price) && price > 0)) return reject('invalid', type, 'trade price must be a finite number > 0');
+      if (!(Number.isFinite(size) && size > 0)) return reject('invalid', type, 'trade size must be a finite number > 0');
+      const side = readSide(pick(obj, SIDE_KEYS));
+      const tradeId = readTradeId(pick(obj, TRADE_ID_KEYS));
+      return { type, provider, symbol, price, size, side, tradeId, tsExchange, tsRecv, envelopeRecvAt };
+    }
+    case 'quote': {
+      const bid = readNumber(pick(obj, BID_KEYS));
+      const ask = readNumber(pick(obj, ASK_KEYS));
+      if (!(Number.isFinite(bid) && bid > 0)) return reject('invalid', type, 'quote bid must be a finite number > 0');
+      if (!(Number.isFinite(ask) && ask > 0)) return reject('invalid', type, 'quote ask must be a finite number > 0');
+      if (bid > ask) return reject('invalid', type, 'crossed quote (bid > ask)');
+      const bidSize = optionalSize(pick(obj, BID_SIZE_KEYS));
+      const askSize = optionalSize(pick(obj, ASK_SIZE_KEYS));
+      return { type, provider, symbol, bid, ask, bidSize, askSize, tsExchange, tsRecv, envelopeRecvAt };
+    }
+    case 'book_l2': {
+      const bids = readLevels(pick(obj, BIDS_KEYS));
+      const asks = readLevels(pick(obj, ASKS_KEYS));
+      if (bids === null || asks === null) {
+        return reject('invalid', type, 'book levels must be [price, size] pairs with price > 0 and size >= 0');
+      }
+      if (bids.length === 0 || asks.length === 0) return reject('invalid', type, 'book has no bid or no ask');
+      bids.sort(byPriceDescending);
+      asks.sort(byPriceAscending);
+      if (bids[0]![0] > asks[0]![0]) return reject('invalid', type, 'crossed book (best bid > best ask)');
+      return { type, provider, symbol, bids, asks, tsExchange, tsRecv, envelopeRecvAt };
+    }
+  }
+}
+
+function optionalSize(v: unknown): number | null {
+  if (v === undefined) return null;
+  const n = readNumber(v);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+function byPriceDescending(a: BookLevel, b: BookLevel): number {
+  return b[0] - a[0];
+}
+function byPriceAscending(a: BookLevel, b: BookLevel): number {
+  return a[0] - b[0];
+}

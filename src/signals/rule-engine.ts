@@ -1,0 +1,54 @@
+import type { Signal, SignalDirection, SignalThresholds } from '../domain/features.js';
+import { RECORD_VERSION } from '../domain/features.js';
+import { return10s, spreadBps } from '../features/feature-engine.js';
+import type { SymbolState } from '../state/symbol-state.js';
+
+/** Signal rule settings (SPEC §4). */
+export interface RuleConfig {
+  readonly returnThreshold: number;
+  readonly volumeThreshold: number;
+  readonly spreadMaxBps: number;
+  /** Minimum event time between two signals of one symbol and direction. */
+  readonly cooldownMs: number;
+}
+
+/**
+ * Evaluates the long/short rules at the symbol clock and applies the
+ * per-symbol, per-direction cooldown. Pure apart from the cooldown marks it
+ * sets on the state. Returns the emitted signal, or null.
+ */
+export class RuleEngine {
+  private readonly thresholds: SignalThresholds;
+
+  constructor(private readonly cfg: RuleConfig) {
+    this.thresholds = Object.freeze({ return: cfg.returnThreshold, volume: cfg.volumeThreshold, spread_bps: cfg.spreadMaxBps });
+  }
+
+  evaluate(s: SymbolState): Signal | null {
+    const volume = s.trades.short.totalVolume;
+    if (!(volume > this.cfg.volumeThreshold)) return null;
+    const spread = spreadBps(s);
+    if (spread === null || !(spread < this.cfg.spreadMaxBps)) return null;
+    const ret = return10s(s);
+    if (ret === null) return null;
+    let direction: SignalDirection;
+    if (ret > this.cfg.returnThreshold) direction = 'long';
+    else if (ret < -this.cfg.returnThreshold) direction = 'short';
+    else return null;
+    const t = s.clock;
+    const last = direction === 'long' ? s.lastLongAt : s.lastShortAt;
+    if (t - last < this.cfg.cooldownMs) return null;
+    if (direction === 'long') s.lastLongAt = t;
+    else s.lastShortAt = t;
+    return {
+      v: RECORD_VERSION,
+      symbol: s.symbol,
+      ts: t,
+      direction,
+      return_10s: ret,
+      trade_volume_10s: volume,
+      spread_bps: spread,
+      thresholds: this.thresholds,
+    };
+  }
+}

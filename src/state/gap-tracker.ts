@@ -1,0 +1,24 @@
+/**
+ * Highest numeric trade id accepted per provider, to tell a gap in a feed
+ * (SPEC §5 `gap`). Ids are compared exactly, as BigInt when longer than 15 digits.
+ */
+const DIGITS = /^\d{1,40}$/;
+
+export class TradeIdGapTracker {
+  private readonly highest = new Map<string, number | bigint>();
+
+  /** Records an accepted trade id; returns how many ids were skipped (0 when none). */
+  observe(provider: string, tradeId: string | null): number {
+    if (tradeId === null || !DIGITS.test(tradeId)) return 0;
+    const id: number | bigint = tradeId.length <= 15 ? Number(tradeId) : BigInt(tradeId);
+    const prev = this.highest.get(provider);
+    if (prev === undefined) {
+      this.highest.set(provider, id);
+      return 0;
+    }
+    if (id <= prev) return 0;
+    this.highest.set(provider, id);
+    if (typeof id === 'number' && typeof prev === 'number') return id - prev - 1;
+    return Number(BigInt(id) - BigInt(prev) - 1n);
+  }
+}
