@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, loadConfig, readEnvironment } from '../../src/config/config.js';
+import { ConfigError } from '../../src/domain/errors.js';
+
+const root = join(import.meta.dirname, '..', '..');
+
+describe('config', () => {
+  it('has the defaults of SPEC §9', () => {
+    const c = loadConfig({});
+    expect(c.nats.servers).toEqual(['nats://127.0.0.1:4222']);
+    expect(c.nats.subject).toBe('md.events.>');
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 8892 });
+    expect(c.windowMs).toBe(60_000);
+    expect(c.rules).toEqual({ returnThreshold: 0.003, volumeThreshold: 1, spreadMaxBps: 20, cooldownMs: 10_000 });
+    expect([c.queueMaxSize, c.featuresPubRateHz, c.maxSymbols, c.maxFutureSkewMs, c.latencyAlertMs, c.staleAfterMs, c.alertCooldownMs]).toEqual([10000, 10, 10000, 60000, 2000, 10000, 10000]);
+    expect(c.jetstream).toEqual({ enabled: false, stream: 'MD_EVENTS', durable: 'senpai-md-consumer' });
+  });
+
+  it('reads comma-separated NATS URLs and booleans', () => {
+    const c = loadConfig({ NATS_URL: 'nats://a:4222, nats://b:4223', USE_JETSTREAM: 'TRUE' });
+    expect(c.nats.servers).toEqual(['nats://a:4222', 'nats://b:4223']);
+    expect(c.jetstream.enabled).toBe(true);
+  });
+
+  it('names the variable, the value and what is expected for an invalid value', () => {
+    const bad: [string, string, RegExp][] = [
+      ['HTTP_PORT', 'abc', /HTTP_PORT="abc": expected a port number/],
+      ['QUEUE_MAX_SIZE', '0', /QUEUE_MAX_SIZE="0": expected an integer >= 1/],
+      ['USE_JETSTREAM', 'maybe', /USE_JETSTREAM="maybe": expected a boolean/],
+      ['ROLLING_WINDOW_SECONDS', '-1', /ROLLING_WINDOW_SECONDS="-1"/],
+      ['NATS_URL', 'http://x', /NATS_URL/],
+      ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud"/],
+      ['NATS_SUBJECT', 'md..x', /NATS_SUBJECT/],
+    ];
+    for (const [k, v, re] of bad) {
+      expect(() => loadConfig({ [k]: v })).toThrow(ConfigError);
+      expect(() => loadConfig({ [k]: v })).toThrow(re);
+    }
+  });
+
+  it('reads a .env file in the working directory, the environment winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'senpai-env-'));
+    writeFileSync(join(dir, '.env'), 'HTTP_PORT=9999\nQUEUE_MAX_SIZE=5 # comment\n');
+    const env = readEnvironment({ QUEUE_MAX_SIZE: '7' }, dir);
+    expect(loadConfig(env).http.port).toBe(9999);
+    expect(loadConfig(env).queueMaxSize).toBe(7);
+  });
+
+  it('.env.example lists every variable', async () => {
+    const { readFileSync } = await import('node:fs');
+    const example = readFileSync(join(root, '.env.example'), 'utf8');
+    for (const v of CONFIG_VARIABLES) expect(example).toMatch(new RegExp(`^#?\\s*${v}=`, 'm'));
+  });
+});
+
+describe('CLI exit codes', () => {
+  const cli = (args: string[], env: Record<string, string> = {}, input?: string) =>
+    spawnSync(process.execPath, [join(root, 'bin', 'senpai-md'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, input, cwd: tmpdir() });
+
+  it('exits 2 with one line naming an invalid variable', () => {
+    const r = cli(['compute', '-'], { ROLLING_WINDOW_SECONDS: 'ten' }, '');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/ROLLING_WINDOW_SECONDS="ten"/);
+  });
+
+  it('exits 2 with a usage line for bad arguments', () => {
+    for (const args of [['compute'], ['compute', 'a', 'b'], ['compute', '-', '--bogus'], ['compute', '-', '--window-seconds', 'x'], ['nope'], ['compute', '/no/such/file']]) {
+      const r = cli(args, {}, '');
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/usage: senpai-md/);
+    }
+  });
+
+  it('reads stdin with "-", skips blank lines silently and counts lines for records', () => {
+    const input = '\n{"type":"trade","symbol":"X","price":1,"size":1,"ts":1760000000}\n  \nnot json\n{"type":"heartbeat"}\n';
+    const r = cli(['compute', '-'], {}, input);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; line: number });
+    expect(lines.map((l) => [l.kind, l.line])).toEqual([['features', 2]]);
+    expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toEqual({ accepted: 2, rejected: { parse_error: 1 } });
+  });
+
+  it('prints help with exit 0', () => {
+    const r = cli(['compute', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--window-seconds/);
+  });
+});
