@@ -16,8 +16,12 @@ const HELP = `${USAGE}
 type Command = (argv: string[], env: Record<string, string | undefined>) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run-command.js')).runCommand,
   compute: async () => computeCommand,
 };
+
+/** Commands whose pending network retries must not keep the process alive once they are done. */
+const EXIT_WHEN_DONE = new Set(['run']);
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -32,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`, USAGE);
     const env = readEnvironment(process.env, process.cwd());
-    return await (await load())(args, env);
+    const code = await (await load())(args, env);
+    if (EXIT_WHEN_DONE.has(name)) setImmediate(() => process.exit(code));
+    return code;
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`senpai-md: ${err.message}\n${err.usage}\n`);

@@ -1,5 +1,6 @@
 import type { QuoteEvent, TradeEvent, BookEvent, HeartbeatEvent } from '../../src/domain/events.js';
 import type { EngineConfig } from '../../src/engine/market-engine.js';
+import type { RuleConfig } from '../../src/signals/rule-engine.js';
 
 /** Builders for decoded events in engine tests. */
 export function trade(ts: number, price: number, size = 1, extra: Partial<TradeEvent> = {}): TradeEvent {
@@ -15,7 +16,7 @@ export function heartbeat(ts: number | null, extra: Partial<HeartbeatEvent> = {}
   return { type: 'heartbeat', provider: 'p', symbol: null, tsExchange: ts, tsRecv: null, envelopeRecvAt: null, ...extra };
 }
 
-export function engineConfig(over: Partial<EngineConfig> & { rules?: Partial<EngineConfig['rules']> } = {}): EngineConfig {
+export function engineConfig(over: Omit<Partial<EngineConfig>, 'rules'> & { rules?: Partial<RuleConfig> } = {}): EngineConfig {
   return {
     windowMs: 60_000,
     maxSymbols: 10_000,

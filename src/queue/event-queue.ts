@@ -1,0 +1,84 @@
+import type { EventTypeLabel } from '../domain/events.js';
+
+/** One received message waiting to be processed. */
+export interface QueuedMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** Type told from the subject alone (SPEC §6), for the admission decision. */
+  readonly subjectType: EventTypeLabel;
+  /** Local wall-clock receive time, epoch ms. */
+  readonly recvMs: number;
+  /** `performance.now()` at the NATS callback, for processing latency. */
+  readonly t0: number;
+  /** JetStream: acknowledges this message (and, with ack-all, all before it). */
+  readonly ack: (() => void) | null;
+}
+
+/** What the queue did with an offered message. */
+export type Admission = 'queued' | 'queued_over_capacity' | 'dropped';
+
+/**
+ * The bounded FIFO between the NATS callback and the engine (SPEC §6).
+ * Below 90 % fill everything is queued. From 90 % on, heartbeats, quotes and
+ * books are dropped; trades are never dropped: in core mode they are admitted
+ * beyond the capacity (the server cannot be paused), which the caller reports
+ * as critical. In JetStream mode the server stops delivering at the capacity
+ * (max_ack_pending), so nothing is dropped there.
+ */
+export class EventQueue {
+  private buf: (QueuedMessage | undefined)[];
+  private mask: number;
+  private head = 0;
+  private tail = 0;
+  /** Fill ratio from which non-trades are dropped. */
+  readonly highWater = 0.9;
+
+  constructor(
+    readonly capacity: number,
+    private readonly dropNonTradesWhenFull = true,
+  ) {
+    let cap = 16;
+    while (cap < capacity + 1) cap <<= 1;
+    this.buf = new Array<QueuedMessage | undefined>(cap);
+    this.mask = cap - 1;
+  }
+
+  get size(): number {
+    return this.tail - this.head;
+  }
+
+  get fillRatio(): number {
+    return this.size / this.capacity;
+  }
+
+  /** Offers a message; never blocks. */
+  offer(m: QueuedMessage): Admission {
+    const size = this.tail - this.head;
+    if (m.subjectType !== 'trade' && this.dropNonTradesWhenFull && size >= this.highWater * this.capacity) return 'dropped';
+    if (size === this.buf.length) this.grow();
+    this.buf[this.tail & this.mask] = m;
+    this.tail++;
+    return size >= this.capacity ? 'queued_over_capacity' : 'queued';
+  }
+
+  /** Takes the oldest message, or undefined when empty. */
+  poll(): QueuedMessage | undefined {
+    if (this.head === this.tail) return undefined;
+    const i = this.head & this.mask;
+    const m = this.buf[i];
+    this.buf[i] = undefined;
+    this.head++;
+    return m;
+  }
+
+  /** Trades beyond the capacity need room: the ring doubles (core mode only). */
+  private grow(): void {
+    const old = this.buf;
+    const oldMask = this.mask;
+    const next = new Array<QueuedMessage | undefined>(old.length * 2);
+    const mask = next.length - 1;
+    for (let p = this.head; p < this.tail; p++) next[p & mask] = old[p & oldMask];
+    this.buf = next;
+    this.mask = mask;
+  }
+}

@@ -1,0 +1,197 @@
+import type { MarketEvent } from '../domain/events.js';
+import { isRejection } from '../domain/events.js';
+import type { FeatureSnapshot, Signal } from '../domain/features.js';
+import type { MarketEngine } from '../engine/market-engine.js';
+import { decode, subjectEventType } from '../ingest/decode.js';
+import type { Telemetry } from '../obs/telemetry.js';
+import type { AlertManager } from '../publish/alerts.js';
+import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
+import type { QueuedMessage } from '../queue/event-queue.js';
+import { EventQueue } from '../queue/event-queue.js';
+
+/** Where processed output goes: NATS in the service, arrays in tests. */
+export interface PipelineSink {
+  features(f: FeatureSnapshot): void;
+  signal(s: Signal): void;
+}
+
+export interface PipelineOptions {
+  readonly queueCapacity: number;
+  /** Core mode drops non-trades at 90 % fill; JetStream mode never drops. */
+  readonly dropOnBackpressure: boolean;
+  readonly featuresPubRateHz: number;
+  readonly latencyAlertMs: number;
+  readonly maxSymbols: number;
+  /** Most messages processed before yielding to the event loop. */
+  readonly batchSize?: number;
+  /** Most milliseconds spent before yielding to the event loop. */
+  readonly sliceMs?: number;
+}
+
+/**
+ * The live path from a NATS callback to published output: bounded queue,
+ * decode, engine, features (throttled), signals and alerts. The callback only
+ * enqueues; processing drains the queue in batches and yields between them so
+ * HTTP stays responsive under full load.
+ */
+export class Pipeline {
+  readonly queue: EventQueue;
+  readonly features: ThrottledFeaturePublisher;
+  /** Wall-clock ms of the last accepted event per provider (heartbeats count). */
+  readonly providerLastSeen = new Map<string, number>();
+  /** Wall-clock ms of the last backpressure drop. */
+  lastBackpressureDropMs = 0;
+  private scheduled = false;
+  private aboveHighWater = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly batchSize: number;
+  private readonly sliceMs: number;
+
+  constructor(
+    private readonly engine: MarketEngine,
+    private readonly telemetry: Telemetry,
+    private readonly alerts: AlertManager,
+    private readonly sink: PipelineSink,
+    private readonly opts: PipelineOptions,
+  ) {
+    this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure);
+    this.batchSize = opts.batchSize ?? 2048;
+    this.sliceMs = opts.sliceMs ?? 8;
+    this.features = new ThrottledFeaturePublisher(opts.featuresPubRateHz, (f) => this.publishFeatures(f));
+  }
+
+  /** The NATS callback's whole job: timestamp, admit or drop, schedule processing. */
+  offer(subject: string, data: Uint8Array, ack: (() => void) | null): void {
+    const t0 = performance.now();
+    const subjectType = subjectEventType(subject);
+    const m: QueuedMessage = { subject, data, subjectType, recvMs: Date.now(), t0, ack };
+    const admission = this.queue.offer(m);
+    if (admission === 'dropped') {
+      this.telemetry.countIn(subjectType, 'unknown');
+      this.telemetry.countDropped('backpressure', subjectType);
+      this.lastBackpressureDropMs = m.recvMs;
+      this.alerts.raise('backpressure', 'warn', `queue at ${(this.queue.fillRatio * 100).toFixed(0)} %: dropping quotes, books and heartbeats`, {
+        value: this.queue.fillRatio,
+        threshold: this.queue.highWater,
+      });
+      return;
+    }
+    if (admission === 'queued_over_capacity') {
+      this.alerts.raise('backpressure', 'critical', `queue over capacity (${this.queue.size}/${this.queue.capacity}): trades admitted beyond the bound`, {
+        value: this.queue.fillRatio,
+        threshold: this.queue.highWater,
+      });
+    } else if (!this.aboveHighWater && this.queue.fillRatio >= this.queue.highWater) {
+      this.aboveHighWater = true;
+      this.alerts.raise('backpressure', 'warn', `queue crossed ${this.queue.highWater * 100} % fill`, { value: this.queue.fillRatio, threshold: this.queue.highWater });
+    }
+    this.schedule();
+  }
+
+  /** Resolves once the queue is empty and nothing is being processed. */
+  idle(): Promise<void> {
+    if (this.queue.size === 0 && !this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    const deadline = performance.now() + this.sliceMs;
+    let lastAck: (() => void) | null = null;
+    for (let n = 0; n < this.batchSize; n++) {
+      const m = this.queue.poll();
+      if (m === undefined) break;
+      this.process(m);
+      if (m.ack !== null) lastAck = m.ack;
+      if ((n & 63) === 63 && performance.now() > deadline) break;
+    }
+    // ack-all: one acknowledgement covers every message of the batch, all processed in order
+    if (lastAck !== null) lastAck();
+    if (this.aboveHighWater && this.queue.fillRatio < this.queue.highWater) this.aboveHighWater = false;
+    if (this.queue.size > 0) {
+      setImmediate(() => this.drain());
+      return;
+    }
+    this.scheduled = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private process(m: QueuedMessage): void {
+    const t = this.telemetry;
+    const decoded = decode(m.subject, m.data);
+    if (isRejection(decoded)) {
+      t.countIn(decoded.type, 'unknown');
+      t.countDropped(decoded.reason, decoded.type);
+    } else {
+      t.countIn(decoded.type, decoded.provider);
+      this.apply(decoded, m.recvMs);
+    }
+    t.eventsProcessedTotal++;
+    t.processingLatency.observe(performance.now() - m.t0);
+  }
+
+  private apply(ev: MarketEvent, recvMs: number): void {
+    const outcome = this.engine.ingest(ev, recvMs);
+    if (isRejection(outcome)) {
+      this.telemetry.countDropped(outcome.reason, outcome.type);
+      if (outcome.reason === 'symbol_limit') {
+        this.alerts.raise('symbol_limit', 'critical', outcome.detail, {
+          symbol: ev.symbol,
+          provider: ev.provider,
+          value: this.engine.symbols.size,
+          threshold: this.opts.maxSymbols,
+        });
+      }
+      return;
+    }
+    this.providerLastSeen.set(ev.provider, recvMs);
+    const s = outcome.state;
+    if (s !== null) {
+      this.features.touch(s);
+      if (outcome.gap > 0) {
+        this.alerts.raise('gap', 'warn', `${outcome.gap} trade ids missing from ${ev.provider} for ${s.symbol}`, {
+          symbol: s.symbol,
+          provider: ev.provider,
+          value: outcome.gap,
+          threshold: 0,
+        });
+      }
+    }
+    if (outcome.signal !== null) {
+      this.telemetry.countSignal(outcome.signal.symbol, outcome.signal.direction);
+      this.sink.signal(outcome.signal);
+    }
+  }
+
+  private publishFeatures(f: FeatureSnapshot): void {
+    this.telemetry.countFeaturePublish(f.symbol);
+    this.sink.features(f);
+    const p95 = f.latency_ms_p95;
+    if (p95 !== null && p95 > this.opts.latencyAlertMs) {
+      const critical = p95 > 5 * this.opts.latencyAlertMs;
+      this.alerts.raise('latency', critical ? 'critical' : 'warn', `${f.symbol} latency p95 ${p95.toFixed(1)} ms over ${this.opts.latencyAlertMs} ms`, {
+        symbol: f.symbol,
+        value: p95,
+        threshold: this.opts.latencyAlertMs,
+      });
+    }
+  }
+
+  /** Raises `stale` for providers silent longer than `staleAfterMs`, unless backpressure is dropping. */
+  checkStale(nowMs: number, staleAfterMs: number): void {
+    if (nowMs - this.lastBackpressureDropMs < staleAfterMs) return;
+    for (const [provider, last] of this.providerLastSeen) {
+      const since = nowMs - last;
+      if (since > staleAfterMs) {
+        this.alerts.raise('stale', 'warn', `no events from ${provider} for ${(since / 1000).toFixed(1)} s`, { provider, value: since, threshold: staleAfterMs });
+      }
+    }
+  }
+}
