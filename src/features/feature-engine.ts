@@ -38,7 +38,7 @@ export function computeFeatures(s: SymbolState): FeatureSnapshot {
     trade_count_10s: short.count,
     trade_volume_10s: short.totalVolume,
     return_10s: return10s(s),
-    realized_vol_60s: long.stdevReturns,
+    realized_vol_60s: s.trades.stdevReturns(long),
     latency_ms_p50: s.latency.percentile(0.5),
     latency_ms_p95: s.latency.percentile(0.95),
   };

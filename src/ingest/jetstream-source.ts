@@ -36,11 +36,16 @@ async function manager(nc: NatsConnection): Promise<JetStreamManager> {
 }
 
 /**
- * A durable pull consumer (SPEC §6 JetStream mode). Messages are acknowledged
- * only after processing, with ack-all so one ack covers a whole batch, and
- * `max_ack_pending` equal to the queue capacity makes the server stop
- * delivering while the queue is full. A new durable starts with new messages;
- * an existing one resumes where it stopped, so a crash loses no trade.
+ * A durable pull consumer (SPEC §6 JetStream mode). Each message is
+ * acknowledged only after it has been processed, and `max_ack_pending` equal
+ * to the queue capacity makes the server stop delivering while the queue is
+ * full. A new durable starts with new messages; an existing one resumes where
+ * it stopped, so a crash loses no trade.
+ *
+ * Acks are explicit, one per message (nats.js coalesces them into its outbound
+ * buffer). Ack-all would be cheaper but is unsafe: after a crash, the first ack
+ * of the new instance would also acknowledge the messages still pending to the
+ * dead one, and those trades would never be redelivered.
  */
 export class JetStreamSource {
   private messages: ConsumerMessages | null = null;
@@ -70,16 +75,20 @@ export class JetStreamSource {
     let exists = true;
     try {
       const info = await jsm.consumers.info(stream, durable);
+      if (info.config.ack_policy !== AckPolicy.Explicit) {
+        throw new Error(`durable ${durable} on ${stream} has ack_policy ${info.config.ack_policy}; delete it so it can be recreated with explicit acks`);
+      }
       if (info.config.max_ack_pending !== maxAckPending) {
         await jsm.consumers.update(stream, durable, { max_ack_pending: maxAckPending });
       }
-    } catch {
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('durable ')) throw err;
       exists = false;
     }
     if (!exists) {
       await jsm.consumers.add(stream, {
         durable_name: durable,
-        ack_policy: AckPolicy.All,
+        ack_policy: AckPolicy.Explicit,
         ack_wait: ACK_WAIT_MS * NANOS_PER_MS,
         max_ack_pending: maxAckPending,
         deliver_policy: DeliverPolicy.New,

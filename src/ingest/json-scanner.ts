@@ -209,9 +209,11 @@ class Scanner {
       }
       const expStart = p;
       while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-        if (exp < 100000) exp = exp * 10 + (c - 0x30);
+        exp = exp * 10 + (c - 0x30);
         p++;
       }
+      // a huge exponent is not exact as a double: leave it to Number() below
+      if (exp > 1e9) exp = 1e9;
       if (p === expStart) return this.fail();
       if (expNeg) exp = -exp;
     }

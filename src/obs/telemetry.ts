@@ -32,10 +32,14 @@ export class Telemetry {
   readonly processingLatency: Histogram;
 
   constructor(
-    private readonly queueFill: () => number,
+    queueFill: () => number,
     opts: { defaultMetrics?: boolean } = {},
   ) {
-    const self = this;
+    const eventsIn = this.eventsIn;
+    const dropped = this.dropped;
+    const featurePublishes = this.featurePublishes;
+    const signals = this.signals;
+    const isConnected = () => this.natsConnected;
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     new Counter({
       name: 'senpai_events_in_total',
@@ -44,7 +48,7 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [k, v] of self.eventsIn) {
+        for (const [k, v] of eventsIn) {
           const [type, provider] = k.split('|') as [string, string];
           this.inc({ type, provider }, v);
         }
@@ -57,7 +61,7 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [k, v] of self.dropped) {
+        for (const [k, v] of dropped) {
           const [reason, type] = k.split('|') as [string, string];
           this.inc({ reason, type }, v);
         }
@@ -68,7 +72,7 @@ export class Telemetry {
       help: 'Bounded queue size over its capacity.',
       registers: [this.registry],
       collect() {
-        this.set(self.queueFill());
+        this.set(queueFill());
       },
     });
     this.processingLatency = new Histogram({
@@ -84,7 +88,7 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [symbol, v] of self.featurePublishes) this.inc({ symbol }, v);
+        for (const [symbol, v] of featurePublishes) this.inc({ symbol }, v);
       },
     });
     new Counter({
@@ -94,7 +98,7 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [k, v] of self.signals) {
+        for (const [k, v] of signals) {
           const [symbol, direction] = k.split('|') as [string, string];
           this.inc({ symbol, direction }, v);
         }
@@ -105,7 +109,7 @@ export class Telemetry {
       help: '1 while the NATS connection is up, else 0.',
       registers: [this.registry],
       collect() {
-        this.set(self.natsConnected ? 1 : 0);
+        this.set(isConnected() ? 1 : 0);
       },
     });
   }

@@ -102,16 +102,13 @@ export class Pipeline {
 
   private drain(): void {
     const deadline = performance.now() + this.sliceMs;
-    let lastAck: (() => void) | null = null;
     for (let n = 0; n < this.batchSize; n++) {
       const m = this.queue.poll();
       if (m === undefined) break;
       this.process(m);
-      if (m.ack !== null) lastAck = m.ack;
+      m.ack?.(); // JetStream: only once processed
       if ((n & 63) === 63 && performance.now() > deadline) break;
     }
-    // ack-all: one acknowledgement covers every message of the batch, all processed in order
-    if (lastAck !== null) lastAck();
     if (this.aboveHighWater && this.queue.fillRatio < this.queue.highWater) this.aboveHighWater = false;
     if (this.queue.size > 0) {
       setImmediate(() => this.drain());

@@ -16,6 +16,13 @@ export class SuffixStats {
   readonly volume = new CompensatedSum();
   readonly notional = new CompensatedSum();
   returns = 0;
+  /**
+   * Returns are summed as `r − shift`: the variance does not change, and with
+   * the shift near the mean the sum of squares does not cancel when returns
+   * are nearly equal (Σr² − (Σr)²/n loses every digit there).
+   */
+  private shift = 0;
+  private hasShift = false;
   readonly sumR = new CompensatedSum();
   readonly sumR2 = new CompensatedSum();
   /** Updates since the sums were last rebuilt from the records. */
@@ -36,24 +43,36 @@ export class SuffixStats {
   }
 
   addReturn(r: number): void {
+    if (!this.hasShift) {
+      this.shift = r;
+      this.hasShift = true;
+    }
+    const d = r - this.shift;
     this.returns++;
-    this.sumR.add(r);
-    this.sumR2.add(r * r);
+    this.sumR.add(d);
+    this.sumR2.add(d * d);
   }
 
   removeReturn(r: number): void {
+    const d = r - this.shift;
     this.returns--;
-    this.sumR.add(-r);
-    this.sumR2.add(-(r * r));
+    this.sumR.add(-d);
+    this.sumR2.add(-(d * d));
+    if (this.returns === 0) this.resetReturns();
+  }
+
+  private resetReturns(): void {
+    this.returns = 0;
+    this.sumR.reset();
+    this.sumR2.reset();
+    this.hasShift = false;
   }
 
   reset(): void {
     this.count = 0;
-    this.returns = 0;
     this.volume.reset();
     this.notional.reset();
-    this.sumR.reset();
-    this.sumR2.reset();
+    this.resetReturns();
     this.opsSinceRebuild = 0;
   }
 
@@ -67,13 +86,27 @@ export class SuffixStats {
     return this.count === 0 ? null : this.notional.value / this.volume.value;
   }
 
-  /** Sample standard deviation (n − 1) of the log returns; null with fewer than 2. */
-  get stdevReturns(): number | null {
+  /** Starts the return sums afresh around `shift` (ideally the mean of the returns to come). */
+  restartReturns(shift: number): void {
+    this.resetReturns();
+    this.shift = shift;
+    this.hasShift = true;
+  }
+
+  /**
+   * Sample variance (n − 1) of the log returns from the shifted sums, with a
+   * flag telling that cancellation may have eaten its digits: its relative
+   * error is about ε·m²/v for m the mean shifted return, so the sums are
+   * re-centred when m² exceeds 10⁶·v (an already centred shift, |m| ≤ 1e-15,
+   * costs nothing that matters). Null with fewer than 2 returns.
+   */
+  varianceOfReturns(): { variance: number; unreliable: boolean } | null {
     const n = this.returns;
     if (n < 2) return null;
     const s = this.sumR.value;
-    const v = (this.sumR2.value - (s * s) / n) / (n - 1);
-    return v > 0 ? Math.sqrt(v) : 0;
+    const m = s / n;
+    const v = Math.max(0, (this.sumR2.value - s * m) / (n - 1));
+    return { variance: v, unreliable: Math.abs(m) > 1e-15 && m * m > 1e6 * v };
   }
 }
 
@@ -163,10 +196,22 @@ export class TradeWindow {
     }
   }
 
-  /** Recomputes a suffix's sums from its records, bounding floating-point drift (amortised O(1)). */
+  /**
+   * Recomputes a suffix's sums from its records, bounding floating-point drift;
+   * the returns are re-centred on their mean. Amortised O(1): it runs after
+   * O(n) updates, or when cancellation shows (the mean moved far from the
+   * shift, which takes many updates to happen again).
+   */
   private rebuild(sfx: SuffixStats): void {
     const ring = this.ring;
+    let meanReturn = 0;
+    if (ring.end - sfx.first >= 2) {
+      let sum = 0;
+      for (let p = sfx.first + 1; p < ring.end; p++) sum += logReturn(ring.col(PRICE, p - 1), ring.col(PRICE, p));
+      meanReturn = sum / (ring.end - sfx.first - 1);
+    }
     sfx.reset();
+    sfx.restartReturns(meanReturn);
     let prev = 0;
     for (let p = sfx.first; p < ring.end; p++) {
       const price = ring.col(PRICE, p);
@@ -174,6 +219,16 @@ export class TradeWindow {
       if (p > sfx.first) sfx.addReturn(logReturn(prev, price));
       prev = price;
     }
+  }
+
+  /** Sample standard deviation (n − 1) of a suffix's log returns; null with fewer than 2. */
+  stdevReturns(sfx: SuffixStats): number | null {
+    let v = sfx.varianceOfReturns();
+    if (v !== null && v.unreliable) {
+      this.rebuild(sfx);
+      v = sfx.varianceOfReturns();
+    }
+    return v === null ? null : Math.sqrt(v.variance);
   }
 
   /** Price of the last trade in `(ts, arrival)` order, or null. */

@@ -183,9 +183,9 @@ const stepArb: fc.Arbitrary<Step> = fc.record({
   prov: fc.nat(1),
   move: timeMoveArb,
   quarter: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.nat(3) }),
-  // Log price step: exactly 0 (flat prices) or continuous. Discrete steps would
-  // make geometric price runs (constant returns), the realized-vol cancellation
-  // case pinned separately below.
+  // Log price step: exactly 0 (flat prices) or continuous. Repeated equal
+  // steps make geometric price runs (constant returns), the case that once
+  // broke realized_vol_60s (see the pinned regression test below).
   priceStep: fc.oneof(
     { weight: 3, arbitrary: fc.constant(0) },
     { weight: 7, arbitrary: fc.integer({ min: -1_000_000, max: 1_000_000 }).map((n) => n * 1.5e-9) },
@@ -232,7 +232,8 @@ function buildEvents(sc: Scenario): ReferenceEvent[] {
   let cursor = BASE_TS;
   const edgeOffsets = [W, W - 0.25, W + 0.25, W - 1, 10_000, 10_000 - 0.25, 10_000 + 0.25, 60_000, 60_000 - 0.25, 0];
 
-  for (const st of sc.steps) {
+  for (let stepIndex = 0; stepIndex < sc.steps.length; stepIndex++) {
+    const st = sc.steps[stepIndex]!;
     if (st.kind === 'redeliver' || st.kind === 'redeliverOtherSymbol') {
       const prev = sent[st.pick % Math.max(1, sent.length)];
       if (prev === undefined) continue;
@@ -299,7 +300,8 @@ function buildEvents(sc: Scenario): ReferenceEvent[] {
     }
     if (validTime) symMax[symIdx] = Math.max(symMax[symIdx]!, ts);
 
-    const p = prices[symIdx]! * Math.exp(st.priceStep);
+    const logStep = st.priceStep;
+    const p = prices[symIdx]! * Math.exp(logStep);
     prices[symIdx] = p;
     if (st.kind === 'trade') {
       const tradeId = st.noId ? null : String(nextId[provIdx]!++);
@@ -503,11 +505,10 @@ describe('MarketEngine vs naive reference model (SPEC §3/§4)', () => {
    * log returns are equal (−0.0015) and the sample stdev is 0 up to rounding.
    * SPEC §4: `realized_vol_60s` = "sample standard deviation (n − 1) of
    * ln(p_i / p_{i−1})"; test/fixtures/golden/README.md: "realised volatility
-   * 1e-6 relative". The engine computes (Σr² − (Σr)²/n)/(n − 1) from running
-   * sums, which cancels catastrophically when the returns are nearly constant:
-   * it reports 2.9e-11 instead of ~1e-16, and for a genuinely non-zero but small
-   * dispersion (second case) it is off by percents. Expected to FAIL until the
-   * engine computes the variance in a cancellation-free way.
+   * 1e-6 relative". Regression: the engine used to compute (Σr² − (Σr)²/n)/(n − 1)
+   * from plain running sums, which cancels catastrophically when the returns are
+   * nearly constant (2.9e-11 instead of ~1e-16; off by percents for a small but
+   * genuine dispersion). It now sums returns shifted by a reference return.
    */
   it('realized_vol_60s stays accurate when the log returns are (nearly) constant', () => {
     const cfg: ReferenceConfig = {

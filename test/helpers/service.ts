@@ -22,7 +22,11 @@ export class Collector {
     const nc = await connect({ servers: natsUrl });
     const c = new Collector(nc);
     for (const s of subjects) {
-      nc.subscribe(s, { callback: (_err, m) => c.messages.push({ subject: m.subject, data: m.json<Record<string, unknown>>() }) });
+      nc.subscribe(s, {
+        callback: (_err, m) => {
+          c.messages.push({ subject: m.subject, data: m.json<Record<string, unknown>>() });
+        },
+      });
     }
     await nc.flush();
     return c;

@@ -44,7 +44,7 @@ describe('TradeWindow', () => {
     const b = new TradeWindow(60_000);
     feed(b, [[1_000, 100, 1], [2_000, 101, 1], [3_000, 102, 1]]);
     expect(a.long.returns).toBe(2);
-    expect(a.long.stdevReturns).toBeCloseTo(b.long.stdevReturns!, 15);
+    expect(a.stdevReturns(a.long)).toBeCloseTo(b.stdevReturns(b.long)!, 15);
     expect(a.lastPrice()).toBe(102);
   });
 
@@ -94,6 +94,6 @@ describe('TradeWindow', () => {
     const sd = Math.sqrt(rets.reduce((a, b) => a + (b - mean) ** 2, 0) / (rets.length - 1));
     expect(Math.abs(w.long.totalVolume - vol) / vol).toBeLessThan(1e-12);
     expect(Math.abs(w.long.vwap! - notional / vol) / (notional / vol)).toBeLessThan(1e-12);
-    expect(Math.abs(w.long.stdevReturns! - sd) / sd).toBeLessThan(1e-9);
+    expect(Math.abs(w.stdevReturns(w.long)! - sd) / sd).toBeLessThan(1e-9);
   });
 });

@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
+import { getJson, startService } from '../helpers/service.js';
+
+/** promtool from PROMTOOL, .ci/bin (extracted by .ci/run) or PATH; null when absent. */
+function promtool(): string | null {
+  const candidates = [process.env.PROMTOOL, join(import.meta.dirname, '..', '..', '.ci', 'bin', 'promtool')];
+  for (const c of candidates) if (c !== undefined && c !== '' && existsSync(c)) return c;
+  const which = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' });
+  return which.status === 0 ? which.stdout.trim() : null;
+}
+
+/** promtool lint that SPEC §8 accepts: the `_ms` name kept for dashboards, and prom-client's defaults. */
+const ACCEPTED_LINT = [/^senpai_processing_latency_ms metric names should not contain abbreviated units$/, /^nodejs_\w+_total non-counter metrics should not have "_total" suffix$/];
+
+let nats: TestNatsServer;
+let text: string;
+
+beforeAll(async () => {
+  nats = await TestNatsServer.start({ jetstream: false });
+  const { base, stop } = await startService(nats.url);
+  const nc = await connect({ servers: nats.url });
+  const t0 = Date.now();
+  // 40 providers: label values beyond the first 32 become "other"
+  for (let i = 0; i < 40; i++) nc.publish('md.events.trade.MX', JSON.stringify({ type: 'trade', provider: `prov${i}`, symbol: 'MX', price: 100 + i, size: 2, trade_id: String(i), ts_exchange: t0 + i }));
+  nc.publish('md.events.quote.MX', JSON.stringify({ type: 'quote', symbol: 'MX', bid: 101, ask: 100, ts_exchange: t0 }));
+  nc.publish('md.events.wat.MX', '{}');
+  await nc.flush();
+  await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === 42, 'processing');
+  await new Promise((r) => setTimeout(r, 150)); // let the trailing feature publish happen
+  text = await (await fetch(`${base}/metrics`)).text();
+  await nc.close();
+  await stop();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+describe('/metrics', () => {
+  it('parses as Prometheus text with the families, types and bounded labels of SPEC §8', () => {
+    const families = new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]));
+    const types: Record<string, string> = {
+      senpai_events_in_total: 'COUNTER',
+      senpai_events_dropped_total: 'COUNTER',
+      senpai_queue_fill_ratio: 'GAUGE',
+      senpai_processing_latency_ms: 'HISTOGRAM',
+      senpai_feature_publish_total: 'COUNTER',
+      senpai_signals_emitted_total: 'COUNTER',
+      senpai_nats_connected: 'GAUGE',
+    };
+    for (const [name, type] of Object.entries(types)) expect(families.get(name)?.type, name).toBe(type);
+    const providers = new Set(families.get('senpai_events_in_total')!.metrics.map((m) => m.labels?.provider));
+    expect(providers.size).toBe(33); // 32 named + other
+    expect(providers.has('other')).toBe(true);
+    const other = families.get('senpai_events_in_total')!.metrics.find((m) => m.labels?.provider === 'other');
+    expect(Number(other!.value)).toBe(8);
+    const dropped = families.get('senpai_events_dropped_total')!.metrics.map((m) => `${m.labels?.reason}/${m.labels?.type}`).sort();
+    expect(dropped).toEqual(['invalid/quote', 'invalid/unknown']);
+    expect(families.get('senpai_feature_publish_total')!.metrics[0]!.labels).toEqual({ symbol: 'MX' });
+    expect(Number(families.get('senpai_processing_latency_ms')!.metrics[0]!.count)).toBe(42);
+    expect(families.has('process_resident_memory_bytes')).toBe(true);
+  });
+
+  const tool = promtool();
+  it.skipIf(tool === null)('passes promtool check metrics, apart from the lint SPEC §8 accepts', () => {
+    const res = spawnSync(tool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    const complaints = `${res.stdout}${res.stderr}`.split('\n').filter((l) => l.trim() !== '');
+    expect([0, 3]).toContain(res.status); // 3: lint findings only; 1 would be a parse error
+    expect(complaints.filter((l) => !ACCEPTED_LINT.some((re) => re.test(l.trim())))).toEqual([]);
+  });
+});

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
+import { Collector, getJson, startService } from '../helpers/service.js';
+
+let nats: TestNatsServer;
+beforeAll(async () => {
+  nats = await TestNatsServer.start({ jetstream: false });
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+describe('resilience', () => {
+  it('survives a NATS stop and restart: /health 503 then 200, the gauge follows, processing resumes', async () => {
+    const { base, stop } = await startService(nats.url);
+    try {
+      const metric = async () => /^senpai_nats_connected (\d)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1];
+      expect((await getJson(`${base}/health`)).status).toBe(200);
+      await nats.halt();
+      const down = await waitFor(async () => {
+        const h = await getJson(`${base}/health`);
+        return h.status === 503 ? h.body : null;
+      }, '/health 503');
+      expect(down).toMatchObject({ status: 'degraded', nats_connected: false });
+      expect(await metric()).toBe('0');
+      await nats.resume();
+      await waitFor(async () => (await getJson(`${base}/health`)).status === 200, '/health 200 again', 20_000);
+      expect(await metric()).toBe('1');
+
+      const alerts = await Collector.open(nats.url, ['senpai.alerts']);
+      const nc = await connect({ servers: nats.url });
+      nc.publish('md.events.trade.RS', JSON.stringify({ type: 'trade', symbol: 'RS', price: 5, size: 1, ts_exchange: Date.now() }));
+      await nc.flush();
+      await waitFor(async () => (await getJson(`${base}/features/latest?symbol=RS`)).status === 200, 'processing after reconnect');
+      await nc.close();
+      await alerts.close();
+    } finally {
+      await stop();
+    }
+  });
+
+  it('stays up through 10,000 malformed messages, counting each, and processes the valid events around them', async () => {
+    const { base, stop, service } = await startService(nats.url, { QUEUE_MAX_SIZE: '100000' });
+    const nc = await connect({ servers: nats.url });
+    try {
+      const bad: [string, Uint8Array | string][] = [];
+      for (let i = 0; i < 10_000; i++) {
+        switch (i % 10) {
+          case 0: bad.push(['md.events.trade.X', randomBytes(1 + (i % 200))]); break;
+          case 1: bad.push(['md.events.trade.X', JSON.stringify({ type: 'trade', symbol: 'X', price: 'lots', size: 1, ts_exchange: 1 })]); break;
+          case 2: bad.push(['md.events.quote.X', JSON.stringify({ type: 'quote', symbol: 'X', bid: 1e308 * 10, ask: 2, ts_exchange: Date.now() })]); break;
+          case 3: bad.push(['md.events.trade.X', `{"type":"trade","symbol":"X","price":1e999,"size":1,"ts_exchange":${Date.now()}}`]); break;
+          case 4: bad.push(['md.events.trade.X', JSON.stringify({ type: 'trade', symbol: 'BTC.>', price: 1, size: 1, ts_exchange: Date.now() })]); break;
+          case 5: bad.push(['md.events.trade.X', '[1,2,3]']); break;
+          case 6: bad.push(['md.events.book_l2.X', JSON.stringify({ type: 'book_l2', symbol: 'X', bids: [[1, 1]], asks: 'none', ts_exchange: Date.now() })]); break;
+          case 7: bad.push(['md.events.wat.X', JSON.stringify({ type: 42 })]); break;
+          case 8: bad.push(['md.events.trade.X', JSON.stringify({ type: 'trade', symbol: { a: [1, { b: null }] }, price: [1], size: true })]); break;
+          default: bad.push(['md.events.trade.X', '{"a":' + '['.repeat(64) + ']'.repeat(64) + '}']); break;
+        }
+      }
+      for (let i = 0; i < 20; i++) bad.push(['md.events.trade.X', Buffer.alloc(2 * 1024 * 1024 + i, 0x7b)]); // 2 MiB
+      const t0 = Date.now();
+      let valid = 0;
+      for (let i = 0; i < bad.length; i++) {
+        nc.publish(bad[i]![0], bad[i]![1]);
+        if (i % 100 === 0) {
+          valid++;
+          nc.publish('md.events.trade.GOOD', JSON.stringify({ type: 'trade', symbol: 'GOOD', price: 10, size: 1, trade_id: String(i), ts_exchange: t0 + i / 1000 }));
+        }
+      }
+      await nc.flush();
+      const total = bad.length + valid;
+      const stats = await waitFor(async () => {
+        const s = (await getJson(`${base}/stats`)).body;
+        return s.events_processed_total === total ? s : null;
+      }, 'every message processed', 30_000).catch(async (e) => { console.log(JSON.stringify((await getJson(`${base}/stats`)).body)); throw e; });
+      expect(stats.events_dropped_total).toBe(bad.length);
+      const byReason = stats.dropped_by_reason as Record<string, number>;
+      expect((byReason.parse_error ?? 0) + (byReason.invalid ?? 0)).toBe(bad.length);
+      expect(byReason.invalid).toBeGreaterThanOrEqual(20); // the 2 MiB payloads at least
+      expect((await getJson(`${base}/features/latest?symbol=GOOD`)).body.trade_count_10s).toBe(valid);
+      expect((await getJson(`${base}/health`)).body.symbols).toEqual(['GOOD']);
+      expect(service.natsConnected).toBe(true);
+    } finally {
+      await nc.close();
+      await stop();
+    }
+  });
+});
