@@ -18,10 +18,14 @@ type Command = (argv: string[], env: Record<string, string | undefined>) => Prom
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run-command.js')).runCommand,
   compute: async () => computeCommand,
+  simulate: async () => (await import('./simulate-command.js')).simulateCommand,
+  record: async () => (await import('./record-command.js')).recordCommand,
+  replay: async () => (await import('./replay-command.js')).replayCommand,
+  demo: async () => (await import('./demo-command.js')).demoCommand,
 };
 
 /** Commands whose pending network retries must not keep the process alive once they are done. */
-const EXIT_WHEN_DONE = new Set(['run']);
+const EXIT_WHEN_DONE = new Set(['run', 'simulate', 'record', 'replay', 'demo']);
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {

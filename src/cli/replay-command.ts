@@ -1,0 +1,116 @@
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { UsageError } from '../domain/errors.js';
+import { isRejection } from '../domain/events.js';
+import { loadConfig } from '../config/config.js';
+import { normalize } from '../ingest/decode.js';
+import { ExactInteger } from '../ingest/exact-integer.js';
+import { timestampValue } from '../ingest/fields.js';
+import type { JsonObject } from '../ingest/fields.js';
+import { parsePayload } from '../ingest/payload.js';
+import { connectNats } from '../ingest/nats-connection.js';
+import { numberFlag, parseCommandArgs } from './args.js';
+import { byteLines, isBlank } from './jsonl.js';
+import { onStopSignal, sleep } from './lifecycle.js';
+
+export const REPLAY_USAGE = 'usage: senpai-md replay INPUT [--speed X | --max] [--keep-times]';
+
+const HELP = `${REPLAY_USAGE}
+
+Publishes a recorded JSONL file (envelopes from record, or bare events) to
+NATS_URL: envelopes on their subject, bare events on md.events.{type}.{symbol}.
+Paced as recorded (by received_at, else the event time) times --speed, or as
+fast as possible with --max. By default every timestamp is shifted so the first
+event is "now" (written back as epoch ms); --keep-times publishes the payloads
+as they are.
+
+      --speed X      pace multiplier (default 1; 10 = ten times faster)
+      --max          no pacing
+      --keep-times   do not shift timestamps
+  -h, --help         this help`;
+
+const TIMESTAMP_KEYS = ['ts_exchange', 'exchange_ts', 'ts_event', 'timestamp', 'ts', 'ts_recv', 'recv_ts', 'received_at', 'ts_received'];
+const MARKER = `\u0000replay-int-${process.pid}:`;
+
+/** JSON text with long integer literals written back exactly. */
+function stringifyExact(v: unknown): string {
+  const text = JSON.stringify(v, (_k, x: unknown) => (x instanceof ExactInteger ? MARKER + x.literal : x));
+  return text.includes(MARKER) ? text.replace(new RegExp(`"${MARKER}(-?\\d+)"`, 'g'), '$1') : text;
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `senpai-md replay`. */
+export async function replayCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    { speed: { type: 'string' }, max: { type: 'boolean' }, 'keep-times': { type: 'boolean' } },
+    REPLAY_USAGE,
+    [1, 1],
+  );
+  if (values.help === true) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const speed = numberFlag(values.speed, '--speed', REPLAY_USAGE, (n) => n > 0, 'a number > 0') ?? 1;
+  if (values.max === true && values.speed !== undefined) throw new UsageError('--speed and --max exclude each other', REPLAY_USAGE);
+  const path = positionals[0]!;
+  if (path !== '-' && !(existsSync(path) && statSync(path).isFile())) throw new UsageError(`cannot read INPUT ${JSON.stringify(path)}: no such file`, REPLAY_USAGE);
+  const config = loadConfig(env);
+  const nc = await connectNats(config.nats, 'senpai-md-replay');
+  let stop = false;
+  onStopSignal(() => (stop = true));
+
+  const keepTimes = values['keep-times'] === true;
+  let delta: number | null = keepTimes ? 0 : null;
+  let firstAt: number | null = null;
+  const wallStart = Date.now();
+  let published = 0;
+  let skipped = 0;
+  for await (const { bytes } of byteLines(path === '-' ? process.stdin : createReadStream(path))) {
+    if (stop) break;
+    if (isBlank(bytes)) continue;
+    const parsed = parsePayload(bytes);
+    if (!parsed.ok || !isObject(parsed.value)) {
+      skipped++;
+      continue;
+    }
+    let subject: string | null = null;
+    let data: JsonObject = parsed.value;
+    let at: number | null = null;
+    if (isObject(parsed.value.data) && typeof parsed.value.subject === 'string') {
+      subject = parsed.value.subject;
+      data = parsed.value.data;
+      at = parsed.value.received_at == null ? null : timestampValue(parsed.value.received_at);
+    }
+    const ev = normalize(subject ?? '', data);
+    if (subject === null) {
+      if (isRejection(ev) || ev.type === 'heartbeat') subject = isRejection(ev) ? null : 'md.events.heartbeat.__system__';
+      else subject = `md.events.${ev.type}.${ev.symbol}`;
+    }
+    if (subject === null) {
+      skipped++; // a bare line that names no event: no subject to publish it on
+      continue;
+    }
+    if (at === null && !isRejection(ev)) at = ev.tsExchange ?? ev.tsRecv;
+    if (at !== null && delta === null) delta = wallStart - at;
+    if (!keepTimes && delta !== null) {
+      for (const k of TIMESTAMP_KEYS) {
+        const ms = data[k] == null ? null : timestampValue(data[k]);
+        if (ms !== null) data[k] = Math.round((ms + delta) * 1000) / 1000;
+      }
+    }
+    if (values.max !== true && at !== null) {
+      if (firstAt === null) firstAt = at;
+      const due = wallStart + (at - firstAt) / speed;
+      const wait = due - Date.now();
+      if (wait > 1) await sleep(wait);
+    }
+    nc.publish(subject, keepTimes && subject !== null && data === parsed.value ? bytes : stringifyExact(data));
+    if (++published % 10_000 === 0) await nc.flush();
+  }
+  await nc.drain();
+  process.stderr.write(`replay: ${published} published${skipped > 0 ? `, ${skipped} lines skipped (not an event)` : ''}\n`);
+  return 0;
+}
