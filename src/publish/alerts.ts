@@ -6,10 +6,12 @@ export type AlertSink = (alert: Alert) => void;
 
 /**
  * Raises alerts (SPEC §5) on wall-clock time, at most once per
- * `cooldownMs` for the same `(kind, symbol, provider)`.
+ * `cooldownMs` for the same `(kind, symbol, provider)`. One exception: an
+ * escalation (critical while a warn is cooling down) goes out, so a trader is
+ * never left with only the milder news.
  */
 export class AlertManager {
-  private readonly lastRaised = new Map<string, number>();
+  private readonly lastRaised = new Map<string, { at: number; level: AlertLevel }>();
   private readonly sinks: AlertSink[] = [];
   raisedTotal = 0;
 
@@ -34,8 +36,8 @@ export class AlertManager {
     const provider = opts.provider ?? null;
     const key = `${kind}|${symbol ?? ''}|${provider ?? ''}`;
     const last = this.lastRaised.get(key);
-    if (last !== undefined && now - last < this.cooldownMs) return false;
-    this.lastRaised.set(key, now);
+    if (last !== undefined && now - last.at < this.cooldownMs && !(level === 'critical' && last.level === 'warn')) return false;
+    this.lastRaised.set(key, { at: now, level });
     this.raisedTotal++;
     const alert: Alert = { v: RECORD_VERSION, ts: now, kind, level, symbol, provider, message, value: opts.value ?? null, threshold: opts.threshold ?? null };
     for (const sink of this.sinks) sink(alert);
