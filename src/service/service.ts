@@ -21,6 +21,8 @@ export interface OutputListener {
 const SUBJECT_FEATURES = 'senpai.features.';
 const SUBJECT_SIGNALS = 'senpai.signals.';
 const SUBJECT_ALERTS = 'senpai.alerts';
+/** Longest wait for NATS to flush at shutdown (it cannot while disconnected). */
+const DRAIN_TIMEOUT_MS = 5000;
 
 /**
  * The running service (SPEC §1): NATS source → pipeline → NATS publisher, the
@@ -147,7 +149,15 @@ export class Service {
     this.pipeline.features.flush();
     const nc = this.nc;
     if (nc !== null && !nc.isClosed()) {
-      await nc.drain().catch((err: unknown) => this.log.warn({ err }, 'NATS drain failed'));
+      // drain flushes every pending publish; while NATS is down it cannot, so it is bounded
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), DRAIN_TIMEOUT_MS)));
+      const result = await Promise.race([nc.drain().then(() => 'drained' as const, (err: unknown) => err), timedOut]);
+      clearTimeout(timer);
+      if (result !== 'drained') {
+        this.log.warn({ err: result === 'timeout' ? undefined : result }, result === 'timeout' ? 'NATS drain timed out; closing' : 'NATS drain failed; closing');
+        await nc.close().catch(() => undefined);
+      }
     }
     this.setConnected(false);
     await this.http.close();

@@ -89,3 +89,15 @@ describe('resilience', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  it('stops within the drain bound even while NATS is down', async () => {
+    const own = await TestNatsServer.start({ jetstream: false });
+    const { stop } = await startService(own.url);
+    await own.halt();
+    const t = Date.now();
+    await stop();
+    expect(Date.now() - t).toBeLessThan(8_000);
+    await own.stop();
+  });
+});
