@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/config.js';
 import { JetStreamUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../obs/logger.js';
+import { attachDashboard } from '../http/dashboard.js';
 import { Service } from '../service/service.js';
 import { parseCommandArgs } from './args.js';
 
@@ -25,7 +26,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   }
   const config = loadConfig(env);
   const log = createLogger(config.logLevel);
-  const service = new Service(config, log);
+  const service = new Service(config, log, { extendHttp: attachDashboard });
 
   try {
     const port = await service.listen();

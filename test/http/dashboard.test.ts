@@ -1,0 +1,162 @@
+import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { DASHBOARD_HTML_CANDIDATES, DashboardStream, MAX_CLIENT_BUFFER_BYTES, attachDashboard, loadDashboardHtml } from '../../src/http/dashboard.js';
+import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
+import { Service } from '../../src/service/service.js';
+import { waitFor } from '../helpers/nats-server.js';
+
+/** The dashboard's routes and stream without NATS: the service is built but never started. */
+
+function buildService(): Service {
+  const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' });
+  return new Service(config, pino({ level: 'silent' }), { defaultMetrics: false, extendHttp: attachDashboard });
+}
+
+/** A response whose peer reads nothing until released: everything written stays buffered. */
+class StalledResponse extends Writable {
+  readonly chunks: string[] = [];
+  readonly socket = null;
+  statusCode = 0;
+  private readonly pending: (() => void)[] = [];
+  private flowing = false;
+
+  writeHead(status: number): this {
+    this.statusCode = status;
+    return this;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.chunks.push(chunk.toString());
+    if (this.flowing) done();
+    else this.pending.push(() => done());
+  }
+
+  release(): void {
+    this.flowing = true;
+    for (const done of this.pending.splice(0)) done();
+  }
+
+  events(name: string): string[] {
+    return this.chunks
+      .join('')
+      .split('\n\n')
+      .filter((b) => b.startsWith(`event: ${name}\n`))
+      .map((b) => b.slice(b.indexOf('data: ') + 6));
+  }
+}
+
+describe('GET / and routes', () => {
+  let service: Service;
+  beforeAll(() => {
+    service = buildService();
+  });
+  afterAll(async () => {
+    await service.http.close();
+  });
+
+  it('serves the self-contained page with the test ids and a same-origin-only policy', async () => {
+    const res = await service.http.inject({ method: 'GET', url: '/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.headers['content-security-policy']).toContain("connect-src 'self'");
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    for (const id of ['feed', 'nats-status', 'events-per-sec', 'queue-fill', 'stream-status', 'chart']) {
+      expect(res.body).toContain(`data-testid="${id}"`);
+    }
+    // tile ids are built per symbol by the script
+    expect(res.body).toContain("'tile-' + s.sym");
+    expect(res.body).toContain("'feed-item'");
+    // nothing to fetch from elsewhere: no external scripts, styles, fonts or images
+    expect(res.body).not.toMatch(/<script[^>]+src=/i);
+    expect(res.body).not.toMatch(/<link[^>]+rel="stylesheet"/i);
+    expect(res.body).not.toMatch(/(src|href)="(https?:)?\/\//i);
+    expect(res.body).not.toMatch(/url\(\s*['"]?(https?:)?\/\//i);
+    expect(res.body).not.toMatch(/@import/i);
+  });
+
+  it('leaves the API and unknown paths as they were', async () => {
+    const missing = await service.http.inject({ method: 'GET', url: '/nope' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ error: 'no route GET /nope' });
+    const head = await service.http.inject({ method: 'HEAD', url: '/stream' });
+    expect(head.statusCode).toBe(404);
+    const health = await service.http.inject({ method: 'GET', url: '/health' });
+    expect(health.statusCode).toBe(503);
+  });
+
+  it('finds the page beside the module, or reports none', () => {
+    expect(loadDashboardHtml()).toContain('<!doctype html>');
+    const nowhere = new URL('file:///nonexistent/senpai/index.html');
+    expect(loadDashboardHtml([nowhere])).toBeNull();
+    expect(loadDashboardHtml([nowhere, ...DASHBOARD_HTML_CANDIDATES])).toContain('data-testid="feed"');
+    // from dist/http/ the fallback is the source tree, where the page lives
+    const fromDist = new URL('../../src/http/dashboard/index.html', new URL('file:///app/dist/http/dashboard.js'));
+    expect(fromDist.pathname).toBe('/app/src/http/dashboard/index.html');
+  });
+});
+
+describe('GET /stream', () => {
+  it('answers with an event stream whose first event is a snapshot, also before NATS is up', async () => {
+    const service = buildService();
+    const port = await service.listen();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/stream`);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(res.headers.get('x-accel-buffering')).toBe('no');
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      while (!text.includes('event: snapshot\n') || !text.slice(text.indexOf('event: snapshot\n')).includes('\n\n')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      expect(text.startsWith('retry: ')).toBe(true);
+      const block = text.slice(text.indexOf('event: snapshot\n'));
+      const snap = JSON.parse(block.slice(block.indexOf('data: ') + 6, block.indexOf('\n\n'))) as DashboardSnapshot;
+      expect(snap).toMatchObject({ features: [], signals: [], alerts: [], history: {} });
+      expect(snap.stats).toMatchObject({ nats_connected: false, symbols: 0, stream_dropped: 0, queue: { size: 0, capacity: 10_000, fill_ratio: 0 } });
+      await reader.cancel();
+    } finally {
+      await service.http.close();
+    }
+  });
+});
+
+describe('DashboardStream', () => {
+  it('drops events for a client that does not read instead of buffering them, then resyncs it', async () => {
+    const service = buildService();
+    const stream = new DashboardStream(service);
+    const res = new StalledResponse();
+    stream.open(res as unknown as ServerResponse);
+    expect(res.statusCode).toBe(200);
+    expect(stream.clientCount).toBe(1);
+
+    // ~2.6 MB of alerts (distinct symbols, so none is cooled down) at a client that reads nothing
+    const message = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 40; i++) service.alerts.raise('gap', 'warn', message, { symbol: `SYM${i}` });
+    expect(res.writableLength).toBeLessThanOrEqual(MAX_CLIENT_BUFFER_BYTES + 70 * 1024);
+
+    res.release();
+    // once it reads again it gets a fresh snapshot (the recent alerts, holes filled) and its drop count
+    await waitFor(() => res.events('stats').length > 0, 'a stats event after the release', 5_000);
+    const stats = JSON.parse(res.events('stats')[0]!) as DashboardStats;
+    expect(stats.stream_dropped).toBeGreaterThan(20);
+    const snapshots = res.events('snapshot');
+    expect(snapshots.length).toBe(2);
+    const resync = JSON.parse(snapshots[1]!) as DashboardSnapshot;
+    expect(resync.alerts.map((a) => a.symbol)).toEqual(Array.from({ length: 40 }, (_, i) => `SYM${i}`));
+
+    stream.close();
+    expect(res.writableEnded).toBe(true);
+    expect(stream.clientCount).toBe(0);
+    // after close, new connections are refused rather than left hanging
+    const late = new StalledResponse();
+    late.release();
+    stream.open(late as unknown as ServerResponse);
+    expect(late.statusCode).toBe(503);
+    await service.http.close();
+  });
+});
