@@ -33,6 +33,26 @@ export interface Accepted {
 
 export type IngestOutcome = Accepted | Rejection;
 
+/** Providers get small integer indexes for compact dedup keys; past this many, string keys. */
+const MAX_INTERNED_PROVIDERS = 4096;
+
+/**
+ * A trade id written as a plain decimal integer of at most 15 digits (no sign,
+ * no leading zero), as a number; NaN for any other id. Such ids round-trip
+ * exactly, so the number stands for the string as a dedup key.
+ */
+export function integerTradeId(tradeId: string): number {
+  const n = tradeId.length;
+  if (n === 0 || n > 15) return NaN;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = tradeId.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (d === 0 && i === 0 && n > 1)) return NaN;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 /**
  * The stateful core shared by the live service and `compute`: validates event
  * time, keeps per-symbol state and windows, and runs the rules. One event in,
@@ -41,6 +61,7 @@ export type IngestOutcome = Accepted | Rejection;
 export class MarketEngine {
   readonly symbols = new Map<string, SymbolState>();
   private readonly rules: RuleEngine;
+  private readonly providerIndexes = new Map<string, number>();
 
   constructor(
     readonly config: EngineConfig,
@@ -79,14 +100,18 @@ export class MarketEngine {
     const recvReported = live ? nowMs : ev.tsRecv;
     switch (ev.type) {
       case 'trade': {
-        const key = ev.tradeId === null ? null : `${ev.provider}\u0000${ev.tradeId}`;
-        if (key !== null && s.trades.keys.has(key)) {
+        // dedup key: (interned provider, integer id) when it can be, else the string `provider\0trade_id`
+        const tradeId = ev.tradeId;
+        const id = tradeId === null ? NaN : integerTradeId(tradeId);
+        const provider = Number.isNaN(id) ? -1 : this.providerIndex(ev.provider);
+        const key = provider >= 0 || tradeId === null ? null : `${ev.provider}\u0000${tradeId}`;
+        if (s.trades.contains(provider, id, key)) {
           return reject('duplicate', 'trade', `trade ${ev.tradeId} from ${ev.provider} is already in the window`);
         }
         s.advanceTo(t);
-        s.trades.add(t, ev.price, ev.size, key, s.clock);
+        s.trades.add(t, ev.price, ev.size, key, s.clock, provider, id);
         s.lastTrade = { event: ev, recvMs: recvReported };
-        gap = s.gaps.observe(ev.provider, ev.tradeId);
+        gap = Number.isNaN(id) ? s.gaps.observe(ev.provider, tradeId) : s.gaps.observeInteger(ev.provider, id);
         break;
       }
       case 'quote':
@@ -105,5 +130,15 @@ export class MarketEngine {
     if (ev.tsExchange !== null && recv !== null) s.latency.add(t, recv - ev.tsExchange);
     s.version++;
     return { kind: 'accepted', event: ev, state: s, signal: this.rules.evaluate(s), gap };
+  }
+
+  /** The provider's small integer index, or -1 once the intern table is full. */
+  private providerIndex(provider: string): number {
+    const idx = this.providerIndexes.get(provider);
+    if (idx !== undefined) return idx;
+    if (this.providerIndexes.size >= MAX_INTERNED_PROVIDERS) return -1;
+    const next = this.providerIndexes.size;
+    this.providerIndexes.set(provider, next);
+    return next;
   }
 }

@@ -1,6 +1,7 @@
 import type { BookLevel, EventType, EventTypeLabel, MarketEvent, Rejection } from '../domain/events.js';
 import { reject } from '../domain/events.js';
 import { normalizeSymbol } from '../domain/symbol.js';
+import { decodeCanonical } from './canonical-decoder.js';
 import type { JsonObject } from './fields.js';
 import { pick, readLevels, readNumber, readSide, readTimestamp, readTradeId, timestampValue } from './fields.js';
 import { MAX_PAYLOAD_BYTES, parsePayload } from './payload.js';
@@ -53,10 +54,42 @@ function subjectToken(subject: string, n: number): string | undefined {
   return tok.length > 0 ? tok : undefined;
 }
 
-/** The event type named by a subject's third token, for decisions made before parsing (SPEC §6). */
+/** Whether `subject[start, end)` is `word` (lower-case ASCII) in any ASCII case. */
+function tokenIs(subject: string, start: number, end: number, word: string): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) {
+    const c = subject.charCodeAt(start + i);
+    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== word.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * The event type named by a subject's third token, for decisions made before
+ * parsing (SPEC §6). Runs for every message before it is queued, so it reads
+ * the token in place; a token with non-ASCII characters takes the general
+ * `toLowerCase` path.
+ */
 export function subjectEventType(subject: string): EventTypeLabel {
-  const tok = subjectToken(subject, 2);
-  return (tok !== undefined && eventTypeOf(tok)) || 'unknown';
+  const d1 = subject.indexOf('.');
+  const d2 = d1 < 0 ? -1 : subject.indexOf('.', d1 + 1);
+  if (d2 < 0) return 'unknown';
+  const start = d2 + 1;
+  const d3 = subject.indexOf('.', start);
+  const end = d3 < 0 ? subject.length : d3;
+  for (let i = start; i < end; i++) {
+    if (subject.charCodeAt(i) > 0x7f) {
+      const tok = subjectToken(subject, 2);
+      return (tok !== undefined && eventTypeOf(tok)) || 'unknown';
+    }
+  }
+  if (tokenIs(subject, start, end, 'trade')) return 'trade';
+  if (tokenIs(subject, start, end, 'quote')) return 'quote';
+  if (tokenIs(subject, start, end, 'heartbeat')) return 'heartbeat';
+  if (tokenIs(subject, start, end, 'book_l2') || tokenIs(subject, start, end, 'book') || tokenIs(subject, start, end, 'l2') || tokenIs(subject, start, end, 'orderbook')) {
+    return 'book_l2';
+  }
+  return 'unknown';
 }
 
 function isPlainObject(v: unknown): v is JsonObject {
@@ -71,6 +104,8 @@ export function decode(subject: string, bytes: Uint8Array): MarketEvent | Reject
   if (bytes.length > MAX_PAYLOAD_BYTES) {
     return reject('invalid', subjectEventType(subject), `payload of ${bytes.length} bytes exceeds 1 MiB`);
   }
+  const canonical = decodeCanonical(bytes);
+  if (canonical !== undefined) return canonical;
   const parsed = parsePayload(bytes);
   if (!parsed.ok) return reject('parse_error', subjectEventType(subject), parsed.detail);
   return normalize(subject, parsed.value);

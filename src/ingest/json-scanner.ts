@@ -15,6 +15,9 @@ const MAX_DEPTH = 6;
 /** Exact powers of ten: every one up to 1e22 is representable as a double. */
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
+/** Integers below this are exact doubles. */
+const TWO_POW_53 = 9007199254740992;
+
 const HANDLED = 0;
 const NOT_HANDLED = 1;
 
@@ -168,7 +171,6 @@ class Scanner {
     }
     if (p >= end) return this.fail();
     let mantissa = 0;
-    let digits = 0; // significant digits accumulated into mantissa
     let intDigits = 0;
     let c = b[p]!;
     if (c === 0x30) {
@@ -177,7 +179,6 @@ class Scanner {
     } else if (c >= 0x31 && c <= 0x39) {
       while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
         mantissa = mantissa * 10 + (c - 0x30);
-        digits++;
         intDigits++;
         p++;
       }
@@ -191,7 +192,6 @@ class Scanner {
       p++;
       const fracStart = p;
       while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-        if (digits > 0 || c !== 0x30) digits++;
         mantissa = mantissa * 10 + (c - 0x30);
         p++;
       }
@@ -223,8 +223,10 @@ class Scanner {
       return new ExactInteger(literal, Number(literal));
     }
     const e10 = exp - fracDigits;
-    if (digits <= 15 && e10 >= -22 && e10 <= 22) {
-      // mantissa and 10^|e10| are exact doubles, so one IEEE operation rounds correctly
+    // Clinger's fast path: the digits accumulated exactly when the result stays below 2^53
+    // (every partial value is smaller, and rounding never brings a larger one below it),
+    // and 10^|e10| is exact, so one IEEE operation rounds correctly.
+    if (mantissa < TWO_POW_53 && e10 >= -22 && e10 <= 22) {
       const v = e10 < 0 ? mantissa / POW10[-e10]! : mantissa * POW10[e10]!;
       return neg ? -v : v;
     }

@@ -1,14 +1,93 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventTypeLabel, RejectReason } from '../domain/events.js';
+import { REJECT_REASONS } from '../domain/events.js';
 import type { SignalDirection } from '../domain/features.js';
 
 /** Provider label values are bounded (SPEC §8): the first 32 distinct, then `other`. */
 export const MAX_PROVIDER_LABELS = 32;
 
+const TYPE_LABELS: readonly EventTypeLabel[] = ['trade', 'quote', 'book_l2', 'heartbeat', 'unknown'];
+const TYPES = TYPE_LABELS.length;
+
+function typeIndex(type: EventTypeLabel): number {
+  switch (type) {
+    case 'trade':
+      return 0;
+    case 'quote':
+      return 1;
+    case 'book_l2':
+      return 2;
+    case 'heartbeat':
+      return 3;
+    default:
+      return 4;
+  }
+}
+
+const REASON_INDEX = new Map<RejectReason, number>(REJECT_REASONS.map((r, i) => [r, i]));
+
+/** Bucket upper bounds of `senpai_processing_latency_ms`, in ms. */
+export const PROCESSING_LATENCY_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000];
+
+/**
+ * A label-less Prometheus histogram whose `observe` is a bucket search and
+ * three additions (prom-client's costs a label hash and object lookups per
+ * call, more than processing an event). It registers as a prom-client metric
+ * and exports exactly what prom-client's `Histogram` would.
+ */
+export class LatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  /** Observations per bucket (not cumulative); the last slot is above every bound. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly upperBounds: readonly number[],
+    registry: Registry,
+  ) {
+    this.counts = new Float64Array(upperBounds.length + 1);
+    registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  observe(v: number): void {
+    const bounds = this.upperBounds;
+    let i = 0;
+    while (i < bounds.length && v > bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+
+  /** The prom-client metric object: cumulative buckets, +Inf, _sum, _count. */
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    let acc = 0;
+    for (let i = 0; i < this.upperBounds.length; i++) {
+      acc += this.counts[i]!;
+      values.push({ labels: { le: this.upperBounds[i]! }, value: acc, metricName: `${this.name}_bucket` });
+    }
+    values.push({ labels: { le: '+Inf' }, value: this.count, metricName: `${this.name}_bucket` });
+    values.push({ labels: {}, value: this.sum, metricName: `${this.name}_sum` });
+    values.push({ labels: {}, value: this.count, metricName: `${this.name}_count` });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
 /**
  * The pipeline's counters (SPEC §7 `/stats`, §8 metrics). The hot path bumps
- * plain numbers; prom-client metrics read them only when scraped, so counting
- * costs no label hashing per event.
+ * plain numbers in typed arrays; prom-client metrics read them only when
+ * scraped, so counting costs no label hashing, string building or clock read
+ * per event.
  */
 export class Telemetry {
   readonly registry = new Registry();
@@ -20,16 +99,19 @@ export class Telemetry {
   signalsEmittedTotal = 0;
   publishErrorsTotal = 0;
   natsConnected = false;
-  private readonly eventsIn = new Map<string, number>();
-  private readonly dropped = new Map<string, number>();
-  private readonly droppedByReason = new Map<RejectReason, number>();
+  /** Events in by type index, per provider label. */
+  private readonly eventsIn = new Map<string, Float64Array>();
+  /** Drops by `reason index × types + type index`. */
+  private readonly dropped = new Float64Array(REJECT_REASONS.length * TYPES);
+  /** Reasons in the order they first dropped an event (the order of `dropped_by_reason`). */
+  private readonly reasonsSeen: RejectReason[] = [];
   private readonly featurePublishes = new Map<string, number>();
   private readonly signals = new Map<string, number>();
   private readonly providers = new Set<string>();
   /** Events in per second, for the last 10 whole seconds plus the current one. */
   private readonly perSecond = new Float64Array(11);
   private perSecondEpoch = Math.floor(Date.now() / 1000);
-  readonly processingLatency: Histogram;
+  readonly processingLatency: LatencyHistogram;
 
   constructor(
     queueFill: () => number,
@@ -48,9 +130,8 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [k, v] of eventsIn) {
-          const [type, provider] = k.split('|') as [string, string];
-          this.inc({ type, provider }, v);
+        for (const [provider, counts] of eventsIn) {
+          for (let t = 0; t < TYPES; t++) if (counts[t]! > 0) this.inc({ type: TYPE_LABELS[t]!, provider }, counts[t]!);
         }
       },
     });
@@ -61,9 +142,11 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [k, v] of dropped) {
-          const [reason, type] = k.split('|') as [string, string];
-          this.inc({ reason, type }, v);
+        for (let r = 0; r < REJECT_REASONS.length; r++) {
+          for (let t = 0; t < TYPES; t++) {
+            const v = dropped[r * TYPES + t]!;
+            if (v > 0) this.inc({ reason: REJECT_REASONS[r]!, type: TYPE_LABELS[t]! }, v);
+          }
         }
       },
     });
@@ -75,12 +158,12 @@ export class Telemetry {
         this.set(queueFill());
       },
     });
-    this.processingLatency = new Histogram({
-      name: 'senpai_processing_latency_ms',
-      help: 'Milliseconds from the NATS callback receiving a message to the end of its processing, queue wait included.',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000],
-      registers: [this.registry],
-    });
+    this.processingLatency = new LatencyHistogram(
+      'senpai_processing_latency_ms',
+      'Milliseconds from the NATS callback receiving a message to the end of its processing, queue wait included.',
+      PROCESSING_LATENCY_BUCKETS,
+      this.registry,
+    );
     new Counter({
       name: 'senpai_feature_publish_total',
       help: 'Feature objects published on senpai.features.{symbol}.',
@@ -124,20 +207,22 @@ export class Telemetry {
     return 'other';
   }
 
-  countIn(type: EventTypeLabel, provider: string): void {
+  /** Counts a message in; `nowMs` is its receive time (wall clock, epoch ms). */
+  countIn(type: EventTypeLabel, provider: string, nowMs = Date.now()): void {
     this.eventsInTotal++;
-    const key = `${type}|${this.providerLabel(provider)}`;
-    this.eventsIn.set(key, (this.eventsIn.get(key) ?? 0) + 1);
-    const sec = Math.floor(Date.now() / 1000);
-    this.rollSeconds(sec);
+    // a key of eventsIn is a label: a labelled provider or `other`, which is its own label either way
+    const counts = this.eventsIn.get(provider) ?? this.countsOf(this.providerLabel(provider));
+    counts[typeIndex(type)]!++;
+    const sec = Math.floor(nowMs / 1000);
+    if (sec !== this.perSecondEpoch) this.rollSeconds(sec);
     this.perSecond[sec % 11]!++;
   }
 
   countDropped(reason: RejectReason, type: EventTypeLabel): void {
     this.eventsDroppedTotal++;
-    const key = `${reason}|${type}`;
-    this.dropped.set(key, (this.dropped.get(key) ?? 0) + 1);
-    this.droppedByReason.set(reason, (this.droppedByReason.get(reason) ?? 0) + 1);
+    const r = REASON_INDEX.get(reason)!;
+    if (this.reasonCount(r) === 0) this.reasonsSeen.push(reason);
+    this.dropped[r * TYPES + typeIndex(type)]!++;
   }
 
   countFeaturePublish(symbol: string): void {
@@ -152,11 +237,13 @@ export class Telemetry {
   }
 
   droppedCount(reason: RejectReason): number {
-    return this.droppedByReason.get(reason) ?? 0;
+    return this.reasonCount(REASON_INDEX.get(reason)!);
   }
 
   droppedByReasonObject(): Record<string, number> {
-    return Object.fromEntries(this.droppedByReason);
+    const out: Record<string, number> = {};
+    for (const reason of this.reasonsSeen) out[reason] = this.droppedCount(reason);
+    return out;
   }
 
   /** Events in per second over the last 10 whole seconds. */
@@ -172,8 +259,23 @@ export class Telemetry {
     return (Date.now() - this.startedAt) / 1000;
   }
 
+  private countsOf(label: string): Float64Array {
+    let counts = this.eventsIn.get(label);
+    if (counts === undefined) {
+      counts = new Float64Array(TYPES);
+      this.eventsIn.set(label, counts);
+    }
+    return counts;
+  }
+
+  private reasonCount(r: number): number {
+    let n = 0;
+    for (let t = 0; t < TYPES; t++) n += this.dropped[r * TYPES + t]!;
+    return n;
+  }
+
   private rollSeconds(sec: number): void {
-    if (sec === this.perSecondEpoch) return;
+    if (sec <= this.perSecondEpoch) return;
     const gap = Math.min(sec - this.perSecondEpoch, 11);
     for (let i = 1; i <= gap; i++) this.perSecond[(this.perSecondEpoch + i) % 11] = 0;
     this.perSecondEpoch = sec;

@@ -14,6 +14,9 @@ export interface QueuedMessage {
   readonly ack: (() => void) | null;
 }
 
+/** Slots allocated up front; the ring doubles as it fills. */
+const INITIAL_SLOTS = 1024;
+
 /** What the queue did with an offered message. */
 export type Admission = 'queued' | 'queued_over_capacity' | 'dropped';
 
@@ -37,8 +40,9 @@ export class EventQueue {
     readonly capacity: number,
     private readonly dropNonTradesWhenFull = true,
   ) {
+    // start small and double on demand: a large QUEUE_MAX_SIZE costs memory only when used
     let cap = 16;
-    while (cap < capacity + 1) cap <<= 1;
+    while (cap < capacity + 1 && cap < INITIAL_SLOTS) cap <<= 1;
     this.buf = new Array<QueuedMessage | undefined>(cap);
     this.mask = cap - 1;
   }
@@ -71,7 +75,7 @@ export class EventQueue {
     return m;
   }
 
-  /** Trades beyond the capacity need room: the ring doubles (core mode only). */
+  /** The ring doubles when full: on the way up to the capacity, and for trades beyond it (core mode). */
   private grow(): void {
     const old = this.buf;
     const oldMask = this.mask;

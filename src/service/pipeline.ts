@@ -46,6 +46,22 @@ export class Pipeline {
   private idleWaiters: (() => void)[] = [];
   private readonly batchSize: number;
   private readonly sliceMs: number;
+  /**
+   * Wall-clock receive time of the messages nats.js is delivering now: one
+   * socket read hands over a run of messages synchronously, all received at
+   * once, so `Date.now()` is read once per run (a microtask clears it after).
+   */
+  private recvMs = 0;
+  private recvClockSet = false;
+  private readonly clearRecvClock = () => {
+    this.recvClockSet = false;
+  };
+  /** Receive time (ms) of the last backpressure alert attempts, one per millisecond at most. */
+  private dropAlertAttemptMs = Number.NaN;
+  private overCapacityAlertAttemptMs = Number.NaN;
+  /** `performance.now()` at the end of the last processed message, while draining. */
+  private drainNow = 0;
+  private draining = false;
 
   constructor(
     private readonly engine: MarketEngine,
@@ -57,30 +73,48 @@ export class Pipeline {
     this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure);
     this.batchSize = opts.batchSize ?? 2048;
     this.sliceMs = opts.sliceMs ?? 8;
-    this.features = new ThrottledFeaturePublisher(opts.featuresPubRateHz, (f) => this.publishFeatures(f));
+    // while draining, the throttle reads the clock the latency measurement just read
+    this.features = new ThrottledFeaturePublisher(
+      opts.featuresPubRateHz,
+      (f) => this.publishFeatures(f),
+      () => (this.draining ? this.drainNow : performance.now()),
+    );
   }
 
   /** The NATS callback's whole job: timestamp, admit or drop, schedule processing. */
   offer(subject: string, data: Uint8Array, ack: (() => void) | null): void {
-    const t0 = performance.now();
+    const t0 = performance.now(); // the processing latency starts at this callback, per message
+    if (!this.recvClockSet) {
+      this.recvMs = Date.now();
+      this.recvClockSet = true;
+      queueMicrotask(this.clearRecvClock);
+    }
     const subjectType = subjectEventType(subject);
-    const m: QueuedMessage = { subject, data, subjectType, recvMs: Date.now(), t0, ack };
+    const m: QueuedMessage = { subject, data, subjectType, recvMs: this.recvMs, t0, ack };
     const admission = this.queue.offer(m);
     if (admission === 'dropped') {
-      this.telemetry.countIn(subjectType, 'unknown');
+      this.telemetry.countIn(subjectType, 'unknown', m.recvMs);
       this.telemetry.countDropped('backpressure', subjectType);
       this.lastBackpressureDropMs = m.recvMs;
-      this.alerts.raise('backpressure', 'warn', `queue at ${(this.queue.fillRatio * 100).toFixed(0)} %: dropping quotes, books and heartbeats`, {
-        value: this.queue.fillRatio,
-        threshold: this.queue.highWater,
-      });
+      // under backpressure this runs for every message: ask the alert manager (whose cooldown
+      // would refuse the rest) once per millisecond of receive time, not once per drop
+      if (m.recvMs !== this.dropAlertAttemptMs) {
+        this.dropAlertAttemptMs = m.recvMs;
+        this.alerts.raise('backpressure', 'warn', `queue at ${(this.queue.fillRatio * 100).toFixed(0)} %: dropping quotes, books and heartbeats`, {
+          value: this.queue.fillRatio,
+          threshold: this.queue.highWater,
+        });
+      }
       return;
     }
     if (admission === 'queued_over_capacity') {
-      this.alerts.raise('backpressure', 'critical', `queue over capacity (${this.queue.size}/${this.queue.capacity}): trades admitted beyond the bound`, {
-        value: this.queue.fillRatio,
-        threshold: this.queue.highWater,
-      });
+      if (m.recvMs !== this.overCapacityAlertAttemptMs) {
+        this.overCapacityAlertAttemptMs = m.recvMs;
+        this.alerts.raise('backpressure', 'critical', `queue over capacity (${this.queue.size}/${this.queue.capacity}): trades admitted beyond the bound`, {
+          value: this.queue.fillRatio,
+          threshold: this.queue.highWater,
+        });
+      }
     } else if (!this.aboveHighWater && this.queue.fillRatio >= this.queue.highWater) {
       this.aboveHighWater = true;
       this.alerts.raise('backpressure', 'warn', `queue crossed ${this.queue.highWater * 100} % fill`, { value: this.queue.fillRatio, threshold: this.queue.highWater });
@@ -101,13 +135,19 @@ export class Pipeline {
   }
 
   private drain(): void {
-    const deadline = performance.now() + this.sliceMs;
-    for (let n = 0; n < this.batchSize; n++) {
-      const m = this.queue.poll();
-      if (m === undefined) break;
-      this.process(m);
-      m.ack?.(); // JetStream: only once processed
-      if ((n & 63) === 63 && performance.now() > deadline) break;
+    this.drainNow = performance.now();
+    const deadline = this.drainNow + this.sliceMs;
+    this.draining = true;
+    try {
+      for (let n = 0; n < this.batchSize; n++) {
+        const m = this.queue.poll();
+        if (m === undefined) break;
+        this.process(m);
+        m.ack?.(); // JetStream: only once processed
+        if (this.drainNow > deadline) break;
+      }
+    } finally {
+      this.draining = false;
     }
     if (this.aboveHighWater && this.queue.fillRatio < this.queue.highWater) this.aboveHighWater = false;
     if (this.queue.size > 0) {
@@ -124,14 +164,16 @@ export class Pipeline {
     const t = this.telemetry;
     const decoded = decode(m.subject, m.data);
     if (isRejection(decoded)) {
-      t.countIn(decoded.type, 'unknown');
+      t.countIn(decoded.type, 'unknown', m.recvMs);
       t.countDropped(decoded.reason, decoded.type);
     } else {
-      t.countIn(decoded.type, decoded.provider);
+      t.countIn(decoded.type, decoded.provider, m.recvMs);
       this.apply(decoded, m.recvMs);
     }
     t.eventsProcessedTotal++;
-    t.processingLatency.observe(performance.now() - m.t0);
+    const now = performance.now();
+    this.drainNow = now;
+    t.processingLatency.observe(now - m.t0);
   }
 
   private apply(ev: MarketEvent, recvMs: number): void {

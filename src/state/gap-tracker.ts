@@ -11,6 +11,15 @@ export class TradeIdGapTracker {
   observe(provider: string, tradeId: string | null): number {
     if (tradeId === null || !DIGITS.test(tradeId)) return 0;
     const id: number | bigint = tradeId.length <= 15 ? Number(tradeId) : BigInt(tradeId);
+    return this.record(provider, id);
+  }
+
+  /** {@link observe} for an id already read as an integer of at most 15 digits. */
+  observeInteger(provider: string, id: number): number {
+    return this.record(provider, id);
+  }
+
+  private record(provider: string, id: number | bigint): number {
     const prev = this.highest.get(provider);
     if (prev === undefined) {
       this.highest.set(provider, id);

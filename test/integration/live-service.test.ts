@@ -146,8 +146,9 @@ describe('live service over a real nats-server', () => {
       await waitFor(() => JSON.stringify(out.on('senpai.features.THR').at(-1)) === JSON.stringify(final), 'trailing edge published');
       await new Promise((r) => setTimeout(r, 300)); // nothing more may follow
       const n = out.on('senpai.features.THR').length;
-      expect(spent).toBeLessThan(1000);
-      expect(n).toBeLessThanOrEqual(11);
+      // at 10 Hz: one leading publish plus at most one per 100 ms of burst (11 for a burst within 1 s);
+      // on a loaded machine the test's own publisher may take longer than 1 s, so the bound follows it
+      expect(n).toBeLessThanOrEqual(spent < 1000 ? 11 : 1 + Math.ceil(spent / 100));
       expect(n).toBeGreaterThanOrEqual(5);
       expect(out.on('senpai.features.THR').at(-1)).toEqual(final);
     } finally {

@@ -1,0 +1,220 @@
+/**
+ * One measured consumer, a child process of bench/nats.mjs or bench/latency.mjs:
+ *
+ *   --mode bare-core   a nats.js callback subscription that only counts (the ceiling)
+ *   --mode bare-js     a JetStream consume({callback}) that counts and acks each message
+ *   --mode service     the real Service (dist/service/service.js), core or JetStream per env
+ *
+ * It reports when `expect` messages have been consumed: the time from the 10 %
+ * mark to the last one (the first 10 % warm the JIT), per-type counts and, for
+ * the service, what it processed, dropped, and each message's processing
+ * latency (the value observed into senpai_processing_latency_ms).
+ */
+/* global setImmediate */
+import { PerformanceObserver } from 'node:perf_hooks';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { loadConfig } from '../dist/config/config.js';
+import { Service } from '../dist/service/service.js';
+import { serveParent } from './lib/child.mjs';
+import { parseArgs } from './lib/common.mjs';
+
+const args = parseArgs(process.argv.slice(2));
+const mode = String(args.mode);
+const url = String(args.url);
+
+let expected = Infinity;
+let mark = Infinity;
+let count = 0;
+let tMark = 0;
+let tFirst = 0;
+let tEnd = 0;
+let done = false;
+let latencies = null;
+let nLat = 0;
+let cpuAtMark = null;
+let cpuAtEnd = null;
+let service = null;
+let nc = null;
+let messages = null;
+let lastProgress = 0;
+let lastCount = 0;
+let queueMax = 0;
+/** GC pauses while measuring (kind → count, total ms, longest ms). */
+const gcPauses = {};
+let gcObserver = null;
+
+function reached() {
+  const now = performance.now();
+  if (count >= mark && tMark === 0) {
+    tMark = now;
+    cpuAtMark = process.cpuUsage();
+  }
+  if (count >= expected && !done) {
+    done = true;
+    tEnd = now;
+    cpuAtEnd = process.cpuUsage(cpuAtMark ?? undefined);
+    setImmediate(report);
+  }
+}
+
+async function metricValues(name) {
+  const metric = service.telemetry.registry.getSingleMetric(name);
+  const data = await metric.get();
+  return data.values;
+}
+
+async function report() {
+  const out = { type: 'done', mode, count, expected, complete: count >= expected, ms: tEnd - tMark, marked: expected - mark, rss: process.memoryUsage().rss };
+  out.rate = tEnd > tMark && tMark > 0 ? (expected - mark) / ((tEnd - tMark) / 1000) : NaN;
+  out.cpuPercent = cpuAtEnd === null ? NaN : ((cpuAtEnd.user + cpuAtEnd.system) / 1000 / (tEnd - tMark)) * 100;
+  if (service !== null) {
+    const t = service.telemetry;
+    const byType = {};
+    for (const v of await metricValues('senpai_events_in_total')) byType[v.labels.type] = (byType[v.labels.type] ?? 0) + v.value;
+    const dropped = {};
+    for (const v of await metricValues('senpai_events_dropped_total')) dropped[`${v.labels.reason}:${v.labels.type}`] = v.value;
+    out.service = {
+      eventsIn: t.eventsInTotal,
+      processed: t.eventsProcessedTotal,
+      droppedTotal: t.eventsDroppedTotal,
+      inByType: byType,
+      dropped,
+      featuresPublished: t.featuresPublishedTotal,
+      signals: t.signalsEmittedTotal,
+      queueMax: queueMax,
+      histogram: { bounds: [...t.processingLatency.upperBounds], counts: Array.from(t.processingLatency.counts), count: t.processingLatency.count, sum: t.processingLatency.sum },
+    };
+    if (latencies !== null) out.latencies = Array.from(latencies.subarray(0, nLat));
+    out.gc = gcPauses;
+  }
+  process.send(out);
+}
+
+async function startService() {
+  const env = {
+    NATS_URL: url,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'silent',
+    QUEUE_MAX_SIZE: String(args.queue ?? 10_000),
+    USE_JETSTREAM: args.jetstream === true ? 'true' : 'false',
+    JETSTREAM_STREAM: String(args.stream ?? 'MD_EVENTS'),
+    JETSTREAM_DURABLE: String(args.durable ?? 'senpai-md-consumer'),
+  };
+  service = new Service(loadConfig(env), pino({ level: 'silent' }), { defaultMetrics: true });
+  await service.listen();
+  const pipeline = service.pipeline;
+  // count what the pipeline has taken in (processed or dropped): every message observed into the
+  // latency histogram, plus backpressure drops, which never reach it
+  const histogram = service.telemetry.processingLatency;
+  const observe = histogram.observe.bind(histogram);
+  histogram.observe = (v) => {
+    observe(v);
+    if (latencies !== null && nLat < latencies.length) latencies[nLat++] = v;
+    count = service.telemetry.eventsInTotal;
+    if (count >= mark || count >= expected) reached();
+  };
+  const offer = pipeline.offer.bind(pipeline);
+  pipeline.offer = (subject, data, ack) => {
+    if (tFirst === 0) tFirst = performance.now();
+    offer(subject, data, ack);
+    const size = pipeline.queue.size;
+    if (size > queueMax) queueMax = size;
+  };
+  // drops at the tail never reach observe: look now and then
+  setInterval(() => {
+    if (done) return;
+    const c = service.telemetry.eventsInTotal;
+    if (c >= expected && pipeline.queue.size === 0) {
+      count = c;
+      reached();
+    }
+  }, 5).unref();
+}
+
+async function startBareCore() {
+  nc.subscribe('md.events.>', {
+    callback: (err) => {
+      if (err !== null) return;
+      count++;
+      if (count >= mark) reached();
+    },
+  });
+  await nc.flush();
+}
+
+async function startBareJetStream() {
+  const js = jetstream(nc);
+  const consumer = await js.consumers.get(String(args.stream), String(args.durable));
+  const batch = Math.max(1, Math.min(Number(args.queue ?? 10_000), 1024)); // as JetStreamSource
+  messages = await consumer.consume({
+    max_messages: batch,
+    callback: (m) => {
+      count++;
+      m.ack();
+      if (count >= mark) reached();
+    },
+  });
+}
+
+// a stalled run (messages lost) reports what arrived instead of waiting forever
+setInterval(() => {
+  if (done || expected === Infinity) return;
+  const c = service !== null ? service.telemetry.eventsInTotal : count;
+  if (c !== lastCount) {
+    lastCount = c;
+    lastProgress = performance.now();
+  } else if (lastProgress > 0 && performance.now() - lastProgress > Number(args.stallMs ?? 5000)) {
+    done = true;
+    count = c;
+    tEnd = lastProgress;
+    cpuAtEnd = process.cpuUsage(cpuAtMark ?? undefined);
+    report();
+  }
+}, 100).unref();
+
+serveParent(async (m) => {
+  switch (m.type) {
+    case 'expect':
+      // set the goal, then start consuming (JetStream delivers what is stored at once)
+      expected = m.n;
+      mark = Math.max(1, Math.floor(m.n * (m.markFraction ?? 0.1)));
+      if (m.recordLatencies === true) {
+        latencies = new Float64Array(m.n);
+        const kinds = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
+        gcObserver = new PerformanceObserver((list) => {
+          if (tMark === 0 || done) return;
+          for (const e of list.getEntries()) {
+            const k = kinds[e.detail?.kind] ?? String(e.detail?.kind);
+            const g = (gcPauses[k] ??= { count: 0, totalMs: 0, maxMs: 0 });
+            g.count++;
+            g.totalMs += e.duration;
+            g.maxMs = Math.max(g.maxMs, e.duration);
+          }
+        });
+        gcObserver.observe({ entryTypes: ['gc'] });
+      }
+      if (mode === 'service') await service.start();
+      else if (mode === 'bare-core') await startBareCore();
+      else await startBareJetStream();
+      lastProgress = performance.now();
+      process.send({ type: 'expecting' });
+      break;
+    case 'stop':
+      if (service !== null) await service.stop();
+      if (messages !== null) await messages.close().catch(() => undefined);
+      if (nc !== null) await nc.drain().catch(() => undefined);
+      process.send({ type: 'stopped' });
+      setImmediate(() => process.exit(0));
+      break;
+    default:
+      throw new Error(`unknown command ${m.type}`);
+  }
+});
+
+if (mode === 'service') await startService();
+else if (mode === 'bare-core' || mode === 'bare-js') nc = await connect({ servers: url, name: `senpai-bench-${mode}` });
+else throw new Error(`unknown --mode ${mode}`);
+process.send({ type: 'ready' });

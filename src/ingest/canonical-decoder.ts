@@ -1,0 +1,537 @@
+import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/events.js';
+import { normalizeSymbol } from '../domain/symbol.js';
+import { MAX_SAFE_LITERAL_DIGITS } from './exact-integer.js';
+import { readSide, timestampValue } from './fields.js';
+
+/**
+ * The fast path of `decode` for what the upstream publisher actually sends: a
+ * flat JSON object with the canonical keys of SPEC §2, each at most once,
+ * string or number values of the canonical types, book levels as
+ * `[price, size]` pairs. It reads the bytes straight into the event: no
+ * intermediate object, no alias lookups, no per-key dictionary stores, which
+ * is where a generic parse spends its time.
+ *
+ * It returns `undefined` ("not handled") for anything else, and for every
+ * payload that would be rejected; `decode` then takes the general path
+ * (scanner or `JSON.parse`, then `normalize`), which stays the one authority
+ * on tolerant parsing and on rejection reasons. On what it handles it returns
+ * exactly what the general path returns
+ * (test/ingest/canonical-decoder.property.test.ts).
+ */
+
+const F_TYPE = 0;
+const F_PROVIDER = 1;
+const F_SYMBOL = 2;
+const F_PRICE = 3;
+const F_SIZE = 4;
+const F_SIDE = 5;
+const F_TRADE_ID = 6;
+const F_TS_EXCHANGE = 7;
+const F_TS_RECV = 8;
+const F_BID = 9;
+const F_ASK = 10;
+const F_BID_SIZE = 11;
+const F_ASK_SIZE = 12;
+const F_BIDS = 13;
+const F_ASKS = 14;
+const FIELD_COUNT = 15;
+
+const KEY_WORDS: readonly string[] = [
+  'type', 'provider', 'symbol', 'price', 'size', 'side', 'trade_id', 'ts_exchange', 'ts_recv',
+  'bid', 'ask', 'bid_size', 'ask_size', 'bids', 'asks',
+]; // index = field id
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+const KEY_BYTES = KEY_WORDS.map((w) => Uint8Array.from(w, (c) => c.charCodeAt(0)));
+
+/** Whether `word` and then a closing quote are at `p`. */
+function wordAt(b: Uint8Array, p: number, end: number, field: number): boolean {
+  const w = KEY_BYTES[field]!;
+  const n = w.length;
+  if (p + n >= end || b[p + n] !== 0x22) return false;
+  for (let i = 1; i < n; i++) if (b[p + i] !== w[i]) return false; // the first byte is already known
+  return true;
+}
+
+/** The field of the key whose first byte is at `p`, or -1 for anything but a canonical key. */
+function keyAt(b: Uint8Array, p: number, end: number): number {
+  if (p + 3 >= end) return -1;
+  let field = -1;
+  switch (b[p]) {
+    case 0x74: // t
+      field = b[p + 1] === 0x79 ? F_TYPE : b[p + 1] === 0x72 ? F_TRADE_ID : b[p + 3] === 0x65 ? F_TS_EXCHANGE : F_TS_RECV;
+      break;
+    case 0x70: // p
+      field = b[p + 1] === 0x72 && b[p + 2] === 0x6f ? F_PROVIDER : F_PRICE;
+      break;
+    case 0x73: // s
+      field = b[p + 1] === 0x79 ? F_SYMBOL : b[p + 2] === 0x7a ? F_SIZE : F_SIDE;
+      break;
+    case 0x62: // b
+      field = b[p + 3] === 0x22 ? F_BID : b[p + 3] === 0x73 ? F_BIDS : F_BID_SIZE;
+      break;
+    case 0x61: // a
+      field = b[p + 3] === 0x22 ? F_ASK : b[p + 3] === 0x73 ? F_ASKS : F_ASK_SIZE;
+      break;
+    default:
+      return -1;
+  }
+  return wordAt(b, p, end, field) ? field : -1;
+}
+
+const V_STRING = 1;
+const V_NUMBER = 2;
+const V_LEVELS = 3;
+
+const TWO_POW_53 = 9007199254740992;
+/** Exact powers of ten up to 1e22. */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+// The fields of the payload being decoded. Decoding is synchronous, so one set per process.
+/** Bit per field present. */
+let seen = 0;
+const kind = new Uint8Array(FIELD_COUNT);
+const num = new Float64Array(FIELD_COUNT);
+const strStart = new Int32Array(FIELD_COUNT);
+const strEnd = new Int32Array(FIELD_COUNT);
+const strHash = new Int32Array(FIELD_COUNT);
+let bidsValue: BookLevel[] | null = null;
+let asksValue: BookLevel[] | null = null;
+/** Position after the last value read by a helper. */
+let cursor = 0;
+
+/**
+ * Short ASCII strings (providers, symbols) mapped to what they normalise to,
+ * found by their bytes, so the common values allocate nothing. A slot keeps
+ * the last string that hashed there: bounded, whatever the input.
+ */
+class AsciiMemo<V> {
+  private readonly raw: (string | undefined)[];
+  private readonly values: V[];
+  private readonly mask: number;
+
+  constructor(
+    size: number,
+    private readonly compute: (raw: string) => V,
+  ) {
+    this.raw = new Array<string | undefined>(size).fill(undefined);
+    this.values = new Array<V>(size);
+    this.mask = size - 1;
+  }
+
+  get(b: Uint8Array, start: number, end: number, hash: number): V {
+    const slot = hash & this.mask;
+    const cached = this.raw[slot];
+    const len = end - start;
+    if (cached !== undefined && cached.length === len) {
+      let i = 0;
+      while (i < len && cached.charCodeAt(i) === b[start + i]) i++;
+      if (i === len) return this.values[slot]!;
+    }
+    const s = asciiString(b, start, end);
+    const v = this.compute(s);
+    this.raw[slot] = s;
+    this.values[slot] = v;
+    return v;
+  }
+}
+
+/** Longer strings are not memoised (and never are canonical providers or symbols). */
+const MAX_MEMO_LENGTH = 64;
+const providers = new AsciiMemo<string>(256, (raw) => {
+  const p = raw.trim().toLowerCase();
+  return p.length > 0 ? p : 'unknown';
+});
+const symbols = new AsciiMemo<string | null>(8192, normalizeSymbol);
+
+/** A string from ASCII bytes; up to 8 characters in one call, without intermediate strings. */
+function asciiString(b: Uint8Array, start: number, end: number): string {
+  const f = String.fromCharCode;
+  const s = start;
+  switch (end - start) {
+    case 0:
+      return '';
+    case 1:
+      return f(b[s]!);
+    case 2:
+      return f(b[s]!, b[s + 1]!);
+    case 3:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!);
+    case 4:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
+    case 5:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
+    case 6:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
+    case 7:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
+    case 8:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    default:
+      return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+  }
+}
+
+/**
+ * A trade id string: decimal digits without a leading zero (the common case)
+ * print back from their value, exactly, in one allocation.
+ */
+function tradeIdString(b: Uint8Array, start: number, end: number): string {
+  const len = end - start;
+  if (len > 8 && len <= 15 && b[start] !== 0x30) {
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const d = b[i]! - 0x30;
+      if (d < 0 || d > 9) return asciiString(b, start, end);
+      n = n * 10 + d;
+    }
+    return '' + n;
+  }
+  return asciiString(b, start, end);
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function skipWs(b: Uint8Array, p: number, end: number): number {
+  while (p < end && isWs(b[p]!)) p++;
+  return p;
+}
+
+/**
+ * The JSON number at `p` (grammar checked), with the scanner's exact
+ * conversion; sets `cursor`. NaN when not a number this path handles (integer
+ * literals over 15 digits are ExactInteger: the general path).
+ */
+function numberAt(b: Uint8Array, p: number, end: number): number {
+  const start = p;
+  let neg = false;
+  if (b[p] === 0x2d) {
+    neg = true;
+    p++;
+  }
+  if (p >= end) return NaN;
+  let mantissa = 0;
+  let intDigits = 0;
+  let c = b[p]!;
+  if (c === 0x30) {
+    p++;
+    intDigits = 1;
+  } else if (c >= 0x31 && c <= 0x39) {
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+      mantissa = mantissa * 10 + (c - 0x30);
+      intDigits++;
+      p++;
+    }
+  } else {
+    return NaN;
+  }
+  let fracDigits = 0;
+  let isInteger = true;
+  if (p < end && b[p] === 0x2e) {
+    isInteger = false;
+    p++;
+    const fracStart = p;
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+      mantissa = mantissa * 10 + (c - 0x30);
+      p++;
+    }
+    fracDigits = p - fracStart;
+    if (fracDigits === 0) return NaN;
+  }
+  let exp = 0;
+  if (p < end && (b[p] === 0x65 || b[p] === 0x45)) {
+    isInteger = false;
+    p++;
+    let expNeg = false;
+    if (p < end && (b[p] === 0x2b || b[p] === 0x2d)) {
+      expNeg = b[p] === 0x2d;
+      p++;
+    }
+    const expStart = p;
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+      exp = exp * 10 + (c - 0x30);
+      p++;
+    }
+    if (exp > 1e9) exp = 1e9;
+    if (p === expStart) return NaN;
+    if (expNeg) exp = -exp;
+  }
+  cursor = p;
+  if (isInteger && intDigits > MAX_SAFE_LITERAL_DIGITS) return NaN;
+  const e10 = exp - fracDigits;
+  // Clinger's fast path, as in the scanner: exact digits below 2^53, exact 10^|e10|, one rounding
+  if (mantissa < TWO_POW_53 && e10 >= -22 && e10 <= 22) {
+    const v = e10 < 0 ? mantissa / POW10[-e10]! : mantissa * POW10[e10]!;
+    return neg ? -v : v;
+  }
+  return Number(asciiString(b, start, p));
+}
+
+/** `[[price, size], …]` at `p` with exactly two numbers per level; null when not that shape. Sets `cursor`. */
+function levelsAt(b: Uint8Array, p: number, end: number): BookLevel[] | null {
+  p = skipWs(b, p + 1, end);
+  const out: BookLevel[] = [];
+  if (p < end && b[p] === 0x5d) {
+    cursor = p + 1;
+    return out;
+  }
+  for (;;) {
+    if (p >= end || b[p] !== 0x5b) return null;
+    p = skipWs(b, p + 1, end);
+    if (p >= end) return null;
+    const price = numberAt(b, p, end);
+    if (Number.isNaN(price)) return null;
+    p = skipWs(b, cursor, end);
+    if (p >= end || b[p] !== 0x2c) return null;
+    p = skipWs(b, p + 1, end);
+    if (p >= end) return null;
+    const size = numberAt(b, p, end);
+    if (Number.isNaN(size)) return null;
+    p = skipWs(b, cursor, end);
+    if (p >= end || b[p] !== 0x5d) return null;
+    out.push([price, size]);
+    p = skipWs(b, p + 1, end);
+    if (p >= end) return null;
+    const c = b[p++]!;
+    if (c === 0x5d) {
+      cursor = p;
+      return out;
+    }
+    if (c !== 0x2c) return null;
+    p = skipWs(b, p, end);
+  }
+}
+
+/** Reads a flat canonical object into the field slots; false when the payload is anything else. */
+function readFields(b: Uint8Array): boolean {
+  const end = b.length;
+  seen = 0;
+  bidsValue = null;
+  asksValue = null;
+  let p = skipWs(b, 0, end);
+  if (p >= end || b[p] !== 0x7b) return false;
+  p = skipWs(b, p + 1, end);
+  for (;;) {
+    // key: one of the canonical words, told apart by its first bytes, then compared whole
+    if (p >= end || b[p] !== 0x22) return false;
+    const field = keyAt(b, p + 1, end);
+    if (field < 0) return false;
+    p += KEY_BYTES[field]!.length + 1; // at the closing quote
+    const bit = 1 << field;
+    if ((seen & bit) !== 0) return false; // a duplicate key: the general path decides
+    seen |= bit;
+    p = skipWs(b, p + 1, end);
+    if (p >= end || b[p] !== 0x3a) return false;
+    p = skipWs(b, p + 1, end);
+    if (p >= end) return false;
+    const c = b[p]!;
+    if (c === 0x22) {
+      // a string of printable ASCII without escapes
+      const start = p + 1;
+      let sh = FNV_OFFSET;
+      p = start;
+      for (;;) {
+        if (p >= end) return false;
+        const d = b[p]!;
+        if (d === 0x22) break;
+        if (d === 0x5c || d < 0x20 || d > 0x7e) return false;
+        sh = Math.imul(sh ^ d, FNV_PRIME);
+        p++;
+      }
+      kind[field] = V_STRING;
+      strStart[field] = start;
+      strEnd[field] = p;
+      strHash[field] = sh;
+      p++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const v = numberAt(b, p, end);
+      if (Number.isNaN(v)) return false;
+      kind[field] = V_NUMBER;
+      num[field] = v;
+      p = cursor;
+    } else if (c === 0x5b && (field === F_BIDS || field === F_ASKS)) {
+      const levels = levelsAt(b, p, end);
+      if (levels === null) return false;
+      kind[field] = V_LEVELS;
+      if (field === F_BIDS) bidsValue = levels;
+      else asksValue = levels;
+      p = cursor;
+    } else {
+      return false; // objects, other arrays, true/false/null
+    }
+    p = skipWs(b, p, end);
+    if (p >= end) return false;
+    const d = b[p++]!;
+    if (d === 0x2c) {
+      p = skipWs(b, p, end);
+      continue;
+    }
+    if (d !== 0x7d) return false;
+    return skipWs(b, p, end) === end;
+  }
+}
+
+function has(field: number): boolean {
+  return (seen & (1 << field)) !== 0;
+}
+
+/** A number field present as a number; NaN otherwise. */
+function numberOf(field: number): number {
+  return has(field) && kind[field] === V_NUMBER ? num[field]! : NaN;
+}
+
+function stringIs(b: Uint8Array, field: number, word: string): boolean {
+  const start = strStart[field]!;
+  if (strEnd[field]! - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (b[start + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
+/** The event type of a canonical (lower-case) `type`; null for anything else (the general path handles case and aliases). */
+function canonicalType(b: Uint8Array): EventType | null {
+  if (!has(F_TYPE) || kind[F_TYPE] !== V_STRING) return null;
+  switch (strEnd[F_TYPE]! - strStart[F_TYPE]!) {
+    case 5:
+      if (stringIs(b, F_TYPE, 'trade')) return 'trade';
+      if (stringIs(b, F_TYPE, 'quote')) return 'quote';
+      return null;
+    case 7:
+      return stringIs(b, F_TYPE, 'book_l2') ? 'book_l2' : null;
+    case 9:
+      return stringIs(b, F_TYPE, 'heartbeat') ? 'heartbeat' : null;
+    default:
+      return null;
+  }
+}
+
+/** Null when absent, else `timestampValue` of the number; NaN marks a value the general path must read. */
+function timestamp(field: number): number | null {
+  if (!has(field)) return null;
+  if (kind[field] !== V_NUMBER) return NaN;
+  return timestampValue(num[field]!);
+}
+
+function sideOf(b: Uint8Array): TradeSide | null | undefined {
+  if (!has(F_SIDE)) return null;
+  if (kind[F_SIDE] !== V_STRING) return undefined;
+  const len = strEnd[F_SIDE]! - strStart[F_SIDE]!;
+  if (len === 3 && stringIs(b, F_SIDE, 'buy')) return 'buy';
+  if (len === 4 && stringIs(b, F_SIDE, 'sell')) return 'sell';
+  return readSide(asciiString(b, strStart[F_SIDE]!, strEnd[F_SIDE]!));
+}
+
+/** The trade id as `readTradeId` reads it; undefined when the general path must decide. */
+function tradeIdOf(b: Uint8Array): string | null | undefined {
+  if (!has(F_TRADE_ID)) return null;
+  const k = kind[F_TRADE_ID];
+  if (k === V_STRING) {
+    const start = strStart[F_TRADE_ID]!;
+    const end = strEnd[F_TRADE_ID]!;
+    return end > start ? tradeIdString(b, start, end) : null;
+  }
+  if (k === V_NUMBER) {
+    const n = num[F_TRADE_ID]!;
+    return Number.isFinite(n) ? String(n) : null;
+  }
+  return undefined;
+}
+
+/** `optionalSize` of the general path, for a field known to be absent or a number. */
+function optionalSize(field: number): number | null {
+  if (!has(field)) return null;
+  const n = num[field]!;
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+function providerOf(b: Uint8Array): string | undefined {
+  if (!has(F_PROVIDER)) return 'unknown';
+  if (kind[F_PROVIDER] !== V_STRING) return undefined;
+  const start = strStart[F_PROVIDER]!;
+  const end = strEnd[F_PROVIDER]!;
+  if (end - start > MAX_MEMO_LENGTH) {
+    const p = asciiString(b, start, end).trim().toLowerCase();
+    return p.length > 0 ? p : 'unknown';
+  }
+  return providers.get(b, start, end, strHash[F_PROVIDER]!);
+}
+
+function validLevels(levels: BookLevel[]): boolean {
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    const price = level[0];
+    const size = level[1];
+    if (!(Number.isFinite(price) && price > 0 && Number.isFinite(size) && size >= 0)) return false;
+  }
+  return true;
+}
+
+function sortedDescending(levels: BookLevel[]): boolean {
+  for (let i = 1; i < levels.length; i++) if (levels[i - 1]![0] < levels[i]![0]) return false;
+  return true;
+}
+function sortedAscending(levels: BookLevel[]): boolean {
+  for (let i = 1; i < levels.length; i++) if (levels[i - 1]![0] > levels[i]![0]) return false;
+  return true;
+}
+function byPriceDescending(a: BookLevel, b: BookLevel): number {
+  return b[0] - a[0];
+}
+function byPriceAscending(a: BookLevel, b: BookLevel): number {
+  return a[0] - b[0];
+}
+
+/**
+ * Decodes a canonical payload; `undefined` when it is not one, or when the
+ * general path must decide (every rejection included).
+ */
+export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
+  if (!readFields(b)) return undefined;
+  const type = canonicalType(b);
+  if (type === null) return undefined;
+  const provider = providerOf(b);
+  if (provider === undefined) return undefined;
+  const tsExchange = timestamp(F_TS_EXCHANGE);
+  const tsRecv = timestamp(F_TS_RECV);
+  if (Number.isNaN(tsExchange) || Number.isNaN(tsRecv)) return undefined;
+  if (type === 'heartbeat') return { type, provider, symbol: null, tsExchange, tsRecv, envelopeRecvAt: null };
+
+  if (!has(F_SYMBOL) || kind[F_SYMBOL] !== V_STRING) return undefined;
+  if (strEnd[F_SYMBOL]! - strStart[F_SYMBOL]! > MAX_MEMO_LENGTH) return undefined;
+  const symbol = symbols.get(b, strStart[F_SYMBOL]!, strEnd[F_SYMBOL]!, strHash[F_SYMBOL]!);
+  if (symbol === null) return undefined;
+
+  switch (type) {
+    case 'trade': {
+      const price = numberOf(F_PRICE);
+      const size = numberOf(F_SIZE);
+      if (!(Number.isFinite(price) && price > 0 && Number.isFinite(size) && size > 0)) return undefined;
+      const side = sideOf(b);
+      const tradeId = tradeIdOf(b);
+      if (side === undefined || tradeId === undefined) return undefined;
+      return { type, provider, symbol, price, size, side, tradeId, tsExchange, tsRecv, envelopeRecvAt: null };
+    }
+    case 'quote': {
+      const bid = numberOf(F_BID);
+      const ask = numberOf(F_ASK);
+      if (!(Number.isFinite(bid) && bid > 0 && Number.isFinite(ask) && ask > 0 && bid <= ask)) return undefined;
+      if ((has(F_BID_SIZE) && kind[F_BID_SIZE] !== V_NUMBER) || (has(F_ASK_SIZE) && kind[F_ASK_SIZE] !== V_NUMBER)) return undefined;
+      const bidSize = optionalSize(F_BID_SIZE);
+      const askSize = optionalSize(F_ASK_SIZE);
+      return { type, provider, symbol, bid, ask, bidSize, askSize, tsExchange, tsRecv, envelopeRecvAt: null };
+    }
+    case 'book_l2': {
+      const bids = bidsValue;
+      const asks = asksValue;
+      if (bids === null || asks === null || bids.length === 0 || asks.length === 0) return undefined;
+      if (!validLevels(bids) || !validLevels(asks)) return undefined;
+      if (!sortedDescending(bids)) bids.sort(byPriceDescending);
+      if (!sortedAscending(asks)) asks.sort(byPriceAscending);
+      if (bids[0]![0] > asks[0]![0]) return undefined;
+      return { type, provider, symbol, bids, asks, tsExchange, tsRecv, envelopeRecvAt: null };
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Property test: LatencyWindow's exact nearest-rank percentiles (bands kept
+ * around the asked ranks, rebuilt by selection) against sorting the samples in
+ * the window, through evictions, shifting distributions, ties and windows on
+ * both sides of the one-band size.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LatencyWindow } from '../../src/state/latency-window.js';
+
+function nearestRank(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.max(1, Math.ceil(p * s.length)) - 1]!;
+}
+
+const scenario = fc.record({
+  n: fc.integer({ min: 1, max: 4_000 }),
+  windowMs: fc.integer({ min: 50, max: 3_000 }),
+  dtMax: fc.integer({ min: 0, max: 3 }),
+  levels: fc.array(fc.double({ min: -50, max: 3_000, noNaN: true }), { minLength: 1, maxLength: 4 }),
+  grid: fc.constantFrom(0, 1, 0.001),
+  seed: fc.integer(),
+  queryEvery: fc.integer({ min: 3, max: 97 }),
+});
+
+describe('LatencyWindow percentiles', () => {
+  it('equal the ⌈p·n⌉-th smallest sample in the window', () => {
+    fc.assert(
+      fc.property(scenario, (sc) => {
+        let seed = sc.seed >>> 0 || 1;
+        const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+        const w = new LatencyWindow(sc.windowMs);
+        const model: { ts: number; v: number }[] = [];
+        let t = 0;
+        for (let i = 0; i < sc.n; i++) {
+          t += Math.floor(rnd() * (sc.dtMax + 1));
+          const level = sc.levels[Math.floor((i / sc.n) * sc.levels.length)]!; // the distribution moves
+          let v = level + (rnd() - 0.5) * 40 * rnd();
+          if (sc.grid > 0) v = Math.round(v / sc.grid) * sc.grid + 0; // ties (+ 0: recv − ts is never −0)
+          const ts = t - Math.floor(rnd() * 20); // a little out of order
+          w.advance(t);
+          for (let j = model.length - 1; j >= 0; j--) if (model[j]!.ts <= t - sc.windowMs) model.splice(j, 1);
+          if (ts > t - sc.windowMs) {
+            w.add(ts, v);
+            model.push({ ts, v });
+          }
+          if (i % sc.queryEvery === 0 || i === sc.n - 1) {
+            const values = model.map((m) => m.v);
+            expect(w.size).toBe(values.length);
+            for (const p of [0.5, 0.95]) expect(w.percentile(p)).toBe(nearestRank(values, p));
+            if (i % (sc.queryEvery * 7) === 0) {
+              const p = rnd();
+              expect(w.percentile(p)).toBe(nearestRank(values, p));
+            }
+          }
+        }
+      }),
+      { numRuns: 30, seed: 5 },
+    );
+  });
+});
