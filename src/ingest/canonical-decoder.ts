@@ -1,6 +1,6 @@
 import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/events.js';
 import { normalizeSymbol } from '../domain/symbol.js';
-import { MAX_SAFE_LITERAL_DIGITS } from './exact-integer.js';
+import { numberScan, readJsonNumber } from './json-number.js';
 import { readSide, timestampValue } from './fields.js';
 
 /**
@@ -85,9 +85,6 @@ const V_STRING = 1;
 const V_NUMBER = 2;
 const V_LEVELS = 3;
 
-const TWO_POW_53 = 9007199254740992;
-/** Exact powers of ten up to 1e22. */
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 // The fields of the payload being decoded. Decoding is synchronous, so one set per process.
 /** Bit per field present. */
@@ -202,73 +199,14 @@ function skipWs(b: Uint8Array, p: number, end: number): number {
 }
 
 /**
- * The JSON number at `p` (grammar checked), with the scanner's exact
- * conversion; sets `cursor`. NaN when not a number this path handles (integer
- * literals over 15 digits are ExactInteger: the general path).
+ * The JSON number at `p`; sets `cursor`. NaN when not a number this path
+ * handles (integer literals over 15 digits are ExactInteger: the general path).
  */
 function numberAt(b: Uint8Array, p: number, end: number): number {
-  const start = p;
-  let neg = false;
-  if (b[p] === 0x2d) {
-    neg = true;
-    p++;
-  }
-  if (p >= end) return NaN;
-  let mantissa = 0;
-  let intDigits = 0;
-  let c = b[p]!;
-  if (c === 0x30) {
-    p++;
-    intDigits = 1;
-  } else if (c >= 0x31 && c <= 0x39) {
-    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-      mantissa = mantissa * 10 + (c - 0x30);
-      intDigits++;
-      p++;
-    }
-  } else {
-    return NaN;
-  }
-  let fracDigits = 0;
-  let isInteger = true;
-  if (p < end && b[p] === 0x2e) {
-    isInteger = false;
-    p++;
-    const fracStart = p;
-    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-      mantissa = mantissa * 10 + (c - 0x30);
-      p++;
-    }
-    fracDigits = p - fracStart;
-    if (fracDigits === 0) return NaN;
-  }
-  let exp = 0;
-  if (p < end && (b[p] === 0x65 || b[p] === 0x45)) {
-    isInteger = false;
-    p++;
-    let expNeg = false;
-    if (p < end && (b[p] === 0x2b || b[p] === 0x2d)) {
-      expNeg = b[p] === 0x2d;
-      p++;
-    }
-    const expStart = p;
-    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-      exp = exp * 10 + (c - 0x30);
-      p++;
-    }
-    if (exp > 1e9) exp = 1e9;
-    if (p === expStart) return NaN;
-    if (expNeg) exp = -exp;
-  }
-  cursor = p;
-  if (isInteger && intDigits > MAX_SAFE_LITERAL_DIGITS) return NaN;
-  const e10 = exp - fracDigits;
-  // Clinger's fast path, as in the scanner: exact digits below 2^53, exact 10^|e10|, one rounding
-  if (mantissa < TWO_POW_53 && e10 >= -22 && e10 <= 22) {
-    const v = e10 < 0 ? mantissa / POW10[-e10]! : mantissa * POW10[e10]!;
-    return neg ? -v : v;
-  }
-  return Number(asciiString(b, start, p));
+  const v = readJsonNumber(b, p, end);
+  if (Number.isNaN(v) || numberScan.longInteger) return NaN;
+  cursor = numberScan.end;
+  return v;
 }
 
 /** `[[price, size], …]` at `p` with exactly two numbers per level; null when not that shape. Sets `cursor`. */

@@ -1,4 +1,5 @@
-import { ExactInteger, MAX_SAFE_LITERAL_DIGITS } from './exact-integer.js';
+import { ExactInteger } from './exact-integer.js';
+import { numberScan, readJsonNumber } from './json-number.js';
 
 /**
  * A JSON scanner over raw bytes for the shapes the upstream publisher actually
@@ -12,11 +13,6 @@ import { ExactInteger, MAX_SAFE_LITERAL_DIGITS } from './exact-integer.js';
  */
 
 const MAX_DEPTH = 6;
-/** Exact powers of ten: every one up to 1e22 is representable as a double. */
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
-
-/** Integers below this are exact doubles. */
-const TWO_POW_53 = 9007199254740992;
 
 const HANDLED = 0;
 const NOT_HANDLED = 1;
@@ -158,79 +154,13 @@ class Scanner {
     }
   }
 
-  /** JSON number grammar, exactly; values via Clinger's fast path or `Number()`. */
+  /** JSON number grammar, exactly (json-number.ts); long integer literals kept exact. */
   number(): number | ExactInteger | undefined {
-    const b = this.b;
-    const end = this.end;
     const start = this.pos;
-    let p = start;
-    let neg = false;
-    if (b[p] === 0x2d) {
-      neg = true;
-      p++;
-    }
-    if (p >= end) return this.fail();
-    let mantissa = 0;
-    let intDigits = 0;
-    let c = b[p]!;
-    if (c === 0x30) {
-      p++;
-      intDigits = 1;
-    } else if (c >= 0x31 && c <= 0x39) {
-      while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-        mantissa = mantissa * 10 + (c - 0x30);
-        intDigits++;
-        p++;
-      }
-    } else {
-      return this.fail();
-    }
-    let fracDigits = 0;
-    let isInteger = true;
-    if (p < end && b[p] === 0x2e) {
-      isInteger = false;
-      p++;
-      const fracStart = p;
-      while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-        mantissa = mantissa * 10 + (c - 0x30);
-        p++;
-      }
-      fracDigits = p - fracStart;
-      if (fracDigits === 0) return this.fail();
-    }
-    let exp = 0;
-    if (p < end && (b[p] === 0x65 || b[p] === 0x45)) {
-      isInteger = false;
-      p++;
-      let expNeg = false;
-      if (p < end && (b[p] === 0x2b || b[p] === 0x2d)) {
-        expNeg = b[p] === 0x2d;
-        p++;
-      }
-      const expStart = p;
-      while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-        exp = exp * 10 + (c - 0x30);
-        p++;
-      }
-      // a huge exponent is not exact as a double: leave it to Number() below
-      if (exp > 1e9) exp = 1e9;
-      if (p === expStart) return this.fail();
-      if (expNeg) exp = -exp;
-    }
-    this.pos = p;
-    if (isInteger && intDigits > MAX_SAFE_LITERAL_DIGITS) {
-      const literal = latin1(b, start, p);
-      return new ExactInteger(literal, Number(literal));
-    }
-    const e10 = exp - fracDigits;
-    // Clinger's fast path: the digits accumulated exactly when the result stays below 2^53
-    // (every partial value is smaller, and rounding never brings a larger one below it),
-    // and 10^|e10| is exact, so one IEEE operation rounds correctly.
-    if (mantissa < TWO_POW_53 && e10 >= -22 && e10 <= 22) {
-      const v = e10 < 0 ? mantissa / POW10[-e10]! : mantissa * POW10[e10]!;
-      return neg ? -v : v;
-    }
-    return Number(latin1(b, start, p));
+    const v = readJsonNumber(this.b, start, this.end);
+    if (Number.isNaN(v)) return this.fail();
+    this.pos = numberScan.end;
+    return numberScan.longInteger ? new ExactInteger(latin1(this.b, start, numberScan.end), v) : v;
   }
 }
 

@@ -1,0 +1,97 @@
+import { MAX_SAFE_LITERAL_DIGITS } from './exact-integer.js';
+
+/**
+ * The JSON number grammar over raw bytes, shared by the byte scanner and the
+ * canonical decoder: exactly JSON's syntax, and the value `JSON.parse` gives
+ * (Clinger's fast path when exact, else `Number()` of the literal).
+ */
+
+const TWO_POW_53 = 9007199254740992;
+/** Exact powers of ten: every one up to 1e22 is representable as a double. */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/** What the last {@link readJsonNumber} saw; a reused record, so reading allocates nothing. */
+export const numberScan = {
+  /** One past the literal. */
+  end: 0,
+  /** An integer literal of more than 15 digits: its value may have lost digits. */
+  longInteger: false,
+};
+
+function asciiString(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+/**
+ * Reads the JSON number literal at `b[p]`; NaN when the bytes there are not
+ * one (NaN is never a JSON value). Sets {@link numberScan}.
+ */
+export function readJsonNumber(b: Uint8Array, p: number, end: number): number {
+  const start = p;
+  let neg = false;
+  if (b[p] === 0x2d) {
+    neg = true;
+    p++;
+  }
+  if (p >= end) return NaN;
+  let mantissa = 0;
+  let intDigits = 0;
+  let c = b[p]!;
+  if (c === 0x30) {
+    p++;
+    intDigits = 1;
+  } else if (c >= 0x31 && c <= 0x39) {
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+      mantissa = mantissa * 10 + (c - 0x30);
+      intDigits++;
+      p++;
+    }
+  } else {
+    return NaN;
+  }
+  let fracDigits = 0;
+  let isInteger = true;
+  if (p < end && b[p] === 0x2e) {
+    isInteger = false;
+    p++;
+    const fracStart = p;
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+      mantissa = mantissa * 10 + (c - 0x30);
+      p++;
+    }
+    fracDigits = p - fracStart;
+    if (fracDigits === 0) return NaN;
+  }
+  let exp = 0;
+  if (p < end && (b[p] === 0x65 || b[p] === 0x45)) {
+    isInteger = false;
+    p++;
+    let expNeg = false;
+    if (p < end && (b[p] === 0x2b || b[p] === 0x2d)) {
+      expNeg = b[p] === 0x2d;
+      p++;
+    }
+    const expStart = p;
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+      exp = exp * 10 + (c - 0x30);
+      p++;
+    }
+    if (exp > 1e9) exp = 1e9;
+    if (p === expStart) return NaN;
+    if (expNeg) exp = -exp;
+  }
+  numberScan.end = p;
+  numberScan.longInteger = isInteger && intDigits > MAX_SAFE_LITERAL_DIGITS;
+  if (numberScan.longInteger) return Number(asciiString(b, start, p));
+  const e10 = exp - fracDigits;
+  // Clinger's fast path: the digits accumulated exactly when the result stays below 2^53
+  // (every partial value is smaller, and rounding never brings a larger one below it),
+  // and 10^|e10| is exact, so one IEEE operation rounds correctly.
+  if (mantissa < TWO_POW_53 && e10 >= -22 && e10 <= 22) {
+    const v = e10 < 0 ? mantissa / POW10[-e10]! : mantissa * POW10[e10]!;
+    return neg ? -v : v;
+  }
+  return Number(asciiString(b, start, p));
+}
