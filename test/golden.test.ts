@@ -6,7 +6,7 @@ import { compareGolden, parseJsonl, readJsonl } from './helpers/golden.js';
 const root = join(import.meta.dirname, '..');
 const golden = join(root, 'test', 'fixtures', 'golden');
 const cli = join(root, 'bin', 'senpai-md');
-const EXPECTED_SUMMARY = { accepted: 5862, rejected: { duplicate: 48, invalid: 60, late: 23, parse_error: 7 } };
+const EXPECTED_SUMMARY = { accepted: 5870, rejected: { duplicate: 48, invalid: 67, late: 23, parse_error: 7 } };
 
 function compute(args: string[], env: Record<string, string> = {}) {
   const res = spawnSync(process.execPath, [cli, 'compute', join(golden, 'events.jsonl'), ...args], {

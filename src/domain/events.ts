@@ -16,10 +16,17 @@ export const REJECT_REASONS = [
   'late',
   'symbol_limit',
   'backpressure',
+  'overflow',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type TradeSide = 'buy' | 'sell';
+
+/**
+ * Largest accepted price (trade, quote, book level) and trade size (SPEC §2):
+ * far below where Σ price·size over a window could overflow a double.
+ */
+export const MAX_VALUE = 1e15;
 
 /** A book level `[price, size]`. */
 export type BookLevel = readonly [price: number, size: number];

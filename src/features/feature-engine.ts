@@ -30,6 +30,7 @@ export function computeFeatures(s: SymbolState): FeatureSnapshot {
     v: RECORD_VERSION,
     symbol: s.symbol,
     ts: s.clock,
+    warm: s.warm,
     mid: mid(s),
     spread_abs: hasBook ? s.bestAsk! - s.bestBid! : null,
     spread_bps: spreadBps(s),

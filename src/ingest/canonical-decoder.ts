@@ -1,4 +1,5 @@
 import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/events.js';
+import { MAX_VALUE } from '../domain/events.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { numberScan, readJsonNumber } from './json-number.js';
 import { readSide, timestampValue } from './fields.js';
@@ -402,7 +403,7 @@ function validLevels(levels: BookLevel[]): boolean {
     const level = levels[i]!;
     const price = level[0];
     const size = level[1];
-    if (!(Number.isFinite(price) && price > 0 && Number.isFinite(size) && size >= 0)) return false;
+    if (!(price > 0 && price <= MAX_VALUE && Number.isFinite(size) && size >= 0)) return false;
   }
   return true;
 }
@@ -446,7 +447,7 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
     case 'trade': {
       const price = numberOf(F_PRICE);
       const size = numberOf(F_SIZE);
-      if (!(Number.isFinite(price) && price > 0 && Number.isFinite(size) && size > 0)) return undefined;
+      if (!(price > 0 && price <= MAX_VALUE && size > 0 && size <= MAX_VALUE)) return undefined;
       const side = sideOf(b);
       const tradeId = tradeIdOf(b);
       if (side === undefined || tradeId === undefined) return undefined;
@@ -455,7 +456,7 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
     case 'quote': {
       const bid = numberOf(F_BID);
       const ask = numberOf(F_ASK);
-      if (!(Number.isFinite(bid) && bid > 0 && Number.isFinite(ask) && ask > 0 && bid <= ask)) return undefined;
+      if (!(bid > 0 && ask > 0 && bid <= ask && ask <= MAX_VALUE)) return undefined;
       if ((has(F_BID_SIZE) && kind[F_BID_SIZE] !== V_NUMBER) || (has(F_ASK_SIZE) && kind[F_ASK_SIZE] !== V_NUMBER)) return undefined;
       const bidSize = optionalSize(F_BID_SIZE);
       const askSize = optionalSize(F_ASK_SIZE);

@@ -44,6 +44,7 @@ export class RuleEngine {
       v: RECORD_VERSION,
       symbol: s.symbol,
       ts: t,
+      warm: s.warm,
       direction,
       return_10s: ret,
       trade_volume_10s: volume,

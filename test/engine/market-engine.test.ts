@@ -41,13 +41,28 @@ describe('MarketEngine: time and state', () => {
     accepted(e.ingest(trade(61_000, 100, 1, { tradeId: '7' }), 0));
   });
 
-  it('takes best bid/ask from the most recently arrived quote or book, whatever its time', () => {
+  it('takes best bid/ask from the newer of the latest quote and book by event time, ties to the later arrival', () => {
     const e = new MarketEngine(engineConfig(), 'offline');
     accepted(e.ingest(quote(5_000, 100, 101), 0));
-    const o = accepted(e.ingest(book(4_000, 99, 103), 0));
-    const f = computeFeatures(o.state!);
+    // an older book is kept as the latest book, but does not replace the newer quote's best bid/ask
+    let f = computeFeatures(accepted(e.ingest(book(4_000, 99, 103), 0)).state!);
+    expect([f.mid, f.spread_abs]).toEqual([100.5, 1]);
+    expect(e.symbols.get('BTCUSDT')!.lastBook!.event.bids[0]![0]).toBe(99);
+    // same event time: the later arrival wins
+    f = computeFeatures(accepted(e.ingest(book(5_000, 99, 103), 0)).state!);
     expect([f.mid, f.spread_abs]).toEqual([101, 4]);
     expect(f.spread_bps).toBeCloseTo((4 / 101) * 10000, 12);
+  });
+
+  it('never lets a redelivered or delayed older quote replace the newest best bid/ask, but keeps its latency sample', () => {
+    const e = new MarketEngine(engineConfig(), 'live');
+    accepted(e.ingest(quote(10_000, 100, 101), 10_010));
+    const s = accepted(e.ingest(quote(9_000, 90, 91), 10_020)).state!;
+    expect([s.bestBid, s.bestAsk]).toEqual([100, 101]);
+    expect(s.lastQuote!.event.bid).toBe(100);
+    expect(s.latency.size).toBe(2);
+    accepted(e.ingest(quote(10_001, 102, 103), 10_030));
+    expect([s.bestBid, s.bestAsk]).toEqual([102, 103]);
   });
 
   it('offline: rejects a symbol event without any timestamp; live: uses the local receive time', () => {
@@ -100,7 +115,7 @@ describe('features', () => {
     const e = new MarketEngine(engineConfig(), 'offline');
     const f = computeFeatures(accepted(e.ingest(quote(1_000, 10, 10.5), 0)).state!);
     expect(f).toMatchObject({ trade_vwap_10s: null, trade_vwap_60s: null, trade_count_10s: 0, trade_volume_10s: 0, return_10s: null, realized_vol_60s: null, latency_ms_p50: null, latency_ms_p95: null });
-    expect(Object.keys(f)).toEqual(['v', 'symbol', 'ts', 'mid', 'spread_abs', 'spread_bps', 'trade_vwap_10s', 'trade_vwap_60s', 'trade_count_10s', 'trade_volume_10s', 'return_10s', 'realized_vol_60s', 'latency_ms_p50', 'latency_ms_p95']);
+    expect(Object.keys(f)).toEqual(['v', 'symbol', 'ts', 'warm', 'mid', 'spread_abs', 'spread_bps', 'trade_vwap_10s', 'trade_vwap_60s', 'trade_count_10s', 'trade_volume_10s', 'return_10s', 'realized_vol_60s', 'latency_ms_p50', 'latency_ms_p95']);
   });
 
   it('computes return_10s against the last trade at or before t - 10 s', () => {
@@ -140,5 +155,103 @@ describe('features', () => {
     expect([f.latency_ms_p50, f.latency_ms_p95]).toEqual([20, 40]);
     f = computeFeatures(accepted(e.ingest(quote(12_500, 1, 2), 0)).state!); // evicts 1 000 and 2 000; no sample
     expect([f.latency_ms_p50, f.latency_ms_p95]).toEqual([20, 40]);
+  });
+});
+
+describe('MarketEngine: input guards (SPEC §2)', () => {
+  it('rejects an event whose event time is far ahead of its receive time, whichever field the time came from', () => {
+    const live = new MarketEngine(engineConfig(), 'live');
+    const now = 1_760_000_000_000;
+    const year3000 = 32_503_680_000_000;
+    // only ts_recv, in the year 3000: the clock must not jump there
+    expect(live.ingest(trade(0, 100, 1, { tsExchange: null, tsRecv: year3000 }), now)).toMatchObject({ reason: 'invalid' });
+    expect(live.ingest(trade(year3000, 100), now)).toMatchObject({ reason: 'invalid' });
+    const s = accepted(live.ingest(trade(now - 5, 100), now)).state!;
+    expect(s.clock).toBe(now - 5);
+    accepted(live.ingest(trade(now + 60_000, 100), now)); // exactly at the bound is accepted
+  });
+
+  it('offline: compares with received_at, else ts_recv, else the largest receive time accepted before', () => {
+    const off = new MarketEngine(engineConfig(), 'offline');
+    const t0 = 1_760_000_000_000;
+    const far = t0 + 3_600_000;
+    // the first event has nothing to compare with: accepted
+    accepted(off.ingest(trade(t0, 100, 1, { tsExchange: null, tsRecv: t0 }), 0));
+    // only a far ts_recv: compared with the largest receive time so far (t0)
+    expect(off.ingest(trade(0, 100, 1, { tsExchange: null, tsRecv: far }), 0)).toMatchObject({ reason: 'invalid' });
+    // only a far ts_exchange, no receive time: likewise
+    expect(off.ingest(trade(far, 100), 0)).toMatchObject({ reason: 'invalid' });
+    // an envelope's received_at wins
+    expect(off.ingest(trade(0, 100, 1, { tsExchange: null, tsRecv: far, envelopeRecvAt: t0 + 10 }), 0)).toMatchObject({ reason: 'invalid' });
+    accepted(off.ingest(trade(far, 100, 1, { envelopeRecvAt: far }), 0));
+  });
+
+  it('offline: an event with no timestamp but an envelope received_at takes it as event time', () => {
+    const off = new MarketEngine(engineConfig(), 'offline');
+    const o = accepted(off.ingest(trade(0, 100, 1, { tsExchange: null, envelopeRecvAt: 1_760_000_000_123 }), 0));
+    expect(o.state!.clock).toBe(1_760_000_000_123);
+  });
+});
+
+describe('MarketEngine: warm (SPEC §11)', () => {
+  it('offline: warm once t - W reaches the first accepted event time (heartbeats included)', () => {
+    const e = new MarketEngine(engineConfig({ windowMs: 30_000 }), 'offline');
+    accepted(e.ingest(heartbeat(1_000), 0));
+    expect(computeFeatures(accepted(e.ingest(trade(20_000, 100), 0)).state!).warm).toBe(false);
+    expect(computeFeatures(accepted(e.ingest(trade(30_999, 100), 0)).state!).warm).toBe(false);
+    expect(computeFeatures(accepted(e.ingest(trade(31_000, 100), 0)).state!).warm).toBe(true);
+    // a symbol first seen later is warm as soon as its clock is W past coverage_start
+    expect(computeFeatures(accepted(e.ingest(trade(31_000, 5, 1, { symbol: 'ETHUSDT' }), 0)).state!).warm).toBe(true);
+  });
+
+  it('live: a lost stretch (disconnect) moves coverage to the next event; an overflow drop to its time', () => {
+    const e = new MarketEngine(engineConfig({ windowMs: 10_000 }), 'live');
+    accepted(e.ingest(trade(1_000, 100), 1_000));
+    expect(computeFeatures(accepted(e.ingest(trade(11_000, 100), 11_000)).state!).warm).toBe(true);
+    e.coverageLost();
+    const s = accepted(e.ingest(trade(15_000, 100), 15_000)).state!;
+    expect(s.warm).toBe(false);
+    accepted(e.ingest(trade(25_000, 100), 25_000));
+    expect(s.warm).toBe(true);
+    e.coverageLostUntil(26_000);
+    expect(s.warm).toBe(false);
+    accepted(e.ingest(trade(36_000, 100), 36_000));
+    expect(s.warm).toBe(true);
+  });
+
+  it('signals carry the warm of the features they were evaluated on', () => {
+    const e = new MarketEngine(engineConfig({ windowMs: 15_000, rules: { volumeThreshold: 0.5 } }), 'offline');
+    accepted(e.ingest(quote(0, 100, 100.01), 0));
+    accepted(e.ingest(trade(1, 100), 0));
+    let o = accepted(e.ingest(trade(10_001, 101), 0));
+    expect(o.signal).toMatchObject({ direction: 'long', warm: false });
+    accepted(e.ingest(trade(15_000, 100), 0));
+    o = accepted(e.ingest(trade(25_000, 99), 0));
+    expect(o.signal).toMatchObject({ direction: 'short', warm: true });
+    expect(computeFeatures(o.state!).warm).toBe(true);
+  });
+});
+
+describe('MarketEngine: symbol limit and idle eviction (SPEC §3)', () => {
+  it('frees the slot of an idle symbol; it comes back cold', () => {
+    const e = new MarketEngine(engineConfig({ windowMs: 10_000, maxSymbols: 1 }), 'live');
+    accepted(e.ingest(trade(1_000, 100), 1_000));
+    expect(e.ingest(trade(2_000, 5, 1, { symbol: 'ETHUSDT' }), 2_000)).toMatchObject({ reason: 'symbol_limit' });
+    expect(e.evictIdle(500)).toEqual([]);
+    expect(e.evictIdle(1_500)).toEqual(['BTCUSDT']);
+    expect(e.symbols.size).toBe(0);
+    // ETHUSDT was refused at 2 000: its coverage starts there
+    const eth = accepted(e.ingest(trade(3_000, 5, 1, { symbol: 'ETHUSDT' }), 3_000)).state!;
+    accepted(e.ingest(trade(11_500, 5, 1, { symbol: 'ETHUSDT' }), 11_500));
+    expect(eth.warm).toBe(false);
+    accepted(e.ingest(trade(12_000, 5, 1, { symbol: 'ETHUSDT' }), 12_000));
+    expect(eth.warm).toBe(true);
+    // BTCUSDT comes back after eviction: cold until its own first event is W behind
+    expect(e.evictIdle(12_500)).toEqual(['ETHUSDT']);
+    const btc = accepted(e.ingest(trade(20_000, 100), 20_000)).state!;
+    expect(btc.trades.size).toBe(1);
+    expect(btc.warm).toBe(false);
+    accepted(e.ingest(trade(30_000, 100), 30_000));
+    expect(btc.warm).toBe(true);
   });
 });

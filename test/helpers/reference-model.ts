@@ -65,8 +65,8 @@ interface RefSymbol {
   t: number;
   trades: RefTrade[];
   latencies: RefLatency[];
-  /** Best bid/ask of the most recently arrived quote. */
-  lastQuote: { bid: number; ask: number } | null;
+  /** Best bid/ask of the newest quote or book by event time, ties to the later arrival. */
+  lastQuote: { bid: number; ask: number; ts: number } | null;
   /** Event time `t` of the last emitted signal, per direction. */
   lastEmit: Map<'long' | 'short', number>;
 }
@@ -102,6 +102,10 @@ function byTsThenArrival(a: RefTrade, b: RefTrade): number {
 export class ReferenceModel {
   private readonly symbols = new Map<string, RefSymbol>();
   private seq = 0;
+  /** coverage_start offline: the event time of the first accepted event (SPEC §11). */
+  private coverageStart: number | null = null;
+  /** The largest receive time accepted so far: the future guard's last resort. */
+  private maxRecv: number | null = null;
 
   constructor(private readonly cfg: ReferenceConfig) {}
 
@@ -117,12 +121,14 @@ export class ReferenceModel {
 
   /** Ingests one event, updating state only (no features, no signal rules). */
   ingestState(ev: ReferenceEvent): ReferenceStateResult {
-    // Offline event time: ts_exchange, else ts_recv; neither → invalid.
-    const ts = ev.tsExchange ?? ev.tsRecv;
+    // Offline event time: ts_exchange, else ts_recv, else the envelope's received_at; none → invalid.
+    const ts = ev.tsExchange ?? ev.tsRecv ?? ev.envelopeRecvAt;
     if (ts === null) return { accepted: false, reason: 'invalid' };
     // Offline receive time: the envelope's received_at, else ts_recv.
     const recv = ev.envelopeRecvAt ?? ev.tsRecv;
-    if (ev.tsExchange !== null && recv !== null && ev.tsExchange - recv > this.cfg.maxFutureSkewMs) {
+    // The future guard: received_at, else ts_recv when ts_exchange is the event time, else the largest accepted so far.
+    const guard = ev.envelopeRecvAt ?? (ev.tsExchange !== null ? ev.tsRecv : null) ?? this.maxRecv;
+    if (guard !== null && ts - guard > this.cfg.maxFutureSkewMs) {
       return { accepted: false, reason: 'invalid' };
     }
 
@@ -163,9 +169,11 @@ export class ReferenceModel {
         ts,
         seq: this.seq,
       });
-    } else {
-      s.lastQuote = { bid: ev.bid, ask: ev.ask };
+    } else if (s.lastQuote === null || ts >= s.lastQuote.ts) {
+      s.lastQuote = { bid: ev.bid, ask: ev.ask, ts };
     }
+    if (this.coverageStart === null) this.coverageStart = ts;
+    if (recv !== null && (this.maxRecv === null || recv > this.maxRecv)) this.maxRecv = recv;
     if (ev.tsExchange !== null && recv !== null) {
       s.latencies.push({ ts, value: recv - ev.tsExchange });
     }
@@ -231,6 +239,7 @@ export class ReferenceModel {
       v: 1,
       symbol,
       ts: t,
+      warm: this.coverageStart !== null && t - W >= this.coverageStart,
       mid,
       spread_abs: spreadAbs,
       spread_bps: spreadBps,

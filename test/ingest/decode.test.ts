@@ -185,3 +185,20 @@ describe('decode: rejections', () => {
     ]);
   });
 });
+
+describe('decode: value bound (SPEC §2)', () => {
+  it('rejects prices and trade sizes above 1e15 as invalid, on the canonical and the general path', () => {
+    for (const over of [{ size: 1e308 }, { size: 2e15 }, { price: 2e15 }, { price: '1e16' }, { qty: 1e16, size: undefined }]) {
+      expect(rejected('md.events.trade.BTCUSDT', { ...TRADE, ...over }).reason).toBe('invalid');
+    }
+    expect(ok('', { ...TRADE, price: 1e15, size: 1e15 })).toMatchObject({ price: 1e15, size: 1e15 });
+    const q = { type: 'quote', provider: 'binance', symbol: 'BTCUSDT', bid: 49200, ask: 1e16, ts_exchange: 1760000000123 };
+    expect(rejected('', q).reason).toBe('invalid');
+    expect(rejected('', { ...q, bid: 2e15, ask: 3e15 }).reason).toBe('invalid');
+    const b = { type: 'book_l2', provider: 'bybit', symbol: 'BTCUSDT', bids: [[67800, 1]], asks: [[67900, 1], [1e16, 2]], ts_exchange: 1760000000123 };
+    expect(rejected('', b).reason).toBe('invalid');
+    expect(rejected('', { ...b, asks: [[67900, 1], { price: 1e16, size: 2 }] }).reason).toBe('invalid');
+    // book sizes are not bounded
+    expect(ok('', { ...b, asks: [[67900, 1e20]] })).toMatchObject({ type: 'book_l2' });
+  });
+});
