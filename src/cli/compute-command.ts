@@ -59,6 +59,7 @@ export async function computeCommand(argv: string[], env: Record<string, string 
   const merged = { ...env };
   for (const [k, v] of Object.entries(flagEnv)) if (v !== undefined) merged[k] = String(v);
   const config = loadConfig(merged);
+  for (const w of config.warnings) process.stderr.write(`senpai-md: warning: ${w}\n`);
 
   const inputPath = positionals[0]!;
   if (inputPath !== '-' && !(existsSync(inputPath) && statSync(inputPath).isFile())) {

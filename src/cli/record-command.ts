@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { loadConfig } from '../config/config.js';
-import { connectNats } from '../ingest/nats-connection.js';
+import { connectNats } from '../nats/nats-link.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { onStopSignal, sleep } from './lifecycle.js';
 import { BufferedWriter } from './output.js';

@@ -7,7 +7,7 @@ import { ExactInteger } from '../ingest/exact-integer.js';
 import { timestampValue } from '../ingest/fields.js';
 import type { JsonObject } from '../ingest/fields.js';
 import { parsePayload } from '../ingest/payload.js';
-import { connectNats } from '../ingest/nats-connection.js';
+import { connectNats } from '../nats/nats-link.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { byteLines, isBlank } from './jsonl.js';
 import { onStopSignal, sleep } from './lifecycle.js';

@@ -2,6 +2,7 @@ import { loadConfig } from '../config/config.js';
 import { JetStreamUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../obs/logger.js';
 import { attachDashboard } from '../http/dashboard.js';
+import { DurableMismatchError } from '../nats/jetstream-source.js';
 import { Service } from '../service/service.js';
 import { parseCommandArgs } from './args.js';
 
@@ -26,6 +27,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   }
   const config = loadConfig(env);
   const log = createLogger(config.logLevel);
+  for (const w of config.warnings) log.warn(w);
   const service = new Service(config, log, { extendHttp: attachDashboard });
 
   try {
@@ -63,7 +65,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   const started = service.start().then(
     () => done,
     async (err: unknown) => {
-      if (err instanceof JetStreamUnavailableError) {
+      if (err instanceof JetStreamUnavailableError || err instanceof DurableMismatchError) {
         process.stderr.write(`senpai-md: ${err.message}\n`);
         await service.stop().catch(() => undefined);
         return 1;

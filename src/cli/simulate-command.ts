@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/config.js';
-import { connectNats } from '../ingest/nats-connection.js';
+import { connectNats } from '../nats/nats-link.js';
 import { MarketSimulator, simulatorSymbols } from '../sim/market-simulator.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { onStopSignal, sleep } from './lifecycle.js';

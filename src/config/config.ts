@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from '../domain/errors.js';
@@ -15,24 +15,31 @@ const bool = z
   .refine((s) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(s), 'a boolean (true or false)')
   .transform((s) => ['true', '1', 'yes', 'on'].includes(s));
 
-const num = (what: string, check: (n: number) => boolean) =>
+const INTEGER = /^[0-9]+$/;
+const REAL = /^[0-9]+(\.[0-9]+)?$/;
+
+/** A plain decimal integer (no sign, exponent, hex or `_`) in [min, max]. */
+const int = (min: number, max: number) =>
   z
     .string()
     .trim()
-    .refine((s) => s !== '' && Number.isFinite(Number(s)) && check(Number(s)), what)
+    .refine((s) => INTEGER.test(s) && Number(s) >= min && Number(s) <= max, `an integer from ${min} to ${max}`)
     .transform(Number);
 
-const int = (what: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  num(what, (n) => Number.isInteger(n) && n >= min && n <= max);
-const positive = num('a number > 0', (n) => n > 0);
-const nonNegative = num('a number >= 0', (n) => n >= 0);
+/** A plain decimal number (digits, optionally a fraction) in [min, max]. */
+const real = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .refine((s) => REAL.test(s) && Number(s) >= min && Number(s) <= max, `a decimal number from ${min} to ${max}`)
+    .transform(Number);
 
 const natsUrls = z
   .string()
   .trim()
   .refine(
     (s) =>
-      s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s/]+$/.test(u.trim()) || /^[^\s:/]+:\d{1,5}$/.test(u.trim())),
+      s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s/]+\/?$/.test(u.trim()) || /^[^\s:/@]+:\d{1,5}$/.test(u.trim())),
     'a comma-separated list of nats://host:port URLs',
   )
   .transform((s) => s.split(',').map((u) => u.trim()));
@@ -44,6 +51,20 @@ const subject = z
 
 const optionalString = z.string().optional().transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
 
+/** A file setting: empty, or the path of a readable file. */
+const readableFile = optionalString.refine((p) => p === undefined || isReadableFile(p), 'the path of a readable file');
+
+function isReadableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const DAY_MS = 86_400_000;
+
 const schema = z.object({
   NATS_URL: natsUrls.default(['nats://127.0.0.1:4222']),
   NATS_SUBJECT: subject.default('md.events.>'),
@@ -51,27 +72,32 @@ const schema = z.object({
   NATS_USER: optionalString,
   NATS_PASSWORD: optionalString,
   NATS_TOKEN: optionalString,
-  NATS_CREDS_FILE: optionalString,
-  NATS_TLS_CA: optionalString,
-  NATS_TLS_CERT: optionalString,
-  NATS_TLS_KEY: optionalString,
+  NATS_CREDS_FILE: readableFile,
+  NATS_TLS_CA: readableFile,
+  NATS_TLS_CERT: readableFile,
+  NATS_TLS_KEY: readableFile,
   USE_JETSTREAM: bool.default(false),
   JETSTREAM_STREAM: z.string().trim().regex(/^[A-Za-z0-9_-]+$/, 'a stream name of letters, digits, _ and -').default('MD_EVENTS'),
   JETSTREAM_DURABLE: z.string().trim().regex(/^[A-Za-z0-9_-]+$/, 'a consumer name of letters, digits, _ and -').default('senpai-md-consumer'),
-  QUEUE_MAX_SIZE: int('an integer >= 1', 1, 10_000_000).default(10000),
+  QUEUE_MAX_SIZE: int(1, 10_000_000).default(10000),
+  QUEUE_MAX_BYTES: int(1_048_576, 68_719_476_736).default(268_435_456),
   HTTP_HOST: z.string().trim().min(1, 'a host name or address').default('0.0.0.0'),
-  HTTP_PORT: int('a port number from 0 to 65535', 0, 65535).default(8892),
-  FEATURES_PUB_RATE_HZ: positive.default(10),
-  ROLLING_WINDOW_SECONDS: positive.default(60),
-  SIGNAL_RETURN_THRESHOLD: nonNegative.default(0.003),
-  SIGNAL_VOLUME_THRESHOLD: nonNegative.default(1.0),
-  SIGNAL_SPREAD_MAX_BPS: positive.default(20),
-  SIGNAL_COOLDOWN_MS: nonNegative.default(10000),
-  LATENCY_ALERT_MS: positive.default(2000),
-  STALE_AFTER_MS: positive.default(10000),
-  ALERT_COOLDOWN_MS: nonNegative.default(10000),
-  MAX_SYMBOLS: int('an integer >= 1', 1).default(10000),
-  MAX_FUTURE_SKEW_MS: nonNegative.default(60000),
+  HTTP_PORT: int(0, 65535).default(8892),
+  FEATURES_PUB_RATE_HZ: real(0.1, 1000).default(10),
+  ROLLING_WINDOW_SECONDS: int(10, 86_400).default(60),
+  SIGNAL_RETURN_THRESHOLD: real(0, 10).default(0.003),
+  SIGNAL_VOLUME_THRESHOLD: real(0, 1e15).default(1.0),
+  SIGNAL_SPREAD_MAX_BPS: real(0, 100_000).default(20),
+  SIGNAL_COOLDOWN_MS: int(0, DAY_MS).default(10000),
+  SIGNAL_MAX_AGE_MS: int(0, DAY_MS).default(30000),
+  LATENCY_ALERT_MS: int(1, DAY_MS).default(2000),
+  STALE_AFTER_MS: int(100, DAY_MS).default(10000),
+  ALERT_COOLDOWN_MS: int(0, DAY_MS).default(10000),
+  MAX_SYMBOLS: int(1, 1_000_000).default(10000),
+  MAX_FUTURE_SKEW_MS: int(0, DAY_MS).default(60000),
+  SYMBOL_IDLE_EVICT_S: int(10, 30 * 86_400).default(3600),
+  WARMUP: bool.default(true),
+  WARMUP_MARGIN_S: int(0, 86_400).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -80,9 +106,9 @@ type Raw = z.output<typeof schema>;
 /** The validated configuration. */
 export interface Config {
   readonly nats: {
+    /** Server URLs with any credentials removed (safe to show). */
     readonly servers: readonly string[];
     readonly subject: string;
-    readonly queueGroup: string | undefined;
     readonly user: string | undefined;
     readonly password: string | undefined;
     readonly token: string | undefined;
@@ -93,6 +119,8 @@ export interface Config {
   };
   readonly jetstream: { readonly enabled: boolean; readonly stream: string; readonly durable: string };
   readonly queueMaxSize: number;
+  /** Hard bound on the queued payload bytes (core mode; SPEC §6). */
+  readonly queueMaxBytes: number;
   readonly http: { readonly host: string; readonly port: number };
   readonly featuresPubRateHz: number;
   readonly windowMs: number;
@@ -102,16 +130,86 @@ export interface Config {
     readonly spreadMaxBps: number;
     readonly cooldownMs: number;
   };
+  /** Live signals whose `t` is older than this against the wall clock are not published (SPEC §11). */
+  readonly signalMaxAgeMs: number;
   readonly latencyAlertMs: number;
   readonly staleAfterMs: number;
   readonly alertCooldownMs: number;
   readonly maxSymbols: number;
   readonly maxFutureSkewMs: number;
+  /** A symbol with no accepted event for this long (wall clock) is forgotten (SPEC §3). */
+  readonly symbolIdleEvictMs: number;
+  /** JetStream warm start (SPEC §11): on, and the history read beyond the window. */
+  readonly warmup: { readonly enabled: boolean; readonly marginS: number };
   readonly logLevel: Raw['LOG_LEVEL'];
+  /** Non-fatal findings (unknown variables), for the caller to log. */
+  readonly warnings: readonly string[];
 }
 
 /** The variables the service reads, for `.env.example` and `--help`. */
 export const CONFIG_VARIABLES = Object.keys(schema.shape);
+
+/** Variables with this service's prefixes that other parts of it read (not the service's config). */
+const OTHER_KNOWN = ['NATS_SERVER_BIN'];
+const PREFIXES = ['NATS_', 'SIGNAL_', 'HTTP_', 'QUEUE_', 'JETSTREAM_', 'CLUSTER_', 'WARMUP_', 'SENPAI_'];
+/** Names other software sets (proxies, Kubernetes service links). */
+const EXEMPT = [/^HTTP_PROXY$/, /^NATS_SERVICE_/, /^NATS_PORT/];
+/** Values never shown in a message. */
+const SECRET = new Set(['NATS_PASSWORD', 'NATS_TOKEN']);
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = [...CONFIG_VARIABLES, ...OTHER_KNOWN];
+  const out: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!PREFIXES.some((p) => name.startsWith(p)) || known.includes(name) || EXEMPT.some((re) => re.test(name))) continue;
+    let best = known[0]!;
+    for (const k of known) if (distance(name, k) < distance(name, best)) best = k;
+    out.push(`unknown variable ${name} ignored; did you mean ${best}?`);
+  }
+  return out;
+}
+
+/** `nats://user:pass@host` → the URL without credentials; others unchanged. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
+}
+
+/** Credentials written into the URLs (SPEC §9): one set for the whole list. */
+function urlCredentials(urls: readonly string[]): { user?: string; password?: string; token?: string } | null {
+  let found: { user?: string; password?: string; token?: string } | null = null;
+  let foundKey = '';
+  for (const u of urls) {
+    if (!/^[a-z]+:\/\/[^@/]*@/i.test(u)) continue;
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new ConfigError(`invalid NATS_URL entry ${JSON.stringify(redactUrl(u))}: expected nats://[user:password@]host:port`);
+    }
+    const user = decodeURIComponent(parsed.username);
+    const creds = parsed.password !== '' ? { user, password: decodeURIComponent(parsed.password) } : { token: user };
+    const key = JSON.stringify(creds);
+    if (found !== null && key !== foundKey) {
+      throw new ConfigError('invalid NATS_URL: its URLs carry different credentials; use one set for the whole list');
+    }
+    found = creds;
+    foundKey = key;
+  }
+  return found;
+}
 
 /**
  * Validates an environment; throws {@link ConfigError} naming the first bad
@@ -127,21 +225,36 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
   if (!res.success) {
     const issue = res.error.issues[0]!;
     const name = String(issue.path[0] ?? '?');
-    const value = input[name];
-    throw new ConfigError(`invalid ${name}=${JSON.stringify(value ?? '')}: expected ${issue.message}`);
+    const raw = input[name] ?? '';
+    const shown = SECRET.has(name) ? '<redacted>' : name === 'NATS_URL' ? raw.split(',').map(redactUrl).join(',') : raw;
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(shown)}: expected ${issue.message}`);
   }
   const r = res.data;
+  if (r.NATS_QUEUE_GROUP !== undefined) {
+    throw new ConfigError(
+      'NATS_QUEUE_GROUP is not supported: a queue group splits one symbol\'s events across instances and every instance computes wrong windows; ' +
+        'to share the symbols between instances use cluster mode (CLUSTER_PARTITIONS, docs/SCALING.md; SPEC §12)',
+    );
+  }
   if ((r.NATS_TLS_CERT === undefined) !== (r.NATS_TLS_KEY === undefined)) {
     throw new ConfigError('invalid NATS_TLS_CERT/NATS_TLS_KEY: expected both or neither');
   }
+  if (r.SYMBOL_IDLE_EVICT_S < r.ROLLING_WINDOW_SECONDS) {
+    throw new ConfigError(
+      `invalid SYMBOL_IDLE_EVICT_S=${JSON.stringify(String(r.SYMBOL_IDLE_EVICT_S))}: expected at least ROLLING_WINDOW_SECONDS (${r.ROLLING_WINDOW_SECONDS})`,
+    );
+  }
+  const fromUrl = urlCredentials(r.NATS_URL);
+  const user = fromUrl === null ? r.NATS_USER : fromUrl.user;
+  const password = fromUrl === null ? r.NATS_PASSWORD : fromUrl.password;
+  const token = fromUrl === null ? r.NATS_TOKEN : fromUrl.token;
   return Object.freeze({
     nats: {
-      servers: r.NATS_URL,
+      servers: r.NATS_URL.map(redactUrl),
       subject: r.NATS_SUBJECT,
-      queueGroup: r.NATS_QUEUE_GROUP,
-      user: r.NATS_USER,
-      password: r.NATS_PASSWORD,
-      token: r.NATS_TOKEN,
+      user,
+      password,
+      token,
       credsFile: r.NATS_CREDS_FILE,
       tlsCa: r.NATS_TLS_CA,
       tlsCert: r.NATS_TLS_CERT,
@@ -149,6 +262,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     },
     jetstream: { enabled: r.USE_JETSTREAM, stream: r.JETSTREAM_STREAM, durable: r.JETSTREAM_DURABLE },
     queueMaxSize: r.QUEUE_MAX_SIZE,
+    queueMaxBytes: r.QUEUE_MAX_BYTES,
     http: { host: r.HTTP_HOST, port: r.HTTP_PORT },
     featuresPubRateHz: r.FEATURES_PUB_RATE_HZ,
     windowMs: r.ROLLING_WINDOW_SECONDS * 1000,
@@ -158,12 +272,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
       spreadMaxBps: r.SIGNAL_SPREAD_MAX_BPS,
       cooldownMs: r.SIGNAL_COOLDOWN_MS,
     },
+    signalMaxAgeMs: r.SIGNAL_MAX_AGE_MS,
     latencyAlertMs: r.LATENCY_ALERT_MS,
     staleAfterMs: r.STALE_AFTER_MS,
     alertCooldownMs: r.ALERT_COOLDOWN_MS,
     maxSymbols: r.MAX_SYMBOLS,
     maxFutureSkewMs: r.MAX_FUTURE_SKEW_MS,
+    symbolIdleEvictMs: r.SYMBOL_IDLE_EVICT_S * 1000,
+    warmup: { enabled: r.WARMUP, marginS: r.WARMUP_MARGIN_S },
     logLevel: r.LOG_LEVEL,
+    warnings: unknownVariableWarnings(env),
   });
 }
 

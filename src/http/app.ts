@@ -14,6 +14,10 @@ export interface HttpDeps {
   readonly telemetry: Telemetry;
   readonly queue: EventQueue;
   readonly isNatsConnected: () => boolean;
+  /** The last connection failure's reason while NATS is not connected (no credentials in it). */
+  readonly natsError?: () => string | null;
+  /** The warm-up in progress (SPEC §11), or null. */
+  readonly warmup?: () => { messages: number; elapsed_s: number } | null;
   readonly log?: Logger;
   /** Extra routes (the dashboard) registered on the same server. */
   readonly extend?: (app: FastifyInstance) => void;
@@ -86,12 +90,13 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
 
   app.get('/health', async (_req, reply) => {
     const connected = deps.isNatsConnected();
-    return reply.code(connected ? 200 : 503).send({
-      status: connected ? 'ok' : 'degraded',
-      nats_connected: connected,
-      uptime_s: deps.telemetry.uptimeSeconds(),
-      symbols: [...deps.engine.symbols.keys()].sort(),
-    });
+    const base = { nats_connected: connected, uptime_s: deps.telemetry.uptimeSeconds(), symbols: [...deps.engine.symbols.keys()].sort() };
+    if (!connected) {
+      return reply.code(503).send({ status: 'degraded', reasons: ['nats'], nats_error: deps.natsError?.() ?? 'not connected yet', ...base });
+    }
+    const warmup = deps.warmup?.() ?? null;
+    if (warmup !== null) return reply.code(503).send({ status: 'warming', warmup, ...base });
+    return reply.code(200).send({ status: 'ok', ...base });
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -48,9 +48,10 @@ export class ThrottledFeaturePublisher {
     this.pending.clear();
   }
 
-  stop(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+  /** Drops what is kept for a forgotten symbol (idle eviction): nothing more is published for it. */
+  forget(symbol: string): void {
+    this.pending.delete(symbol);
+    this.lastPublished.delete(symbol);
   }
 
   private emit(s: SymbolState, now: number): void {

@@ -10,7 +10,7 @@ export interface QueuedMessage {
   readonly recvMs: number;
   /** `performance.now()` at the NATS callback, for processing latency. */
   readonly t0: number;
-  /** JetStream: acknowledges this message (and, with ack-all, all before it). */
+  /** JetStream: acknowledges this message once processed. */
   readonly ack: (() => void) | null;
 }
 
@@ -18,14 +18,16 @@ export interface QueuedMessage {
 const INITIAL_SLOTS = 1024;
 
 /** What the queue did with an offered message. */
-export type Admission = 'queued' | 'queued_over_capacity' | 'dropped';
+export type Admission = 'queued' | 'queued_over_capacity' | 'dropped' | 'overflow';
 
 /**
  * The bounded FIFO between the NATS callback and the engine (SPEC §6).
  * Below 90 % fill everything is queued. From 90 % on, heartbeats, quotes and
  * books are dropped; trades are never dropped: in core mode they are admitted
  * beyond the capacity (the server cannot be paused), which the caller reports
- * as critical. In JetStream mode the server stops delivering at the capacity
+ * as critical. Memory has a hard bound all the same: a message that would push
+ * the queued payload bytes over `maxBytes` is refused whatever its type
+ * (`overflow`). In JetStream mode the server stops delivering at the capacity
  * (max_ack_pending), so nothing is dropped there.
  */
 export class EventQueue {
@@ -33,12 +35,15 @@ export class EventQueue {
   private mask: number;
   private head = 0;
   private tail = 0;
+  /** Sum of the queued payloads' `data.length`. */
+  private queuedBytes = 0;
   /** Fill ratio from which non-trades are dropped. */
   readonly highWater = 0.9;
 
   constructor(
     readonly capacity: number,
     private readonly dropNonTradesWhenFull = true,
+    readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
     // start small and double on demand: a large QUEUE_MAX_SIZE costs memory only when used
     let cap = 16;
@@ -51,6 +56,11 @@ export class EventQueue {
     return this.tail - this.head;
   }
 
+  /** Payload bytes queued now. */
+  get bytes(): number {
+    return this.queuedBytes;
+  }
+
   get fillRatio(): number {
     return this.size / this.capacity;
   }
@@ -58,10 +68,14 @@ export class EventQueue {
   /** Offers a message; never blocks. */
   offer(m: QueuedMessage): Admission {
     const size = this.tail - this.head;
-    if (m.subjectType !== 'trade' && this.dropNonTradesWhenFull && size >= this.highWater * this.capacity) return 'dropped';
+    if (this.dropNonTradesWhenFull) {
+      if (m.subjectType !== 'trade' && size >= this.highWater * this.capacity) return 'dropped';
+      if (this.queuedBytes + m.data.length > this.maxBytes) return 'overflow';
+    }
     if (size === this.buf.length) this.grow();
     this.buf[this.tail & this.mask] = m;
     this.tail++;
+    this.queuedBytes += m.data.length;
     return size >= this.capacity ? 'queued_over_capacity' : 'queued';
   }
 
@@ -72,6 +86,7 @@ export class EventQueue {
     const m = this.buf[i];
     this.buf[i] = undefined;
     this.head++;
+    this.queuedBytes -= m!.data.length;
     return m;
   }
 

@@ -3,6 +3,7 @@ import { isRejection } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
 import type { MarketEngine } from '../engine/market-engine.js';
 import { decode, subjectEventType } from '../ingest/decode.js';
+import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { AlertManager } from '../publish/alerts.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
@@ -17,6 +18,10 @@ export interface PipelineSink {
 
 export interface PipelineOptions {
   readonly queueCapacity: number;
+  /** Hard bound on queued payload bytes (core mode): beyond it even trades are dropped (`overflow`). */
+  readonly queueMaxBytes?: number;
+  /** Live signals whose `t` is older than this against the wall clock are not published. */
+  readonly signalMaxAgeMs?: number;
   /** Core mode drops non-trades at 90 % fill; JetStream mode never drops. */
   readonly dropOnBackpressure: boolean;
   readonly featuresPubRateHz: number;
@@ -59,6 +64,8 @@ export class Pipeline {
   /** Receive time (ms) of the last backpressure alert attempts, one per millisecond at most. */
   private dropAlertAttemptMs = Number.NaN;
   private overCapacityAlertAttemptMs = Number.NaN;
+  private overflowAlertAttemptMs = Number.NaN;
+  private readonly signalMaxAgeMs: number;
   /** `performance.now()` at the end of the last processed message, while draining. */
   private drainNow = 0;
   private draining = false;
@@ -69,8 +76,10 @@ export class Pipeline {
     private readonly alerts: AlertManager,
     private readonly sink: PipelineSink,
     private readonly opts: PipelineOptions,
+    private readonly quality: DataQualityMetrics | null = null,
   ) {
-    this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure);
+    this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure, opts.queueMaxBytes);
+    this.signalMaxAgeMs = opts.signalMaxAgeMs ?? Number.POSITIVE_INFINITY;
     this.batchSize = opts.batchSize ?? 2048;
     this.sliceMs = opts.sliceMs ?? 8;
     // while draining, the throttle reads the clock the latency measurement just read
@@ -92,6 +101,10 @@ export class Pipeline {
     const subjectType = subjectEventType(subject);
     const m: QueuedMessage = { subject, data, subjectType, recvMs: this.recvMs, t0, ack };
     const admission = this.queue.offer(m);
+    if (admission === 'overflow') {
+      this.overflow(m);
+      return;
+    }
     if (admission === 'dropped') {
       this.telemetry.countIn(subjectType, 'unknown', m.recvMs);
       this.telemetry.countDropped('backpressure', subjectType);
@@ -120,6 +133,54 @@ export class Pipeline {
       this.alerts.raise('backpressure', 'warn', `queue crossed ${this.queue.highWater * 100} % fill`, { value: this.queue.fillRatio, threshold: this.queue.highWater });
     }
     this.schedule();
+  }
+
+  /**
+   * A message that would break the queue's byte bound (core mode): dropped
+   * whatever its type, loudly. Events may be lost from here on, so coverage
+   * (SPEC §11) moves past its receive time.
+   */
+  private overflow(m: QueuedMessage): void {
+    this.telemetry.countIn(m.subjectType, 'unknown', m.recvMs);
+    this.telemetry.countDropped('overflow', m.subjectType);
+    this.lastBackpressureDropMs = m.recvMs;
+    this.engine.coverageLostUntil(m.recvMs);
+    if (m.recvMs !== this.overflowAlertAttemptMs) {
+      this.overflowAlertAttemptMs = m.recvMs;
+      this.alerts.raise('backpressure', 'critical', `queue holds ${this.queue.bytes} bytes, over QUEUE_MAX_BYTES (${this.queue.maxBytes}): dropping events, trades included`, {
+        value: this.queue.fillRatio,
+        threshold: this.queue.highWater,
+      });
+    }
+  }
+
+  /**
+   * Warm-up (SPEC §11): applies one stored message with its stream timestamp
+   * as receive time. No features, no alerts, no live counters; a signal goes
+   * out only when `publishSignal` (the message is above the durable's ack
+   * floor, so the failed process may not have sent it).
+   */
+  replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): void {
+    const q = this.quality;
+    if (q !== null) q.warmupMessagesTotal++;
+    const decoded = decode(subject, data);
+    if (isRejection(decoded)) {
+      q?.countWarmupDropped(decoded.reason);
+      return;
+    }
+    const outcome = this.engine.ingest(decoded, streamTsMs);
+    if (isRejection(outcome)) {
+      q?.countWarmupDropped(outcome.reason);
+      return;
+    }
+    if (publishSignal && outcome.signal !== null) this.emitSignal(outcome.signal, Date.now());
+  }
+
+  /** Forgets symbols idle for `idleMs` of wall-clock time (SPEC §3); returns them. */
+  evictIdle(nowMs: number, idleMs: number): string[] {
+    const evicted = this.engine.evictIdle(nowMs - idleMs);
+    for (const symbol of evicted) this.features.forget(symbol);
+    return evicted;
   }
 
   /** Resolves once the queue is empty and nothing is being processed. */
@@ -203,10 +264,17 @@ export class Pipeline {
         });
       }
     }
-    if (outcome.signal !== null) {
-      this.telemetry.countSignal(outcome.signal.symbol, outcome.signal.direction);
-      this.sink.signal(outcome.signal);
+    if (outcome.signal !== null) this.emitSignal(outcome.signal, recvMs);
+  }
+
+  /** Publishes a signal unless it was evaluated on history older than SIGNAL_MAX_AGE_MS (SPEC §11). */
+  private emitSignal(signal: Signal, nowMs: number): void {
+    if (nowMs - signal.ts > this.signalMaxAgeMs) {
+      this.quality?.countSignalSuppressed('stale');
+      return;
     }
+    this.telemetry.countSignal(signal.symbol, signal.direction);
+    this.sink.signal(signal);
   }
 
   private publishFeatures(f: FeatureSnapshot): void {

@@ -1,12 +1,13 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection, NodeConnectionOptions, Subscription } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { buildHttpApp } from '../http/app.js';
-import { JetStreamSource } from '../ingest/jetstream-source.js';
-import { connectNats } from '../ingest/nats-connection.js';
+import { JetStreamSource } from '../nats/jetstream-source.js';
+import { backoffMs, connectionFailureReason, connectWithRetry, natsOptions, probeConnection } from '../nats/nats-link.js';
+import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import { Telemetry } from '../obs/telemetry.js';
 import { AlertManager } from '../publish/alerts.js';
 import { Pipeline } from './pipeline.js';
@@ -31,6 +32,7 @@ const DRAIN_TIMEOUT_MS = 5000;
  */
 export class Service {
   readonly telemetry: Telemetry;
+  readonly quality: DataQualityMetrics;
   readonly alerts: AlertManager;
   readonly engine: MarketEngine;
   readonly pipeline: Pipeline;
@@ -41,8 +43,13 @@ export class Service {
   private connected = false;
   private disconnectedAt: number | null = null;
   private staleTimer: NodeJS.Timeout | null = null;
+  private evictTimer: NodeJS.Timeout | null = null;
   private readonly listeners: OutputListener[] = [];
   private stopping = false;
+  /** Why NATS is not connected (never with credentials), for `/health` and the logs. */
+  private natsError: string | null = null;
+  /** The warm-up in progress: its start (epoch ms) and messages replayed so far. */
+  private warming: { startedMs: number; messages: number } | null = null;
 
   constructor(
     readonly config: Readonly<Config>,
@@ -56,6 +63,7 @@ export class Service {
     this.alerts = new AlertManager(config.alertCooldownMs);
     let queueFill = () => 0;
     this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true });
+    this.quality = new DataQualityMetrics(this.telemetry.registry);
     this.pipeline = new Pipeline(
       this.engine,
       this.telemetry,
@@ -63,11 +71,14 @@ export class Service {
       { features: (f) => this.publishFeatures(f), signal: (s) => this.publishSignal(s) },
       {
         queueCapacity: config.queueMaxSize,
+        queueMaxBytes: config.queueMaxBytes,
+        signalMaxAgeMs: config.signalMaxAgeMs,
         dropOnBackpressure: !config.jetstream.enabled,
         featuresPubRateHz: config.featuresPubRateHz,
         latencyAlertMs: config.latencyAlertMs,
         maxSymbols: config.maxSymbols,
       },
+      this.quality,
     );
     queueFill = () => this.pipeline.queue.fillRatio;
     this.alerts.subscribe((a) => this.publishAlert(a));
@@ -76,6 +87,8 @@ export class Service {
       telemetry: this.telemetry,
       queue: this.pipeline.queue,
       isNatsConnected: () => this.connected,
+      natsError: () => this.natsError,
+      warmup: () => (this.warming === null ? null : { messages: this.warming.messages, elapsed_s: (Date.now() - this.warming.startedMs) / 1000 }),
       log: this.log,
       ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance) => opts.extendHttp!(app, this) } : {}),
     });
@@ -97,16 +110,32 @@ export class Service {
   }
 
   /**
-   * Connects to NATS (waiting for the first connection), then consumes. Throws
-   * {@link JetStreamUnavailableError} when JetStream is asked for but missing.
+   * Connects to NATS (retrying for ever, each failure logged with its reason),
+   * warms the windows from the stream in JetStream mode, then consumes.
+   * Throws {@link JetStreamUnavailableError} when JetStream is asked for but
+   * missing.
    */
   async start(): Promise<void> {
     const cfg = this.config;
+    this.natsError = 'not connected yet';
     this.log.info({ servers: cfg.nats.servers }, 'connecting to NATS');
-    const nc = await connectNats(cfg.nats, 'senpai-md-consumer');
+    const options = natsOptions(cfg.nats, 'senpai-md-consumer');
+    const nc = await connectWithRetry(
+      options,
+      {
+        failed: (reason, attempt, retryInMs) => {
+          this.natsError = reason;
+          this.log.warn({ servers: cfg.nats.servers, reason, attempt, retry_in_s: Math.round(retryInMs / 100) / 10 }, `cannot connect to NATS: ${reason}`);
+        },
+      },
+      () => this.stopping,
+    );
+    if (nc === null) return; // stopped while waiting
     this.nc = nc;
+    this.natsError = null;
     this.setConnected(true);
-    void this.watchStatus(nc);
+    this.log.info({ server: nc.getServer() }, 'connected to NATS');
+    void this.watchStatus(nc, options);
     if (cfg.jetstream.enabled) {
       const js = new JetStreamSource(nc, {
         stream: cfg.jetstream.stream,
@@ -114,23 +143,78 @@ export class Service {
         subject: cfg.nats.subject,
         maxAckPending: cfg.queueMaxSize,
       });
-      await js.ensure();
+      const maxAgeMs = await js.ensureStream();
+      if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
+      else await js.ensureDurable();
+      if (this.stopping) return;
       await js.start((subject, data, ack) => this.pipeline.offer(subject, data, ack));
       this.jetstream = js;
       this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable }, 'consuming from JetStream');
     } else {
       this.subscription = nc.subscribe(cfg.nats.subject, {
-        ...(cfg.nats.queueGroup !== undefined ? { queue: cfg.nats.queueGroup } : {}),
         callback: (err, msg) => {
           if (err === null) this.pipeline.offer(msg.subject, msg.data, null);
         },
       });
-      this.log.info({ subject: cfg.nats.subject, queue: cfg.nats.queueGroup ?? null }, 'subscribed');
+      this.log.info({ subject: cfg.nats.subject }, 'subscribed');
     }
     this.staleTimer = setInterval(() => {
       if (this.connected) this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
     }, 1000);
     this.staleTimer.unref();
+    this.evictTimer = setInterval(() => this.evictIdle(), Math.max(1000, Math.min(60_000, cfg.symbolIdleEvictMs / 10)));
+    this.evictTimer.unref();
+  }
+
+  /**
+   * Rebuilds the windows and latest state from the stream (SPEC §11): from
+   * `now − (W + margin)` (or the oldest stored message, when later) up to the
+   * durable's last delivered message, with stream timestamps as receive
+   * times; nothing is published but the signals of messages above the ack
+   * floor.
+   */
+  private async warmUp(js: JetStreamSource, maxAgeMs: number): Promise<void> {
+    const cfg = this.config;
+    const startedMs = Date.now();
+    const historyMs = cfg.windowMs + cfg.warmup.marginS * 1000;
+    if (maxAgeMs > 0 && maxAgeMs < historyMs) {
+      this.log.warn(
+        { stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 },
+        'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a restart',
+      );
+    }
+    this.warming = { startedMs, messages: 0 };
+    this.quality.warming = true;
+    try {
+      const plan = await js.plan();
+      const fromMs = startedMs - historyMs;
+      // a stream that holds less history cannot vouch for more; an empty one for nothing before now
+      this.engine.setCoverageStart(Number.isNaN(plan.firstTsMs) ? startedMs : Math.max(fromMs, plan.firstTsMs));
+      const warming = this.warming;
+      const dropped = () => [...this.quality.warmupDropped.values()].reduce((a, b) => a + b, 0);
+      const droppedBefore = dropped();
+      const count = await js.replay(plan, fromMs, (subject, data, tsMs, seq) => {
+        warming.messages++;
+        this.pipeline.replay(subject, data, tsMs, seq > plan.ackFloor);
+      });
+      const seconds = (Date.now() - startedMs) / 1000;
+      this.quality.warmupSeconds = seconds;
+      this.log.info(
+        { messages: count, rejected: dropped() - droppedBefore, symbols: this.engine.symbols.size, seconds, up_to_seq: plan.lastSeq, ack_floor: plan.ackFloor },
+        'warm-up done: windows rebuilt from the stream',
+      );
+    } finally {
+      this.warming = null;
+      this.quality.warming = false;
+    }
+  }
+
+  /** Forgets symbols idle for SYMBOL_IDLE_EVICT_S (SPEC §3). */
+  private evictIdle(): void {
+    const evicted = this.pipeline.evictIdle(Date.now(), this.config.symbolIdleEvictMs);
+    if (evicted.length > 0) {
+      this.log.info({ count: evicted.length, symbols: evicted.slice(0, 20) }, 'idle symbols forgotten');
+    }
   }
 
   /**
@@ -141,6 +225,7 @@ export class Service {
     if (this.stopping) return;
     this.stopping = true;
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
+    if (this.evictTimer !== null) clearInterval(this.evictTimer);
     if (this.jetstream !== null) await this.jetstream.stop();
     if (this.subscription !== null) {
       await this.subscription.drain().catch(() => undefined);
@@ -168,26 +253,33 @@ export class Service {
     this.telemetry.natsConnected = up;
   }
 
-  private async watchStatus(nc: NatsConnection): Promise<void> {
+  private async watchStatus(nc: NatsConnection, options: NodeConnectionOptions): Promise<void> {
     for await (const s of nc.status()) {
       switch (s.type) {
         case 'disconnect':
           if (this.connected) {
             this.disconnectedAt = Date.now();
             this.setConnected(false);
+            this.natsError = 'disconnected; reconnecting';
             this.log.warn({ server: s.server }, 'NATS disconnected; reconnecting');
+            void this.diagnoseWhileDisconnected(nc, options);
           }
           break;
         case 'reconnect': {
           this.setConnected(true);
+          this.natsError = null;
           const seconds = this.disconnectedAt === null ? 0 : (Date.now() - this.disconnectedAt) / 1000;
           this.disconnectedAt = null;
           this.log.info({ server: s.server, seconds }, 'NATS reconnected');
           this.alerts.raise('nats', 'warn', `NATS connection was lost for ${seconds.toFixed(1)} s and is restored`, { value: seconds, threshold: null });
+          // core mode: what was published meanwhile is lost, so coverage restarts after the gap (SPEC §11)
+          if (!this.config.jetstream.enabled) void this.pipeline.idle().then(() => this.engine.coverageLost());
           break;
         }
         case 'error':
-          this.log.warn({ err: s.error }, 'NATS error');
+          // the server's own words (an authorization violation, a permission error)
+          if (!this.connected) this.natsError = connectionFailureReason(s.error);
+          this.log.warn({ reason: connectionFailureReason(s.error) }, 'NATS error');
           break;
         case 'slowConsumer':
           this.log.warn({ pending: s.pending }, 'NATS slow consumer');
@@ -195,6 +287,23 @@ export class Service {
         default:
           break;
       }
+    }
+  }
+
+  /**
+   * nats.js reconnects on its own but keeps a failed dial's reason to itself:
+   * while the connection is down, a probe dials with backoff to learn it, and
+   * each failure is logged and shown in `/health`.
+   */
+  private async diagnoseWhileDisconnected(nc: NatsConnection, options: NodeConnectionOptions): Promise<void> {
+    for (let attempt = 0; !this.connected && !this.stopping && !nc.isClosed(); attempt++) {
+      const wait = backoffMs(attempt);
+      await new Promise((r) => setTimeout(r, attempt === 0 ? 1000 : wait));
+      if (this.connected || this.stopping || nc.isClosed()) return;
+      const reason = await probeConnection(options);
+      if (reason === null || this.connected) continue;
+      this.natsError = reason;
+      this.log.warn({ reason, attempt: attempt + 1, retry_in_s: Math.round(wait / 100) / 10 }, `NATS still unreachable: ${reason}`);
     }
   }
 

@@ -28,8 +28,8 @@ describe('config', () => {
 
   it('names the variable, the value and what is expected for an invalid value', () => {
     const bad: [string, string, RegExp][] = [
-      ['HTTP_PORT', 'abc', /HTTP_PORT="abc": expected a port number/],
-      ['QUEUE_MAX_SIZE', '0', /QUEUE_MAX_SIZE="0": expected an integer >= 1/],
+      ['HTTP_PORT', 'abc', /HTTP_PORT="abc": expected an integer from 0 to 65535/],
+      ['QUEUE_MAX_SIZE', '0', /QUEUE_MAX_SIZE="0": expected an integer from 1 to 10000000/],
       ['USE_JETSTREAM', 'maybe', /USE_JETSTREAM="maybe": expected a boolean/],
       ['ROLLING_WINDOW_SECONDS', '-1', /ROLLING_WINDOW_SECONDS="-1"/],
       ['NATS_URL', 'http://x', /NATS_URL/],
@@ -89,5 +89,64 @@ describe('CLI exit codes', () => {
     const r = cli(['compute', '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--window-seconds/);
+  });
+});
+
+describe('config strictness (SPEC §9)', () => {
+  it('takes plain decimal numbers only, inside the documented ranges', () => {
+    const bad: [string, string][] = [
+      ['STALE_AFTER_MS', '0x10'],
+      ['FEATURES_PUB_RATE_HZ', '1e-9'],
+      ['FEATURES_PUB_RATE_HZ', '0.01'],
+      ['FEATURES_PUB_RATE_HZ', '2000'],
+      ['QUEUE_MAX_SIZE', '1e4'],
+      ['QUEUE_MAX_SIZE', '+5'],
+      ['QUEUE_MAX_SIZE', '10_000'],
+      ['ROLLING_WINDOW_SECONDS', '5'],
+      ['ROLLING_WINDOW_SECONDS', '60.5'],
+      ['SIGNAL_RETURN_THRESHOLD', '.003'],
+      ['QUEUE_MAX_BYTES', '1000'],
+      ['SYMBOL_IDLE_EVICT_S', '30'],
+    ];
+    for (const [k, v] of bad) expect(() => loadConfig({ [k]: v }), `${k}=${v}`).toThrow(new RegExp(`invalid ${k}="${v.replace(/[.+]/g, '\\$&')}": expected`));
+    const c = loadConfig({ STALE_AFTER_MS: ' 5000 ', FEATURES_PUB_RATE_HZ: '0.5', SIGNAL_RETURN_THRESHOLD: '0.0025', QUEUE_MAX_BYTES: '1048576', SYMBOL_IDLE_EVICT_S: '60' });
+    expect([c.staleAfterMs, c.featuresPubRateHz, c.rules.returnThreshold, c.queueMaxBytes, c.symbolIdleEvictMs]).toEqual([5000, 0.5, 0.0025, 1048576, 60_000]);
+  });
+
+  it('needs SYMBOL_IDLE_EVICT_S >= ROLLING_WINDOW_SECONDS', () => {
+    expect(() => loadConfig({ ROLLING_WINDOW_SECONDS: '120', SYMBOL_IDLE_EVICT_S: '60' })).toThrow(/SYMBOL_IDLE_EVICT_S="60": expected at least ROLLING_WINDOW_SECONDS \(120\)/);
+  });
+
+  it('needs file settings to name readable files', () => {
+    expect(() => loadConfig({ NATS_CREDS_FILE: '/nonexistent/user.creds' })).toThrow(/invalid NATS_CREDS_FILE="\/nonexistent\/user.creds": expected the path of a readable file/);
+    expect(() => loadConfig({ NATS_TLS_CA: '/' })).toThrow(/NATS_TLS_CA/);
+  });
+
+  it('refuses NATS_QUEUE_GROUP with the reason and what to use instead', () => {
+    expect(() => loadConfig({ NATS_QUEUE_GROUP: 'workers' })).toThrow(/NATS_QUEUE_GROUP is not supported: a queue group splits one symbol's events.*cluster mode/);
+  });
+
+  it('warns about unknown variables with its prefixes, naming the closest known one', () => {
+    const c = loadConfig({ NATS_URLL: 'nats://x:1', SIGNAL_COLDOWN_MS: '5', HTTP_PROXY: 'x', NATS_SERVICE_HOST: 'h', NATS_PORT_4222_TCP: 'x', OTHER_THING: '1', NATS_SERVER_BIN: '/x' });
+    expect(c.warnings).toEqual([
+      'unknown variable NATS_URLL ignored; did you mean NATS_URL?',
+      'unknown variable SIGNAL_COLDOWN_MS ignored; did you mean SIGNAL_COOLDOWN_MS?',
+    ]);
+  });
+
+  it('honours credentials written into NATS_URL, strips them from the URLs and never shows them', () => {
+    const c = loadConfig({ NATS_URL: 'nats://alice:s%40cret@a:4222,nats://b:4223', NATS_USER: 'bob', NATS_PASSWORD: 'other' });
+    expect(c.nats.servers).toEqual(['nats://a:4222', 'nats://b:4223']);
+    expect([c.nats.user, c.nats.password, c.nats.token]).toEqual(['alice', 's@cret', undefined]);
+    const t = loadConfig({ NATS_URL: 'nats://tok123@a:4222', NATS_TOKEN: 'ignored' });
+    expect([t.nats.token, t.nats.user]).toEqual(['tok123', undefined]);
+    expect(() => loadConfig({ NATS_URL: 'nats://a:x@h:1,nats://b:y@h:2' })).toThrow(/different credentials/);
+    try {
+      loadConfig({ NATS_URL: 'http://alice:secret@h:1' });
+    } catch (err) {
+      expect(String(err)).toMatch(/invalid NATS_URL/);
+      expect(String(err)).not.toMatch(/secret|alice/);
+    }
+    expect(() => loadConfig({ NATS_PASSWORD: 'secret', QUEUE_MAX_SIZE: 'x' })).toThrow(/QUEUE_MAX_SIZE/);
   });
 });

@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import type { Config } from '../config/config.js';
+
+/** Connection options from the config: reconnect forever with backoff, credentials and TLS. */
+export function natsOptions(cfg: Config['nats'], name: string): NodeConnectionOptions {
+  const opts: NodeConnectionOptions = {
+    servers: [...cfg.servers],
+    name,
+    // the first connection is this module's own loop, so every failure is seen and logged
+    waitOnFirstConnect: false,
+    maxReconnectAttempts: -1,
+    // a refused authentication must not end the reconnects: credentials may be fixed server-side
+    ignoreAuthErrorAbort: true,
+    reconnectTimeWait: 1000,
+    reconnectJitter: 500,
+    pingInterval: 10_000,
+    maxPingOut: 3,
+    timeout: 5000,
+  };
+  if (cfg.user !== undefined) {
+    opts.user = cfg.user;
+    if (cfg.password !== undefined) opts.pass = cfg.password;
+  }
+  if (cfg.token !== undefined) opts.token = cfg.token;
+  if (cfg.credsFile !== undefined) opts.authenticator = credsAuthenticator(new Uint8Array(readFileSync(cfg.credsFile)));
+  if (cfg.tlsCa !== undefined || cfg.tlsCert !== undefined) {
+    opts.tls = {
+      ...(cfg.tlsCa !== undefined ? { caFile: cfg.tlsCa } : {}),
+      ...(cfg.tlsCert !== undefined ? { certFile: cfg.tlsCert } : {}),
+      ...(cfg.tlsKey !== undefined ? { keyFile: cfg.tlsKey } : {}),
+    };
+  }
+  return opts;
+}
+
+/** The server's or the TLS layer's reason for a failed connection, one line, without credentials. */
+export function connectionFailureReason(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    if (e instanceof Error) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const msg = e.message.replace(/[a-z]+:\/\/[^@/\s]*@/gi, (m) => m.slice(0, m.indexOf('//') + 2));
+      const line = code !== undefined && !msg.includes(String(code)) ? `${msg} (${String(code)})` : msg;
+      if (line !== '' && !parts.includes(line)) parts.push(line);
+      e = e.cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return parts.join(': ') || 'unknown error';
+}
+
+/** Backoff of the connection attempts: 1, 2, 4 … 30 s, jittered by up to 20 %. */
+export function backoffMs(attempt: number): number {
+  const base = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
+  return base * (1 + Math.random() * 0.2);
+}
+
+/** What a connection attempt loop reports. */
+export interface ConnectAttemptListener {
+  /** An attempt failed with `reason`; the next one starts in `retryInMs`. */
+  failed(reason: string, attempt: number, retryInMs: number): void;
+}
+
+/**
+ * Connects, retrying for ever with backoff, until connected or `stopped()`
+ * turns true (then resolves null). Every failure is reported with its reason:
+ * a refused authentication, a TLS failure or an unreachable server.
+ */
+export async function connectWithRetry(
+  opts: NodeConnectionOptions,
+  listener: ConnectAttemptListener,
+  stopped: () => boolean,
+): Promise<NatsConnection | null> {
+  for (let attempt = 0; !stopped(); attempt++) {
+    try {
+      const nc = await connect(opts);
+      if (stopped()) {
+        await nc.close().catch(() => undefined);
+        return null;
+      }
+      return nc;
+    } catch (err) {
+      const wait = backoffMs(attempt);
+      listener.failed(connectionFailureReason(err), attempt + 1, wait);
+      await sleepUnless(wait, stopped);
+    }
+  }
+  return null;
+}
+
+/**
+ * While the client reconnects on its own, nats.js keeps a failed dial's reason
+ * to itself: this probe dials once, without reconnecting, to learn it. Null
+ * when the probe connects (the client will too).
+ */
+export async function probeConnection(opts: NodeConnectionOptions): Promise<string | null> {
+  try {
+    const nc = await connect({ ...opts, name: `${opts.name ?? 'senpai'}-probe`, reconnect: false, waitOnFirstConnect: false });
+    await nc.close().catch(() => undefined);
+    return null;
+  } catch (err) {
+    return connectionFailureReason(err);
+  }
+}
+
+async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
+  const step = 100;
+  for (let waited = 0; waited < ms && !stopped(); waited += step) {
+    await new Promise((r) => setTimeout(r, Math.min(step, ms - waited)));
+  }
+}
+
+/**
+ * Connects a command-line tool (simulate, record, replay), waiting for the
+ * server; each failed attempt prints one line with its reason on stderr.
+ */
+export async function connectNats(cfg: Config['nats'], name: string): Promise<NatsConnection> {
+  const nc = await connectWithRetry(
+    natsOptions(cfg, name),
+    {
+      failed: (reason, _attempt, retryInMs) =>
+        process.stderr.write(`${name}: cannot connect to ${cfg.servers.join(',')}: ${reason}; retrying in ${(retryInMs / 1000).toFixed(1)} s\n`),
+    },
+    () => false,
+  );
+  return nc!;
+}

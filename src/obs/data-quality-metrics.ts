@@ -1,0 +1,81 @@
+import { Counter, Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { RejectReason } from '../domain/events.js';
+import { REJECT_REASONS } from '../domain/events.js';
+
+/** Why a live signal was not published (SPEC §11). */
+export const SIGNAL_SUPPRESS_REASONS = ['stale'] as const;
+export type SignalSuppressReason = (typeof SIGNAL_SUPPRESS_REASONS)[number];
+
+/**
+ * The series that say whether the numbers can be trusted (SPEC §11): the
+ * JetStream warm-up and the signals held back as history. Plain numbers read
+ * by prom-client at scrape time; every fixed label starts at 0.
+ */
+export class DataQualityMetrics {
+  /** Stored messages replayed by warm-ups. */
+  warmupMessagesTotal = 0;
+  /** Replayed messages the engine rejected, by reason. */
+  readonly warmupDropped = new Map<RejectReason, number>(REJECT_REASONS.map((r) => [r, 0]));
+  /** Seconds the last warm-up took (0 before the first). */
+  warmupSeconds = 0;
+  warming = false;
+  readonly signalsSuppressed = new Map<SignalSuppressReason, number>(SIGNAL_SUPPRESS_REASONS.map((r) => [r, 0]));
+
+  constructor(registry: Registry) {
+    const self = this;
+    new Counter({
+      name: 'senpai_warmup_messages_total',
+      help: 'Stored JetStream messages replayed to rebuild the windows at start (SPEC §11).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.warmupMessagesTotal);
+      },
+    });
+    new Counter({
+      name: 'senpai_warmup_dropped_total',
+      help: 'Replayed messages rejected during warm-up, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, v] of self.warmupDropped) this.inc({ reason }, v);
+      },
+    });
+    new Gauge({
+      name: 'senpai_warmup_seconds',
+      help: 'Duration of the last warm-up in seconds.',
+      registers: [registry],
+      collect() {
+        this.set(self.warmupSeconds);
+      },
+    });
+    new Gauge({
+      name: 'senpai_warming',
+      help: '1 while the windows are being rebuilt from the stream, else 0.',
+      registers: [registry],
+      collect() {
+        this.set(self.warming ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'senpai_signals_suppressed_total',
+      help: 'Signals not published, by reason (stale: evaluated on history older than SIGNAL_MAX_AGE_MS).',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, v] of self.signalsSuppressed) this.inc({ reason }, v);
+      },
+    });
+  }
+
+  countWarmupDropped(reason: RejectReason): void {
+    this.warmupDropped.set(reason, (this.warmupDropped.get(reason) ?? 0) + 1);
+  }
+
+  countSignalSuppressed(reason: SignalSuppressReason): void {
+    this.signalsSuppressed.set(reason, (this.signalsSuppressed.get(reason) ?? 0) + 1);
+  }
+}
