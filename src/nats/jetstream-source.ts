@@ -105,8 +105,7 @@ export class JetStreamSource {
    */
   async plan(): Promise<WarmupPlan> {
     const jsm = (this.jsm ??= await manager(this.nc));
-    const { stream, durable } = this.settings;
-    const si = await jsm.streams.info(stream);
+    const si = await jsm.streams.info(this.settings.stream);
     const st = si.state;
     const empty = st.messages === 0;
     const base = {
@@ -138,7 +137,7 @@ export class JetStreamSource {
     let count = 0;
     let done: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (done = resolve));
-    let stall: NodeJS.Timeout = setTimeout(done, REPLAY_STALL_MS);
+    const stall = setTimeout(() => done(), REPLAY_STALL_MS);
     const messages = await consumer.consume({
       max_messages: 4096,
       callback: (m) => {

@@ -23,7 +23,8 @@ export class DataQualityMetrics {
   readonly signalsSuppressed = new Map<SignalSuppressReason, number>(SIGNAL_SUPPRESS_REASONS.map((r) => [r, 0]));
 
   constructor(registry: Registry) {
-    const self = this;
+    // prom-client calls collect() with the metric as `this`
+    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     new Counter({
       name: 'senpai_warmup_messages_total',
       help: 'Stored JetStream messages replayed to rebuild the windows at start (SPEC §11).',
