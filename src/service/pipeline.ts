@@ -9,6 +9,7 @@ import type { AlertManager } from '../publish/alerts.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
 import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
+import type { SymbolState } from '../state/symbol-state.js';
 
 /** Where processed output goes: NATS in the service, arrays in tests. */
 export interface PipelineSink {
@@ -160,20 +161,21 @@ export class Pipeline {
    * out only when `publishSignal` (the message is above the durable's ack
    * floor, so the failed process may not have sent it).
    */
-  replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): void {
+  replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): SymbolState | null {
     const q = this.quality;
     if (q !== null) q.warmupMessagesTotal++;
     const decoded = decode(subject, data);
     if (isRejection(decoded)) {
       q?.countWarmupDropped(decoded.reason);
-      return;
+      return null;
     }
     const outcome = this.engine.ingest(decoded, streamTsMs);
     if (isRejection(outcome)) {
       q?.countWarmupDropped(outcome.reason);
-      return;
+      return null;
     }
     if (publishSignal && outcome.signal !== null) this.emitSignal(outcome.signal, Date.now());
+    return outcome.state;
   }
 
   /** Forgets symbols idle for `idleMs` of wall-clock time (SPEC §3); returns them. */

@@ -10,6 +10,7 @@ import { backoffMs, connectionFailureReason, connectWithRetry, natsOptions, prob
 import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import { Telemetry } from '../obs/telemetry.js';
 import { AlertManager } from '../publish/alerts.js';
+import type { SymbolState } from '../state/symbol-state.js';
 import { Pipeline } from './pipeline.js';
 
 /** Observers of the output, besides NATS (the dashboard stream). */
@@ -156,6 +157,7 @@ export class Service {
           if (err === null) this.pipeline.offer(msg.subject, msg.data, null);
         },
       });
+      await nc.flush(); // the server has the subscription once start() resolves
       this.log.info({ subject: cfg.nats.subject }, 'subscribed');
     }
     this.staleTimer = setInterval(() => {
@@ -193,10 +195,14 @@ export class Service {
       const warming = this.warming;
       const dropped = () => [...this.quality.warmupDropped.values()].reduce((a, b) => a + b, 0);
       const droppedBefore = dropped();
+      // symbols whose messages the failed process may not have finished: their features go out once warm
+      const unfinished = new Set<SymbolState>();
       const count = await js.replay(plan, fromMs, (subject, data, tsMs, seq) => {
         warming.messages++;
-        this.pipeline.replay(subject, data, tsMs, seq > plan.ackFloor);
+        const s = this.pipeline.replay(subject, data, tsMs, seq > plan.ackFloor);
+        if (s !== null && seq > plan.ackFloor) unfinished.add(s);
       });
+      for (const s of unfinished) if (this.engine.symbols.get(s.symbol) === s) this.pipeline.features.touch(s);
       const seconds = (Date.now() - startedMs) / 1000;
       this.quality.warmupSeconds = seconds;
       this.log.info(

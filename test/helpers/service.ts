@@ -2,11 +2,17 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.js';
+import type { Config } from '../../src/config/config.js';
 import { Service } from '../../src/service/service.js';
 
 /** An in-process service against a test nats-server, HTTP on a free port. */
-export async function startService(natsUrl: string, env: Record<string, string> = {}): Promise<{ service: Service; base: string; stop: () => Promise<void> }> {
-  const config = loadConfig({ NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env });
+export async function startService(
+  natsUrl: string,
+  env: Record<string, string> = {},
+  overrides: Partial<Config> = {},
+): Promise<{ service: Service; base: string; stop: () => Promise<void> }> {
+  // overrides: settings below the ranges an operator may choose, so a test need not wait for them
+  const config = { ...loadConfig({ NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env }), ...overrides };
   const service = new Service(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), { defaultMetrics: true });
   const port = await service.listen();
   await service.start();
