@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isIP, connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Config } from '../config/config.js';
@@ -42,7 +44,7 @@ export function connectionFailureReason(err: unknown): string {
   for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
     if (e instanceof Error) {
       const code = (e as NodeJS.ErrnoException).code;
-      const msg = e.message.replace(/[a-z]+:\/\/[^@/\s]*@/gi, (m) => m.slice(0, m.indexOf('//') + 2));
+      const msg = e.message.replace(/[a-z]+:\/\/[^@/\s]*@/gi, (m) => m.slice(0, m.indexOf('//') + 2)).replace(/\s+/g, ' ').trim();
       const line = code !== undefined && !msg.includes(String(code)) ? `${msg} (${String(code)})` : msg;
       if (line !== '' && !parts.includes(line)) parts.push(line);
       e = e.cause;
@@ -86,7 +88,7 @@ export async function connectWithRetry(
       return nc;
     } catch (err) {
       const wait = backoffMs(attempt);
-      listener.failed(connectionFailureReason(err), attempt + 1, wait);
+      listener.failed(await explainFailure(opts, connectionFailureReason(err)), attempt + 1, wait);
       await sleepUnless(wait, stopped);
     }
   }
@@ -104,8 +106,54 @@ export async function probeConnection(opts: NodeConnectionOptions): Promise<stri
     await nc.close().catch(() => undefined);
     return null;
   } catch (err) {
-    return connectionFailureReason(err);
+    return explainFailure(opts, connectionFailureReason(err));
   }
+}
+
+/**
+ * A server that rejects the client's certificate (or its absence) does so
+ * after the TLS handshake, and nats.js then only sees a timeout: for a TLS
+ * connection, a bare handshake with the same files learns the TLS layer's own
+ * reason.
+ */
+async function explainFailure(opts: NodeConnectionOptions, reason: string): Promise<string> {
+  if (opts.tls === undefined || opts.tls === null || !/timeout/i.test(reason)) return reason;
+  const servers = Array.isArray(opts.servers) ? opts.servers : [opts.servers ?? ''];
+  const tlsReason = await tlsHandshakeFailure(String(servers[0]), opts.tls as { caFile?: string; certFile?: string; keyFile?: string });
+  return tlsReason === null ? reason : `${reason}: TLS: ${tlsReason}`;
+}
+
+/** Reads the server's INFO, upgrades to TLS with the given files, and reports the TLS layer's error, if any. */
+function tlsHandshakeFailure(server: string, files: { caFile?: string; certFile?: string; keyFile?: string }): Promise<string | null> {
+  const u = new URL(server.includes('://') ? server : `nats://${server}`);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port || 4222);
+  return new Promise((resolve) => {
+    const done = (r: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done(null), 3000);
+    const socket = tcpConnect({ host, port });
+    socket.once('error', (err) => done(connectionFailureReason(err)));
+    socket.once('data', () => {
+      try {
+        const secure = tlsConnect({
+          socket,
+          ...(isIP(host) === 0 ? { servername: host } : {}),
+          ...(files.caFile !== undefined ? { ca: readFileSync(files.caFile) } : {}),
+          ...(files.certFile !== undefined ? { cert: readFileSync(files.certFile) } : {}),
+          ...(files.keyFile !== undefined ? { key: readFileSync(files.keyFile) } : {}),
+        });
+        secure.once('error', (err) => done(connectionFailureReason(err)));
+        // TLS 1.3: the server's verdict on the client certificate follows the handshake
+        secure.once('secureConnect', () => setTimeout(() => done(null), 1000));
+      } catch (err) {
+        done(connectionFailureReason(err));
+      }
+    });
+  });
 }
 
 async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
