@@ -160,6 +160,19 @@ export function rows(results) {
       cmd,
     });
   }
+  const w = s.warmup;
+  if (w !== undefined) {
+    const cmd = `node bench/warmup.mjs --rate ${w.rate} --seconds ${w.seconds}`;
+    out.push({
+      group: 'warmup',
+      what: `JetStream warm start: ${w.seconds} s of a ${fmt.int(w.rate)} events/s stream rebuilt into the windows (senpai_warmup_seconds)`,
+      value: `${fmt.num(w.warmupSeconds, 2)} s for ${fmt.int(w.replayed)} messages (${perS(w.replayed / w.warmupSeconds)})`,
+      reference: `a bare ordered consumer reads them in ${fmt.num(w.bareReadSeconds, 2)} s; /health 200 ${fmt.num(w.toHealthySeconds, 2)} s after start; RSS ${fmt.mb(w.rssAfter)}`,
+      target: '—',
+      ok: null,
+      cmd,
+    });
+  }
   const m = s.memory;
   if (m !== undefined) {
     const cmd = 'node --expose-gc bench/memory.mjs';
