@@ -1,4 +1,4 @@
-/* global fetch */
+/* global fetch, TextEncoder */
 /**
  * Warm-up time (SPEC §11): a JetStream stream holding 60 s of a 20k events/s
  * feed (1.2 M messages, simulated, 8 symbols), then the service started in
