@@ -5,6 +5,7 @@ import type { RuleConfig } from '../signals/rule-engine.js';
 import { RuleEngine } from '../signals/rule-engine.js';
 import type { Coverage } from '../state/symbol-state.js';
 import { SymbolState } from '../state/symbol-state.js';
+import { emptyTradeRecord } from '../state/trade-records.js';
 import { assertNever } from '../domain/assert-never.js';
 
 /** Engine settings: the window, limits and rules (SPEC §3/§4/§9). */
@@ -77,6 +78,8 @@ export class MarketEngine {
   private maxRecvMs = Number.NaN;
   /** Live: the next accepted event's time moves `coverage_start` (events may have been lost before it). */
   private coverageFromNextEvent = false;
+  /** The one trade record filled per trade (no allocation per event). */
+  private readonly tradeRecord = emptyTradeRecord();
   /** Per-symbol coverage floors of symbols without state: refused at the limit, or evicted. */
   private readonly floors = new Map<string, number>();
 
@@ -155,7 +158,15 @@ export class MarketEngine {
           return reject('duplicate', 'trade', `trade ${ev.tradeId} from ${ev.provider} is already in the window`);
         }
         s.advanceTo(t);
-        s.trades.add(t, ev.price, ev.size, key, s.clock, provider, id);
+        const rec = this.tradeRecord;
+        rec.ts = t;
+        rec.price = ev.price;
+        rec.size = ev.size;
+        rec.side = ev.side;
+        rec.provider = provider;
+        rec.id = id;
+        rec.key = key;
+        s.trades.add(rec, s.clock);
         s.lastTrade = { event: ev, recvMs: recvReported, ts: t, seq };
         gap = Number.isNaN(id) ? s.gaps.observe(ev.provider, tradeId) : s.gaps.observeInteger(ev.provider, id);
         break;

@@ -23,8 +23,8 @@ export function return10s(s: SymbolState): number | null {
 
 /** The full features object at the symbol clock. */
 export function computeFeatures(s: SymbolState): FeatureSnapshot {
-  const short = s.trades.short;
-  const long = s.trades.long;
+  const last10s = s.trades.last10s;
+  const last60s = s.trades.last60s;
   const hasBook = s.bestBid !== null && s.bestAsk !== null;
   return {
     v: RECORD_VERSION,
@@ -34,12 +34,12 @@ export function computeFeatures(s: SymbolState): FeatureSnapshot {
     mid: mid(s),
     spread_abs: hasBook ? s.bestAsk! - s.bestBid! : null,
     spread_bps: spreadBps(s),
-    trade_vwap_10s: short.vwap,
-    trade_vwap_60s: long.vwap,
-    trade_count_10s: short.count,
-    trade_volume_10s: short.totalVolume,
+    trade_vwap_10s: last10s.vwap,
+    trade_vwap_60s: last60s.vwap,
+    trade_count_10s: last10s.count,
+    trade_volume_10s: last10s.totalVolume,
     return_10s: return10s(s),
-    realized_vol_60s: s.trades.stdevReturns(long),
+    realized_vol_60s: s.trades.stdevReturns(last60s),
     latency_ms_p50: s.latency.percentile(0.5),
     latency_ms_p95: s.latency.percentile(0.95),
   };

@@ -25,7 +25,7 @@ export class RuleEngine {
   }
 
   evaluate(s: SymbolState): Signal | null {
-    const volume = s.trades.short.totalVolume;
+    const volume = s.trades.last10s.totalVolume;
     if (!(volume > this.cfg.volumeThreshold)) return null;
     const spread = spreadBps(s);
     if (spread === null || !(spread < this.cfg.spreadMaxBps)) return null;

@@ -1,8 +1,39 @@
+import type { TradeSide } from '../domain/events.js';
 import { shiftUpOne } from './circular-shift.js';
 
 /** `tag` of a trade whose dedup key is not an (interned provider, integer id) pair. */
 export const NO_INTEGER_KEY = -1;
 
+/** The `side` column's codes. */
+export const SIDE_NONE = 0;
+export const SIDE_BUY = 1;
+export const SIDE_SELL = 2;
+
+/**
+ * One trade to store, as one value. The engine fills a single instance per
+ * trade (no allocation on the hot path); a new column is a new field here.
+ */
+export interface TradeRecord {
+  ts: number;
+  price: number;
+  size: number;
+  side: TradeSide | null;
+  /** Interned provider index when the dedup key is (provider, integer id); else {@link NO_INTEGER_KEY}. */
+  provider: number;
+  /** The integer trade id when `provider` is set. */
+  id: number;
+  /** The string dedup key otherwise (null: no key). */
+  key: string | null;
+}
+
+/** A fresh, empty trade record to fill and reuse. */
+export function emptyTradeRecord(): TradeRecord {
+  return { ts: 0, price: 0, size: 0, side: null, provider: NO_INTEGER_KEY, id: 0, key: null };
+}
+
+function sideCode(side: TradeSide | null): number {
+  return side === 'buy' ? SIDE_BUY : side === 'sell' ? SIDE_SELL : SIDE_NONE;
+}
 /**
  * The trades of one window in `(ts, arrival)` order. The records live in
  * typed-array columns in arrival order, where they never move (so a dedup
@@ -23,11 +54,13 @@ export class TradeRecords {
   ts: Float64Array;
   price: Float64Array;
   size: Float64Array;
+  /** {@link SIDE_NONE}, {@link SIDE_BUY} or {@link SIDE_SELL}. */
+  side: Int8Array;
   /** Integer trade id, when `tag` holds its interned provider. */
   id: Float64Array;
   tag: Int16Array;
   /** String dedup keys by slot; null until one is needed. */
-  refs: (string | null)[] | null = null;
+  private keys: (string | null)[] | null = null;
   /** Arrival positions of the slots in use: `[arrivalStart, arrivalEnd)`. */
   private arrivalStart = 0;
   private arrivalEnd = 0;
@@ -46,6 +79,7 @@ export class TradeRecords {
     this.ts = new Float64Array(cap);
     this.price = new Float64Array(cap);
     this.size = new Float64Array(cap);
+    this.side = new Int8Array(cap);
     this.id = new Float64Array(cap);
     this.tag = new Int16Array(cap);
     this.order = new Int32Array(cap);
@@ -82,14 +116,13 @@ export class TradeRecords {
     return this.size[this.order[pos & this.mask]!]!;
   }
 
-  /** Column `c` (0: price, 1: size) at order position `pos`. */
-  col(c: number, pos: number): number {
-    const s = this.order[pos & this.mask]!;
-    return c === 0 ? this.price[s]! : this.size[s]!;
+  sideAt(pos: number): number {
+    return this.side[this.order[pos & this.mask]!]!;
   }
 
-  ref(pos: number): string | null {
-    return this.refs === null ? null : this.refs[this.order[pos & this.mask]!]!;
+  /** The string dedup key stored at `slot`, or null. */
+  keyAt(slot: number): string | null {
+    return this.keys === null ? null : this.keys[slot]!;
   }
 
   /** Where a trade at time `ts` goes: after every trade with time ≤ ts. */
@@ -100,21 +133,24 @@ export class TradeRecords {
   }
 
   /** Inserts a trade at order position `pos` (from {@link insertionPoint}); returns its slot. */
-  insert(pos: number, ts: number, price: number, size: number, id: number, tag: number, ref: string | null): number {
+  insert(pos: number, t: TradeRecord): number {
     if (this.full) this.grow();
     const mask = this.mask;
     const slot = this.arrivalEnd & mask;
     this.arrivalEnd++;
-    this.ts[slot] = ts;
-    this.price[slot] = price;
-    this.size[slot] = size;
-    this.id[slot] = id;
-    this.tag[slot] = tag;
-    if (ref !== null) {
-      if (this.refs === null) this.refs = new Array<string | null>(this.cap).fill(null);
-      this.refs[slot] = ref;
-    } else if (this.refs !== null) {
-      this.refs[slot] = null;
+    this.ts[slot] = t.ts;
+    this.price[slot] = t.price;
+    this.size[slot] = t.size;
+    this.side[slot] = sideCode(t.side);
+    const integerKey = t.provider >= 0;
+    this.id[slot] = integerKey ? t.id : 0;
+    this.tag[slot] = integerKey ? t.provider : NO_INTEGER_KEY;
+    const key = integerKey ? null : t.key;
+    if (key !== null) {
+      if (this.keys === null) this.keys = new Array<string | null>(this.cap).fill(null);
+      this.keys[slot] = key;
+    } else if (this.keys !== null) {
+      this.keys[slot] = null;
     }
     if (pos < this.end) shiftUpOne(this.order, pos & mask, this.end & mask, this.cap);
     this.order[pos & mask] = slot;
@@ -127,7 +163,7 @@ export class TradeRecords {
     const mask = this.mask;
     const s = this.order[this.start & mask]!;
     this.ts[s] = NaN;
-    if (this.refs !== null) this.refs[s] = null;
+    if (this.keys !== null) this.keys[s] = null;
     this.start++;
     const ts = this.ts;
     while (this.arrivalStart < this.arrivalEnd && Number.isNaN(ts[this.arrivalStart & mask])) this.arrivalStart++;
@@ -140,18 +176,20 @@ export class TradeRecords {
     const ts = new Float64Array(cap).fill(NaN);
     const price = new Float64Array(cap);
     const size = new Float64Array(cap);
+    const side = new Int8Array(cap);
     const id = new Float64Array(cap);
     const tag = new Int16Array(cap);
-    const refs = this.refs === null ? null : new Array<string | null>(cap).fill(null);
+    const keys = this.keys === null ? null : new Array<string | null>(cap).fill(null);
     for (let a = this.arrivalStart; a < this.arrivalEnd; a++) {
       const from = a & oldMask;
       const to = a & mask;
       ts[to] = this.ts[from]!;
       price[to] = this.price[from]!;
       size[to] = this.size[from]!;
+      side[to] = this.side[from]!;
       id[to] = this.id[from]!;
       tag[to] = this.tag[from]!;
-      if (refs !== null) refs[to] = this.refs![from]!;
+      if (keys !== null) keys[to] = this.keys![from]!;
     }
     // the order index holds old slots: map each back to its arrival position, then to its new slot
     const order = new Int32Array(cap);
@@ -164,9 +202,10 @@ export class TradeRecords {
     this.ts = ts;
     this.price = price;
     this.size = size;
+    this.side = side;
     this.id = id;
     this.tag = tag;
-    this.refs = refs;
+    this.keys = keys;
     this.order = order;
     this.cap = cap;
     this.mask = mask;

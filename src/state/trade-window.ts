@@ -1,5 +1,7 @@
 import { CompensatedSum } from './compensated-sum.js';
-import { NO_INTEGER_KEY, TradeRecords } from './trade-records.js';
+import { DedupIndex } from './dedup-index.js';
+import type { TradeRecord } from './trade-records.js';
+import { TradeRecords } from './trade-records.js';
 
 /**
  * Running aggregates over the newest trades of a window, those with
@@ -113,60 +115,28 @@ function logReturn(from: number, to: number): number {
 }
 
 /**
- * The table slot hash of an interned provider and an integer trade id
- * (< 2^53). Ids are mixed in blocks of 16 and keep their low 4 bits, so
- * consecutive ids, the usual case, share a cache line of the table.
- */
-function keyHash(provider: number, id: number): number {
-  const block = id / 16;
-  const lo = block >>> 0;
-  const hi = (block / 4294967296) | 0;
-  let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1) ^ Math.imul(provider + 1, 0x85ebca6b), 0x9e3779b1);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 13;
-  return (h << 4) | (id & 15);
-}
-
-/**
  * The trades of one symbol with `ts` in `(t − W, t]`, in `(ts, arrival)` order,
  * with the 10 s and 60 s aggregates kept incrementally (O(1) amortised per
- * trade) and the `(provider, trade_id)` keys for duplicate detection.
- *
- * Keys come in two forms. The common one, an interned provider and an integer
- * id, lives in the records' columns (tag, id) and in an open-addressing table
- * of their slots: a few bytes per trade and no allocation. Any other key (ids
- * that are not plain integers, providers past the intern limit) is a string in
- * `keys` and in the records' reference column.
+ * trade) and their `(provider, trade_id)` keys indexed for duplicate
+ * detection ({@link DedupIndex}).
  */
 export class TradeWindow {
   readonly ring = new TradeRecords();
-  /** String dedup keys of the trades inside the window. */
-  readonly keys = new Set<string>();
+  readonly dedup = new DedupIndex(this.ring);
   /** Trades in `(t − min(10 s, W), t]`. */
-  readonly short: SuffixStats;
+  readonly last10s: SuffixStats;
   /** Trades in `(t − min(60 s, W), t]`. */
-  readonly long: SuffixStats;
+  readonly last60s: SuffixStats;
   private readonly suffixes: SuffixStats[];
-  /** Linear-probing table of `slot + 1` (0: empty) of the trades with integer keys; at most half full. */
-  private table = new Int32Array(32);
-  private tableMask = 31;
-  private integerKeys = 0;
-  /**
-   * Per interned provider, the largest integer id ever added: a larger id
-   * cannot be in the window, which answers the usual lookup (ids rise) without
-   * touching the table.
-   */
-  private maxIds = new Float64Array(0);
 
   constructor(
     readonly windowMs: number,
     shortMs = 10_000,
     longMs = 60_000,
   ) {
-    this.short = new SuffixStats(Math.min(shortMs, windowMs));
-    this.long = new SuffixStats(Math.min(longMs, windowMs));
-    this.suffixes = [this.short, this.long];
+    this.last10s = new SuffixStats(Math.min(shortMs, windowMs));
+    this.last60s = new SuffixStats(Math.min(longMs, windowMs));
+    this.suffixes = [this.last10s, this.last60s];
   }
 
   get size(): number {
@@ -178,8 +148,7 @@ export class TradeWindow {
    * index, ≥ 0) with the integer `id`, else the string `key` (null: no key).
    */
   contains(provider: number, id: number, key: string | null): boolean {
-    if (provider >= 0) return provider < this.maxIds.length && id <= this.maxIds[provider]! && this.findSlot(provider, id) >= 0;
-    return key !== null && this.keys.has(key);
+    return this.dedup.contains(provider, id, key);
   }
 
   /** Moves the window to clock `t`: suffix boundaries first, then eviction of `ts ≤ t − W`. */
@@ -208,32 +177,24 @@ export class TradeWindow {
     }
     const cutoff = t - this.windowMs;
     while (ring.start < ring.end && ring.tsAt(ring.start) <= cutoff) {
-      const slot = ring.slot(ring.start);
-      if (ring.tag[slot]! !== NO_INTEGER_KEY) {
-        this.tableDelete(slot);
-      } else if (ring.refs !== null) {
-        const key = ring.refs[slot]!;
-        if (key !== null) this.keys.delete(key);
-      }
+      this.dedup.remove(ring.slot(ring.start));
       ring.shift();
     }
   }
 
   /**
-   * Adds a trade at time `ts` for a window already advanced to clock `t`
-   * (`t − W < ts ≤ t`). Its dedup key is `provider` (interned, ≥ 0) with the
-   * integer `id`, else the string `key`, else none.
+   * Adds a trade for a window already advanced to clock `t`
+   * (`t − W < trade.ts ≤ t`), with its dedup key.
    */
-  add(ts: number, price: number, size: number, key: string | null, t: number, provider = NO_INTEGER_KEY, id = 0): void {
+  add(trade: TradeRecord, t: number): void {
     const ring = this.ring;
+    const ts = trade.ts;
+    const price = trade.price;
+    const size = trade.size;
     const pos = ring.insertionPoint(ts);
-    const integerKey = provider >= 0;
     const grows = ring.full;
-    const slot = ring.insert(pos, ts, price, size, integerKey ? id : 0, integerKey ? provider : NO_INTEGER_KEY, integerKey ? null : key);
-    if (grows) this.rebuildTable();
-    else if (integerKey) this.tableInsert(slot);
-    if (integerKey) this.noteMaxId(provider, id);
-    if (!integerKey && key !== null) this.keys.add(key);
+    const slot = ring.insert(pos, trade);
+    this.dedup.add(slot, trade.key, grows);
     const end = ring.end;
     for (let i = 0; i < this.suffixes.length; i++) {
       const sfx = this.suffixes[i]!;
@@ -250,80 +211,6 @@ export class TradeWindow {
       if (hasPrev) sfx.addReturn(logReturn(prevPrice, price));
       if (hasNext) sfx.addReturn(logReturn(price, nextPrice));
       if (++sfx.opsSinceRebuild > 1024 + 8 * sfx.count) this.rebuild(sfx);
-    }
-  }
-
-  private noteMaxId(provider: number, id: number): void {
-    let maxIds = this.maxIds;
-    if (provider >= maxIds.length) {
-      const grown = new Float64Array(Math.max(4, provider + 1)).fill(-1);
-      grown.set(maxIds);
-      this.maxIds = maxIds = grown;
-    }
-    if (id > maxIds[provider]!) maxIds[provider] = id;
-  }
-
-  /** The slot of the trade with this integer key, or -1. */
-  private findSlot(provider: number, id: number): number {
-    if (this.integerKeys === 0) return -1;
-    const table = this.table;
-    const mask = this.tableMask;
-    const ids = this.ring.id;
-    const tags = this.ring.tag;
-    for (let i = keyHash(provider, id) & mask; ; i = (i + 1) & mask) {
-      const e = table[i]!;
-      if (e === 0) return -1;
-      const s = e - 1;
-      if (ids[s] === id && tags[s] === provider) return s;
-    }
-  }
-
-  private tableInsert(slot: number): void {
-    const table = this.table;
-    const mask = this.tableMask;
-    let i = keyHash(this.ring.tag[slot]!, this.ring.id[slot]!) & mask;
-    while (table[i] !== 0) i = (i + 1) & mask;
-    table[i] = slot + 1;
-    this.integerKeys++;
-  }
-
-  /** Removes `slot` (still holding its trade) with backward-shift deletion: no tombstones. */
-  private tableDelete(slot: number): void {
-    const table = this.table;
-    const mask = this.tableMask;
-    const ids = this.ring.id;
-    const tags = this.ring.tag;
-    let hole = keyHash(tags[slot]!, ids[slot]!) & mask;
-    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
-    for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
-      const e = table[j]!;
-      if (e === 0) break;
-      const home = keyHash(tags[e - 1]!, ids[e - 1]!) & mask;
-      // the entry at j may fill the hole unless its home lies cyclically in (hole, j]
-      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
-      if (stays) continue;
-      table[hole] = e;
-      hole = j;
-    }
-    table[hole] = 0;
-    this.integerKeys--;
-  }
-
-  /** Re-indexes every integer key, after the records grew (and their slots moved). */
-  private rebuildTable(): void {
-    const ring = this.ring;
-    const size = ring.capacity * 2;
-    if (this.table.length !== size) {
-      this.table = new Int32Array(size);
-      this.tableMask = size - 1;
-    } else {
-      this.table.fill(0);
-    }
-    this.integerKeys = 0;
-    const tags = ring.tag;
-    for (let p = ring.start; p < ring.end; p++) {
-      const s = ring.slot(p);
-      if (tags[s]! !== NO_INTEGER_KEY) this.tableInsert(s);
     }
   }
 
@@ -370,7 +257,7 @@ export class TradeWindow {
 
   /** Price of the last trade with `ts ≤ t − 10 s` still in the window, or null. */
   referencePrice(): number | null {
-    const p = this.short.first - 1;
+    const p = this.last10s.first - 1;
     return p >= this.ring.start ? this.ring.priceAt(p) : null;
   }
 }

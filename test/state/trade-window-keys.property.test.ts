@@ -36,7 +36,7 @@ describe('TradeWindow dedup keys', () => {
           const skey = s.stringKey ? key : null;
           expect(w.contains(provider, s.id, skey)).toBe(inModel);
           if (!inModel) {
-            w.add(ts, 100 + s.id, 1, skey, t, provider, s.id);
+            w.add({ ts, price: 100 + s.id, size: 1, side: null, provider, id: s.id, key: skey }, t);
             model.push({ ts, key });
           }
           expect(w.size).toBe(model.length);
