@@ -199,6 +199,7 @@ export class MarketEngine {
     for (const [symbol, s] of this.symbols) {
       if (s.lastAcceptedWallMs < beforeWallMs) {
         this.symbols.delete(symbol);
+        this.rules.cooldowns.forget(symbol);
         this.rememberFloor(symbol, FROM_FIRST_EVENT);
         evicted.push(symbol);
       }

@@ -2,6 +2,7 @@ import type { Signal, SignalDirection, SignalThresholds } from '../domain/featur
 import { RECORD_VERSION } from '../domain/features.js';
 import { return10s, spreadBps } from '../features/feature-engine.js';
 import type { SymbolState } from '../state/symbol-state.js';
+import { CooldownBook } from './cooldown-book.js';
 
 /** Signal rule settings (SPEC §4). */
 export interface RuleConfig {
@@ -13,12 +14,13 @@ export interface RuleConfig {
 }
 
 /**
- * Evaluates the long/short rules at the symbol clock and applies the
- * per-symbol, per-direction cooldown. Pure apart from the cooldown marks it
- * sets on the state. Returns the emitted signal, or null.
+ * Evaluates the long/short rules on a symbol's features at its clock and
+ * applies the per-symbol, per-direction cooldown kept in its own
+ * {@link CooldownBook}. Returns the emitted signal, or null.
  */
 export class RuleEngine {
   private readonly thresholds: SignalThresholds;
+  readonly cooldowns = new CooldownBook();
 
   constructor(private readonly cfg: RuleConfig) {
     this.thresholds = Object.freeze({ return: cfg.returnThreshold, volume: cfg.volumeThreshold, spread_bps: cfg.spreadMaxBps });
@@ -36,10 +38,7 @@ export class RuleEngine {
     else if (ret < -this.cfg.returnThreshold) direction = 'short';
     else return null;
     const t = s.clock;
-    const last = direction === 'long' ? s.lastLongAt : s.lastShortAt;
-    if (t - last < this.cfg.cooldownMs) return null;
-    if (direction === 'long') s.lastLongAt = t;
-    else s.lastShortAt = t;
+    if (!this.cooldowns.tryEmit(s.symbol, direction, t, this.cfg.cooldownMs)) return null;
     return {
       v: RECORD_VERSION,
       symbol: s.symbol,

@@ -108,7 +108,7 @@ class Band {
 let scratch = new Float64Array(1024);
 
 export class LatencyWindow {
-  private readonly ring = new TimeRing(1, false);
+  private readonly ring = new TimeRing();
   /** Bands by asked percentile; or one band holding every sample (small windows). */
   private bands: Band[] = [];
 
@@ -124,7 +124,7 @@ export class LatencyWindow {
     const cutoff = t - this.windowMs;
     const bands = this.bands;
     while (ring.start < ring.end && ring.tsAt(ring.start) <= cutoff) {
-      const v = ring.col(0, ring.start);
+      const v = ring.valueAt(ring.start);
       for (let i = 0; i < bands.length; i++) bands[i]!.delete(v);
       ring.shift();
     }
@@ -132,7 +132,7 @@ export class LatencyWindow {
 
   add(ts: number, latencyMs: number): void {
     const ring = this.ring;
-    ring.insert(ring.insertionPoint(ts), ts, latencyMs, 0, null);
+    ring.insert(ring.insertionPoint(ts), ts, latencyMs);
     const bands = this.bands;
     for (let i = 0; i < bands.length; i++) bands[i]!.add(latencyMs);
   }
@@ -170,7 +170,7 @@ export class LatencyWindow {
     const ring = this.ring;
     const n = ring.length;
     if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
-    for (let i = 0, p = ring.start; p < ring.end; i++, p++) scratch[i] = ring.col(0, p);
+    for (let i = 0, p = ring.start; p < ring.end; i++, p++) scratch[i] = ring.valueAt(p);
     return scratch;
   }
 }

@@ -42,9 +42,6 @@ export class SymbolState {
   /** Best bid/ask from whichever of the latest quote and book is newer. */
   bestBid: number | null = null;
   bestAsk: number | null = null;
-  /** Symbol clock at the last emitted signal, per direction. */
-  lastLongAt = Number.NEGATIVE_INFINITY;
-  lastShortAt = Number.NEGATIVE_INFINITY;
   /** Accepted events so far; a cheap change marker for publishers. */
   version = 0;
   /** Live: wall-clock ms of the last accepted event, for idle eviction. */
