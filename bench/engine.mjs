@@ -15,7 +15,7 @@
  */
 import { MarketEngine } from '../dist/engine/market-engine.js';
 import { computeFeatures } from '../dist/features/feature-engine.js';
-import { decode, normalize } from '../dist/ingest/decode.js';
+import { decode, normalize } from '../dist/decode/decode.js';
 import { ThrottledFeaturePublisher } from '../dist/publish/feature-publisher.js';
 import { BruteForceEngine } from './lib/brute-force-engine.mjs';
 import { emitResult, engineConfig, fullGc, median, parseArgs, progress } from './lib/common.mjs';

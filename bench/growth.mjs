@@ -7,7 +7,7 @@
  *   node --expose-gc bench/growth.mjs [--rate 4000] [--symbols 10,1000,10000] [--windows 10,60,300] [--quick]
  */
 import { MarketEngine } from '../dist/engine/market-engine.js';
-import { normalize } from '../dist/ingest/decode.js';
+import { normalize } from '../dist/decode/decode.js';
 import { runEngine } from './engine.mjs';
 import { emitResult, engineConfig, fullGc, median, parseArgs, progress } from './lib/common.mjs';
 import { SimulatedStream } from './lib/stream.mjs';

@@ -19,7 +19,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MarketEngine } from '../dist/engine/market-engine.js';
-import { decode } from '../dist/ingest/decode.js';
+import { decode } from '../dist/decode/decode.js';
 import { emitResult, engineConfig, fullGc, parseArgs, progress } from './lib/common.mjs';
 import { SimulatedStream } from './lib/stream.mjs';
 

@@ -4,7 +4,7 @@ import { isRejection } from '../domain/events.js';
 import type { EngineConfig } from '../engine/market-engine.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { computeFeatures } from '../features/feature-engine.js';
-import { decode } from '../ingest/decode.js';
+import { decode } from '../decode/decode.js';
 import { byteLines, isBlank } from './jsonl.js';
 import { BufferedWriter } from './output.js';
 

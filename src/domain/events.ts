@@ -3,10 +3,26 @@
  * rejected. Imports nothing: every other layer depends on this one.
  */
 
-/** The four event types; `unknown` is only a metric label value. */
-export const EVENT_TYPES = ['trade', 'quote', 'book_l2', 'heartbeat'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+/**
+ * The one table of input event types (SPEC §2): each type with the words that
+ * name it in a payload's `type` or a subject's third token (any case). The
+ * decoder, the metric labels and the engine all derive from it; a new type
+ * starts here.
+ */
+export const EVENT_TYPE_TABLE = {
+  trade: ['trade'],
+  quote: ['quote'],
+  book_l2: ['book_l2', 'book', 'l2', 'orderbook'],
+  heartbeat: ['heartbeat'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type EventType = keyof typeof EVENT_TYPE_TABLE;
+/** The event types in table order. */
+export const EVENT_TYPES = Object.keys(EVENT_TYPE_TABLE) as EventType[];
+/** A type label for metrics: an event type, or `unknown` when it could not be told. */
 export type EventTypeLabel = EventType | 'unknown';
+/** Every `type` label value, `unknown` last: index = label index. */
+export const EVENT_TYPE_LABELS: readonly EventTypeLabel[] = [...EVENT_TYPES, 'unknown'];
 
 /** Every rejection reason of SPEC §2/§6: the `reason` label values. */
 export const REJECT_REASONS = [

@@ -2,7 +2,7 @@ import type { MarketEvent } from '../domain/events.js';
 import { isRejection } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
 import type { MarketEngine } from '../engine/market-engine.js';
-import { decode, subjectEventType } from '../ingest/decode.js';
+import { decode, subjectEventType } from '../decode/decode.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { AlertManager } from '../publish/alerts.js';

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from '../../src/ingest/decode.js';
+import { decode } from '../../src/decode/decode.js';
 import { MarketEngine } from '../../src/engine/market-engine.js';
 import { computeFeatures } from '../../src/features/feature-engine.js';
 import { isRejection } from '../../src/domain/events.js';

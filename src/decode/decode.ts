@@ -1,5 +1,6 @@
 import type { BookLevel, EventType, EventTypeLabel, MarketEvent, Rejection } from '../domain/events.js';
-import { MAX_VALUE, reject } from '../domain/events.js';
+import { EVENT_TYPE_TABLE, EVENT_TYPES, MAX_VALUE, reject } from '../domain/events.js';
+import { assertNever } from '../domain/assert-never.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { decodeCanonical } from './canonical-decoder.js';
 import type { JsonObject } from './fields.js';
@@ -22,23 +23,16 @@ const ASK_SIZE_KEYS = ['ask_size', 'ask_qty', 'as'] as const;
 const BIDS_KEYS = ['bids', 'b'] as const;
 const ASKS_KEYS = ['asks', 'a'] as const;
 
+/** Every alias word of the table (lower case) → its event type. */
+const TYPE_WORDS = new Map<string, EventType>(
+  EVENT_TYPES.flatMap((type) => EVENT_TYPE_TABLE[type].map((word): [string, EventType] => [word, type])),
+);
+/** The alias words with their types, for reading a subject token in place. */
+const TYPE_WORD_LIST = [...TYPE_WORDS];
+
 /** Maps a type word (payload or subject token, any case) to an event type. */
 export function eventTypeOf(word: string): EventType | null {
-  switch (word.toLowerCase()) {
-    case 'trade':
-      return 'trade';
-    case 'quote':
-      return 'quote';
-    case 'book_l2':
-    case 'book':
-    case 'l2':
-    case 'orderbook':
-      return 'book_l2';
-    case 'heartbeat':
-      return 'heartbeat';
-    default:
-      return null;
-  }
+  return TYPE_WORDS.get(word.toLowerCase()) ?? null;
 }
 
 /** The subject's n-th dot-separated token (0-based), or undefined. */
@@ -83,11 +77,9 @@ export function subjectEventType(subject: string): EventTypeLabel {
       return (tok !== undefined && eventTypeOf(tok)) || 'unknown';
     }
   }
-  if (tokenIs(subject, start, end, 'trade')) return 'trade';
-  if (tokenIs(subject, start, end, 'quote')) return 'quote';
-  if (tokenIs(subject, start, end, 'heartbeat')) return 'heartbeat';
-  if (tokenIs(subject, start, end, 'book_l2') || tokenIs(subject, start, end, 'book') || tokenIs(subject, start, end, 'l2') || tokenIs(subject, start, end, 'orderbook')) {
-    return 'book_l2';
+  for (let i = 0; i < TYPE_WORD_LIST.length; i++) {
+    const [word, type] = TYPE_WORD_LIST[i]!;
+    if (tokenIs(subject, start, end, word)) return type;
   }
   return 'unknown';
 }
@@ -190,6 +182,8 @@ export function normalize(subject: string, payload: unknown): MarketEvent | Reje
       if (bids[0]![0] > asks[0]![0]) return reject('invalid', type, 'crossed book (best bid > best ask)');
       return { type, provider, symbol, bids, asks, tsExchange, tsRecv, envelopeRecvAt };
     }
+    default:
+      return assertNever(type);
   }
 }
 

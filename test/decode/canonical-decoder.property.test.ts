@@ -1,5 +1,5 @@
 /**
- * Property test: the canonical fast path (src/ingest/canonical-decoder.ts)
+ * Property test: the canonical fast path (src/decode/canonical-decoder.ts)
  * against the general path (parsePayload + normalize), which is the authority.
  * Whenever decodeCanonical handles a payload it must return exactly what the
  * general path returns; canonical events must take the fast path.
@@ -7,9 +7,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isRejection, reject } from '../../src/domain/events.js';
-import { decodeCanonical } from '../../src/ingest/canonical-decoder.js';
-import { decode, normalize, subjectEventType } from '../../src/ingest/decode.js';
-import { parsePayload } from '../../src/ingest/payload.js';
+import { decodeCanonical } from '../../src/decode/canonical-decoder.js';
+import { decode, normalize, subjectEventType } from '../../src/decode/decode.js';
+import { parsePayload } from '../../src/decode/payload.js';
 
 /** What decode did before the fast path existed. */
 function general(subject: string, bytes: Uint8Array): unknown {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BookEvent, MarketEvent, QuoteEvent, Rejection, TradeEvent } from '../../src/domain/events.js';
 import { isRejection } from '../../src/domain/events.js';
-import { decode, subjectEventType } from '../../src/ingest/decode.js';
+import { decode, subjectEventType } from '../../src/decode/decode.js';
 
 const enc = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 function ok(subject: string, v: unknown): MarketEvent {

@@ -1,5 +1,6 @@
 import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/events.js';
 import { MAX_VALUE } from '../domain/events.js';
+import { assertNever } from '../domain/assert-never.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { numberScan, readJsonNumber } from './json-number.js';
 import { readSide, timestampValue } from './fields.js';
@@ -17,7 +18,7 @@ import { readSide, timestampValue } from './fields.js';
  * (scanner or `JSON.parse`, then `normalize`), which stays the one authority
  * on tolerant parsing and on rejection reasons. On what it handles it returns
  * exactly what the general path returns
- * (test/ingest/canonical-decoder.property.test.ts).
+ * (test/decode/canonical-decoder.property.test.ts).
  */
 
 const F_TYPE = 0;
@@ -472,5 +473,7 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
       if (bids[0]![0] > asks[0]![0]) return undefined;
       return { type, provider, symbol, bids, asks, tsExchange, tsRecv, envelopeRecvAt: null };
     }
+    default:
+      return assertNever(type);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Property / fuzz tests: the fast byte scanner (src/ingest/json-scanner.ts) and
- * parsePayload / parseText (src/ingest/payload.ts) against `JSON.parse`, which
+ * Property / fuzz tests: the fast byte scanner (src/decode/json-scanner.ts) and
+ * parsePayload / parseText (src/decode/payload.ts) against `JSON.parse`, which
  * is the authority on what a JSON text means.
  *
  *  1. whenever scanJson handles an input, it agrees with JSON.parse (ExactInteger
@@ -13,9 +13,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ExactInteger, MAX_SAFE_LITERAL_DIGITS } from '../../src/ingest/exact-integer.js';
-import { scanJson } from '../../src/ingest/json-scanner.js';
-import { parsePayload, parseText } from '../../src/ingest/payload.js';
+import { ExactInteger, MAX_SAFE_LITERAL_DIGITS } from '../../src/decode/exact-integer.js';
+import { scanJson } from '../../src/decode/json-scanner.js';
+import { parsePayload, parseText } from '../../src/decode/payload.js';
 
 // ---------------------------------------------------------------------------
 // Oracles and comparison helpers
