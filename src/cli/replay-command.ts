@@ -7,6 +7,8 @@ import { ExactInteger } from '../decode/exact-integer.js';
 import { timestampValue } from '../decode/fields.js';
 import type { JsonObject } from '../decode/fields.js';
 import { parsePayload } from '../decode/payload.js';
+import { TIMESTAMP_KEYS } from '../decode/aliases.js';
+import { isPlainObject, readEnvelope } from '../decode/envelope.js';
 import { connectNats } from '../nats/nats-link.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { byteLines, isBlank } from './jsonl.js';
@@ -28,17 +30,12 @@ as they are.
       --keep-times   do not shift timestamps
   -h, --help         this help`;
 
-const TIMESTAMP_KEYS = ['ts_exchange', 'exchange_ts', 'ts_event', 'timestamp', 'ts', 'ts_recv', 'recv_ts', 'received_at', 'ts_received'];
 const MARKER = `\u0000replay-int-${process.pid}:`;
 
 /** JSON text with long integer literals written back exactly. */
 function stringifyExact(v: unknown): string {
   const text = JSON.stringify(v, (_k, x: unknown) => (x instanceof ExactInteger ? MARKER + x.literal : x));
   return text.includes(MARKER) ? text.replace(new RegExp(`"${MARKER}(-?\\d+)"`, 'g'), '$1') : text;
-}
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** `senpai-md replay`. */
@@ -72,18 +69,14 @@ export async function replayCommand(argv: string[], env: Record<string, string |
     if (stop) break;
     if (isBlank(bytes)) continue;
     const parsed = parsePayload(bytes);
-    if (!parsed.ok || !isObject(parsed.value)) {
+    if (!parsed.ok || !isPlainObject(parsed.value)) {
       skipped++;
       continue;
     }
-    let subject: string | null = null;
-    let data: JsonObject = parsed.value;
-    let at: number | null = null;
-    if (isObject(parsed.value.data) && typeof parsed.value.subject === 'string') {
-      subject = parsed.value.subject;
-      data = parsed.value.data;
-      at = parsed.value.received_at == null ? null : timestampValue(parsed.value.received_at);
-    }
+    const envelope = readEnvelope(parsed.value);
+    let subject: string | null = envelope?.subject ?? null;
+    const data: JsonObject = envelope?.data ?? parsed.value;
+    let at: number | null = envelope?.receivedAt ?? null;
     const ev = normalize(subject ?? '', data);
     if (subject === null) {
       if (isRejection(ev) || ev.type === 'heartbeat') subject = isRejection(ev) ? null : 'md.events.heartbeat.__system__';

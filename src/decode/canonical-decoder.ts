@@ -2,6 +2,7 @@ import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/eve
 import { MAX_VALUE } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
 import { normalizeSymbol } from '../domain/symbol.js';
+import { asciiString } from './ascii.js';
 import { numberScan, readJsonNumber } from './json-number.js';
 import { readSide, timestampValue } from './fields.js';
 
@@ -144,34 +145,6 @@ const providers = new AsciiMemo<string>(256, (raw) => {
   return p.length > 0 ? p : 'unknown';
 });
 const symbols = new AsciiMemo<string | null>(8192, normalizeSymbol);
-
-/** A string from ASCII bytes; up to 8 characters in one call, without intermediate strings. */
-function asciiString(b: Uint8Array, start: number, end: number): string {
-  const f = String.fromCharCode;
-  const s = start;
-  switch (end - start) {
-    case 0:
-      return '';
-    case 1:
-      return f(b[s]!);
-    case 2:
-      return f(b[s]!, b[s + 1]!);
-    case 3:
-      return f(b[s]!, b[s + 1]!, b[s + 2]!);
-    case 4:
-      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!);
-    case 5:
-      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!);
-    case 6:
-      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!);
-    case 7:
-      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
-    case 8:
-      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
-    default:
-      return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
-  }
-}
 
 /**
  * A trade id string: decimal digits without a leading zero (the common case)

@@ -3,25 +3,10 @@ import { EVENT_TYPE_TABLE, EVENT_TYPES, MAX_VALUE, reject } from '../domain/even
 import { assertNever } from '../domain/assert-never.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { decodeCanonical } from './canonical-decoder.js';
-import type { JsonObject } from './fields.js';
-import { pick, readLevels, readNumber, readSide, readTimestamp, readTradeId, timestampValue } from './fields.js';
+import { pick, readLevels, readNumber, readSide, readTimestamp, readTradeId } from './fields.js';
+import { ASKS_KEYS, ASK_KEYS, ASK_SIZE_KEYS, BIDS_KEYS, BID_KEYS, BID_SIZE_KEYS, PRICE_KEYS, PROVIDER_KEYS, SIDE_KEYS, SIZE_KEYS, SYMBOL_KEYS, TRADE_ID_KEYS, TS_EXCHANGE_KEYS, TS_RECV_KEYS, TYPE_KEYS } from './aliases.js';
+import { isPlainObject, readEnvelope } from './envelope.js';
 import { MAX_PAYLOAD_BYTES, parsePayload } from './payload.js';
-
-const TYPE_KEYS = ['type', 'event_type'] as const;
-const PROVIDER_KEYS = ['provider', 'source', 'exchange'] as const;
-const SYMBOL_KEYS = ['symbol', 'sym', 'instrument'] as const;
-const TS_EXCHANGE_KEYS = ['ts_exchange', 'exchange_ts', 'ts_event', 'timestamp', 'ts'] as const;
-const TS_RECV_KEYS = ['ts_recv', 'recv_ts', 'received_at', 'ts_received'] as const;
-const PRICE_KEYS = ['price', 'px', 'p'] as const;
-const SIZE_KEYS = ['size', 'qty', 'quantity', 'amount', 'volume', 'q'] as const;
-const SIDE_KEYS = ['side'] as const;
-const TRADE_ID_KEYS = ['trade_id', 'id', 'tid'] as const;
-const BID_KEYS = ['bid', 'bid_price', 'bid_px', 'bp'] as const;
-const ASK_KEYS = ['ask', 'ask_price', 'ask_px', 'ap'] as const;
-const BID_SIZE_KEYS = ['bid_size', 'bid_qty', 'bs'] as const;
-const ASK_SIZE_KEYS = ['ask_size', 'ask_qty', 'as'] as const;
-const BIDS_KEYS = ['bids', 'b'] as const;
-const ASKS_KEYS = ['asks', 'a'] as const;
 
 /** Every alias word of the table (lower case) → its event type. */
 const TYPE_WORDS = new Map<string, EventType>(
@@ -84,9 +69,6 @@ export function subjectEventType(subject: string): EventTypeLabel {
   return 'unknown';
 }
 
-function isPlainObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Decodes one message published on `subject` (SPEC §2): a bare event or a
@@ -110,11 +92,11 @@ export function normalize(subject: string, payload: unknown): MarketEvent | Reje
   }
   let obj = payload;
   let envelopeRecvAt: number | null = null;
-  const data = obj.data;
-  if (isPlainObject(data) && typeof obj.subject === 'string') {
-    subject = obj.subject;
-    envelopeRecvAt = obj.received_at === undefined || obj.received_at === null ? null : timestampValue(obj.received_at);
-    obj = data;
+  const envelope = readEnvelope(obj);
+  if (envelope !== null) {
+    subject = envelope.subject;
+    envelopeRecvAt = envelope.receivedAt;
+    obj = envelope.data;
   }
 
   const typeRaw = pick(obj, TYPE_KEYS);

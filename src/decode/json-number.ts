@@ -1,3 +1,4 @@
+import { asciiString } from './ascii.js';
 import { MAX_SAFE_LITERAL_DIGITS } from './exact-integer.js';
 
 /**
@@ -18,11 +19,6 @@ export const numberScan = {
   longInteger: false,
 };
 
-function asciiString(b: Uint8Array, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
-  return s;
-}
 
 /**
  * Reads the JSON number literal at `b[p]`; NaN when the bytes there are not

@@ -1,3 +1,4 @@
+import { asciiString } from './ascii.js';
 import { ExactInteger } from './exact-integer.js';
 import { numberScan, readJsonNumber } from './json-number.js';
 
@@ -83,7 +84,7 @@ class Scanner {
     }
     this.pos = p + 1;
     const len = p - start;
-    if (len > MAX_CACHED_LENGTH) return latin1(b, start, p);
+    if (len > MAX_CACHED_LENGTH) return asciiString(b, start, p);
     const slot = (hash >>> 0) & (CACHE_SIZE - 1);
     const cached = stringCache[slot];
     if (cached !== undefined && cached.length === len) {
@@ -96,7 +97,7 @@ class Scanner {
       }
       if (same) return cached;
     }
-    const s = latin1(b, start, p);
+    const s = asciiString(b, start, p);
     stringCache[slot] = s;
     return s;
   }
@@ -160,19 +161,10 @@ class Scanner {
     const v = readJsonNumber(this.b, start, this.end);
     if (Number.isNaN(v)) return this.fail();
     this.pos = numberScan.end;
-    return numberScan.longInteger ? new ExactInteger(latin1(this.b, start, numberScan.end), v) : v;
+    return numberScan.longInteger ? new ExactInteger(asciiString(this.b, start, numberScan.end), v) : v;
   }
 }
 
-function latin1(b: Uint8Array, start: number, end: number): string {
-  // the scanner only admits ASCII, so latin1 is exact
-  if (end - start < 64) {
-    let s = '';
-    for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
-    return s;
-  }
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
-}
 
 /**
  * Scans `bytes[0, end)` as one JSON value. Returns `{ value }` when handled,
