@@ -2,7 +2,7 @@ import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/eve
 import { MAX_VALUE } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
 import { normalizeSymbol } from '../domain/symbol.js';
-import { asciiString } from './ascii.js';
+import { AsciiMemo, asciiString, tradeIdString } from './ascii.js';
 import { numberScan, readJsonNumber } from './json-number.js';
 import { readSide, timestampValue } from './fields.js';
 
@@ -92,6 +92,14 @@ const V_LEVELS = 3;
 // The fields of the payload being decoded. Decoding is synchronous, so one set per process.
 /** Bit per field present. */
 let seen = 0;
+/** Longer strings are not memoised (and never are canonical providers or symbols). */
+const MAX_MEMO_LENGTH = 64;
+const providers = new AsciiMemo<string>(256, (raw) => {
+  const p = raw.trim().toLowerCase();
+  return p.length > 0 ? p : 'unknown';
+});
+const symbols = new AsciiMemo<string | null>(8192, normalizeSymbol);
+
 const kind = new Uint8Array(FIELD_COUNT);
 const num = new Float64Array(FIELD_COUNT);
 const strStart = new Int32Array(FIELD_COUNT);
@@ -101,68 +109,6 @@ let bidsValue: BookLevel[] | null = null;
 let asksValue: BookLevel[] | null = null;
 /** Position after the last value read by a helper. */
 let cursor = 0;
-
-/**
- * Short ASCII strings (providers, symbols) mapped to what they normalise to,
- * found by their bytes, so the common values allocate nothing. A slot keeps
- * the last string that hashed there: bounded, whatever the input.
- */
-class AsciiMemo<V> {
-  private readonly raw: (string | undefined)[];
-  private readonly values: V[];
-  private readonly mask: number;
-
-  constructor(
-    size: number,
-    private readonly compute: (raw: string) => V,
-  ) {
-    this.raw = new Array<string | undefined>(size).fill(undefined);
-    this.values = new Array<V>(size);
-    this.mask = size - 1;
-  }
-
-  get(b: Uint8Array, start: number, end: number, hash: number): V {
-    const slot = hash & this.mask;
-    const cached = this.raw[slot];
-    const len = end - start;
-    if (cached !== undefined && cached.length === len) {
-      let i = 0;
-      while (i < len && cached.charCodeAt(i) === b[start + i]) i++;
-      if (i === len) return this.values[slot]!;
-    }
-    const s = asciiString(b, start, end);
-    const v = this.compute(s);
-    this.raw[slot] = s;
-    this.values[slot] = v;
-    return v;
-  }
-}
-
-/** Longer strings are not memoised (and never are canonical providers or symbols). */
-const MAX_MEMO_LENGTH = 64;
-const providers = new AsciiMemo<string>(256, (raw) => {
-  const p = raw.trim().toLowerCase();
-  return p.length > 0 ? p : 'unknown';
-});
-const symbols = new AsciiMemo<string | null>(8192, normalizeSymbol);
-
-/**
- * A trade id string: decimal digits without a leading zero (the common case)
- * print back from their value, exactly, in one allocation.
- */
-function tradeIdString(b: Uint8Array, start: number, end: number): string {
-  const len = end - start;
-  if (len > 8 && len <= 15 && b[start] !== 0x30) {
-    let n = 0;
-    for (let i = start; i < end; i++) {
-      const d = b[i]! - 0x30;
-      if (d < 0 || d > 9) return asciiString(b, start, end);
-      n = n * 10 + d;
-    }
-    return '' + n;
-  }
-  return asciiString(b, start, end);
-}
 
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
