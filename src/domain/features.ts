@@ -9,6 +9,8 @@ export interface FeatureSnapshot {
   symbol: string;
   /** The symbol clock `t` at which the features were evaluated. */
   ts: number;
+  /** Whether the whole window behind these numbers was observed (SPEC §11). */
+  warm: boolean;
   mid: number | null;
   spread_abs: number | null;
   spread_bps: number | null;
@@ -35,6 +37,8 @@ export interface Signal {
   v: number;
   symbol: string;
   ts: number;
+  /** The `warm` of the features the rule was evaluated on. */
+  warm: boolean;
   direction: SignalDirection;
   return_10s: number;
   trade_volume_10s: number;
@@ -42,7 +46,7 @@ export interface Signal {
   thresholds: SignalThresholds;
 }
 
-export const ALERT_KINDS = ['latency', 'gap', 'stale', 'backpressure', 'nats', 'symbol_limit'] as const;
+export const ALERT_KINDS = ['latency', 'gap', 'stale', 'backpressure', 'nats', 'symbol_limit', 'cluster'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export type AlertLevel = 'warn' | 'critical';
 

@@ -30,6 +30,9 @@ export function computeFeatures(s: SymbolState): FeatureSnapshot {
     v: RECORD_VERSION,
     symbol: s.symbol,
     ts: s.clock,
+    // Placeholder until the engine tracks coverage (SPEC §11, issue 8): false
+    // claims nothing, true would vouch for a window nobody checked.
+    warm: false,
     mid: mid(s),
     spread_abs: hasBook ? s.bestAsk! - s.bestBid! : null,
     spread_bps: spreadBps(s),

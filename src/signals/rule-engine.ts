@@ -44,6 +44,7 @@ export class RuleEngine {
       v: RECORD_VERSION,
       symbol: s.symbol,
       ts: t,
+      warm: false, // the features' warm (SPEC §4); a placeholder until coverage lands (issue 8)
       direction,
       return_10s: ret,
       trade_volume_10s: volume,

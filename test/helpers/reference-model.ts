@@ -231,6 +231,7 @@ export class ReferenceModel {
       v: 1,
       symbol,
       ts: t,
+      warm: false, // coverage (SPEC §11) is not modelled here yet, as in the engine
       mid,
       spread_abs: spreadAbs,
       spread_bps: spreadBps,
