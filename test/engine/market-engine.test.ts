@@ -100,7 +100,7 @@ describe('features', () => {
     const e = new MarketEngine(engineConfig(), 'offline');
     const f = computeFeatures(accepted(e.ingest(quote(1_000, 10, 10.5), 0)).state!);
     expect(f).toMatchObject({ trade_vwap_10s: null, trade_vwap_60s: null, trade_count_10s: 0, trade_volume_10s: 0, return_10s: null, realized_vol_60s: null, latency_ms_p50: null, latency_ms_p95: null });
-    expect(Object.keys(f)).toEqual(['v', 'symbol', 'ts', 'mid', 'spread_abs', 'spread_bps', 'trade_vwap_10s', 'trade_vwap_60s', 'trade_count_10s', 'trade_volume_10s', 'return_10s', 'realized_vol_60s', 'latency_ms_p50', 'latency_ms_p95']);
+    expect(Object.keys(f)).toEqual(['v', 'symbol', 'ts', 'warm', 'mid', 'spread_abs', 'spread_bps', 'trade_vwap_10s', 'trade_vwap_60s', 'trade_count_10s', 'trade_volume_10s', 'return_10s', 'realized_vol_60s', 'latency_ms_p50', 'latency_ms_p95']);
   });
 
   it('computes return_10s against the last trade at or before t - 10 s', () => {
