@@ -5,10 +5,11 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.types.json ./
 COPY src ./src
 COPY bin ./bin
-RUN npm run build && npm prune --omit=dev
+# no dev dependencies, and no optional ones: pino-pretty is for terminals, a container logs JSON
+RUN npm run build && npm prune --omit=dev --omit=optional
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -19,6 +20,9 @@ COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/bin ./bin
+# the output contract travels with the image (docs/CONTRACT.md)
+COPY --chown=node:node schema ./schema
+COPY --chown=node:node LICENSE ./
 USER node
 EXPOSE 8892
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -1,18 +1,23 @@
 /**
  * `npm run bench`: runs the benchmark sections, each in a child process of its
- * own, prints the table and writes docs/BENCHMARKS.md (and the raw figures in
- * docs/BENCHMARKS.json). Every figure is measured in the same run as its
- * reference, side by side, so a ratio holds on a noisy machine.
+ * own, prints the table and writes BENCHMARKS.md and BENCHMARKS.json (the raw
+ * figures) to bench-output/ (untracked). With --write (or BENCH_WRITE=1) it
+ * writes them to docs/ instead, the report the repository keeps: a run on
+ * some machine never rewrites tracked files unless asked. Every figure is
+ * measured in the same run as its reference, side by side, so a ratio holds
+ * on a noisy machine.
  *
- *   node bench/run.mjs [--only engine,growth,memory,nats,latency,warmup] [--quick]
+ *   node bench/run.mjs [--only engine,growth,memory,nats,latency,warmup] [--quick] [--write]
+ *   npm run bench -- --write
  *
  * With --only, the sections not run keep their figures from the last
- * docs/BENCHMARKS.json (each section says when it ran).
+ * BENCHMARKS.json in the output folder, else from docs/ (each section says
+ * when it ran).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fmt, parseArgs } from './lib/common.mjs';
 import { natsServerBin } from './lib/nats-server.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
@@ -66,8 +71,12 @@ async function main() {
   const quick = args.quick === true;
   const only = typeof args.only === 'string' ? args.only.split(',').map((s) => s.trim()) : SECTIONS;
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}: one of ${SECTIONS.join(', ')}`);
-  const jsonPath = join(ROOT, 'docs', 'BENCHMARKS.json');
-  const previous = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : { sections: {} };
+  const write = args.write === true || process.env.BENCH_WRITE === '1';
+  const outDir = write ? join(ROOT, 'docs') : join(ROOT, 'bench-output');
+  mkdirSync(outDir, { recursive: true });
+  const jsonPath = join(outDir, 'BENCHMARKS.json');
+  const previousPath = [jsonPath, join(ROOT, 'docs', 'BENCHMARKS.json')].find((p) => existsSync(p));
+  const previous = previousPath !== undefined ? JSON.parse(readFileSync(previousPath, 'utf8')) : { sections: {} };
   const results = { machine: machine(), calibration: calibrate(), sections: { ...previous.sections } };
   const dir = mkdtempSync(join(tmpdir(), 'senpai-bench-'));
   const t0 = performance.now();
@@ -83,8 +92,11 @@ async function main() {
   results.generatedAt = new Date().toISOString();
   process.stdout.write('\n' + renderTable(results) + '\n');
   writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(ROOT, 'docs', 'BENCHMARKS.md'), renderMarkdown(results));
-  process.stderr.write(`\nwrote docs/BENCHMARKS.md and docs/BENCHMARKS.json (${fmt.num(results.totalSeconds, 0)} s)\n`);
+  writeFileSync(join(outDir, 'BENCHMARKS.md'), renderMarkdown(results));
+  const rel = relative(ROOT, outDir);
+  process.stderr.write(
+    `\nwrote ${rel}/BENCHMARKS.md and ${rel}/BENCHMARKS.json (${fmt.num(results.totalSeconds, 0)} s)${write ? '' : '; `npm run bench -- --write` updates docs/'}\n`,
+  );
 }
 
 await main();

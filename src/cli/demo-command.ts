@@ -75,7 +75,16 @@ export async function demoCommand(argv: string[], env: Record<string, string | u
     return 0;
   }
   const config = loadConfig(env);
+  // Every child runs in a process group of its own (`detached`): Ctrl-C in a
+  // terminal signals the foreground group, and if the children were in it the
+  // nats-server would stop at the same moment as the tools still draining into
+  // it (their drains then fail: stack traces, and the service waits out its
+  // drain bound). Only this process gets the signal; it stops the children in
+  // order. If it dies without stopping them, the exit hook still does.
   const children: { name: string; proc: ChildProcess }[] = [];
+  process.once('exit', () => {
+    for (const { proc } of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+  });
   let tmp: string | null = null;
   const childEnv: Record<string, string | undefined> = { ...env };
 
@@ -93,7 +102,7 @@ export async function demoCommand(argv: string[], env: Record<string, string | u
     tmp = mkdtempSync(join(tmpdir(), 'senpai-demo-'));
     const port = await freePort(0);
     const log = openSync(join(tmp, 'nats-server.log'), 'a');
-    const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(tmp, 'js')], { stdio: ['ignore', log, log] });
+    const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(tmp, 'js')], { stdio: ['ignore', log, log], detached: true });
     children.push({ name: 'nats-server', proc });
     natsUrl = `nats://127.0.0.1:${port}`;
     const deadline = Date.now() + 10_000;
@@ -111,11 +120,11 @@ export async function demoCommand(argv: string[], env: Record<string, string | u
   if (httpPort !== config.http.port) process.stdout.write(`demo: port ${config.http.port} is in use; the service takes ${httpPort}\n`);
   childEnv.HTTP_PORT = String(httpPort);
 
-  const service = spawn(process.execPath, [CLI_MAIN, 'run'], { env: childEnv, stdio: 'inherit' });
+  const service = spawn(process.execPath, [CLI_MAIN, 'run'], { env: childEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
   children.push({ name: 'service', proc: service });
   const simArgs = ['simulate', '--rate', typeof values.rate === 'string' ? values.rate : '300'];
   if (typeof values.symbols === 'string') simArgs.push('--symbols', values.symbols);
-  const simulator = spawn(process.execPath, [CLI_MAIN, ...simArgs], { env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+  const simulator = spawn(process.execPath, [CLI_MAIN, ...simArgs], { env: childEnv, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
   children.push({ name: 'simulator', proc: simulator });
 
   const url = `http://127.0.0.1:${httpPort}/`;
@@ -138,7 +147,11 @@ export async function demoCommand(argv: string[], env: Record<string, string | u
   const finished = new Promise<number>((resolve) => {
     onStopSignal(() => {
       process.stdout.write('\ndemo: stopping\n');
-      void stopAll().then(() => resolve(0));
+      const t0 = Date.now();
+      void stopAll().then(() => {
+        process.stdout.write(`demo: stopped in ${Date.now() - t0} ms\n`);
+        resolve(0);
+      });
     });
     for (const { name, proc } of children) {
       proc.once('exit', (code, signal) => {

@@ -1,4 +1,5 @@
 /** Process helpers for the long-running CLI tools. */
+import type { NatsConnection } from '@nats-io/transport-node';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,4 +15,22 @@ export function onStopSignal(stop: () => void): void {
   };
   process.once('SIGINT', once);
   process.once('SIGTERM', once);
+}
+
+/**
+ * Drains a tool's NATS connection, flushing what it published. When the server
+ * is already gone (a demo's nats-server stopped first, an outage) the drain
+ * fails with "connection disconnected": the end of a tool run, not a crash, so
+ * the connection is closed and one line says what may not have been flushed.
+ * Resolves to whether everything was flushed.
+ */
+export async function drainOrClose(nc: NatsConnection, tool: string): Promise<boolean> {
+  try {
+    await nc.drain();
+    return true;
+  } catch (err) {
+    process.stderr.write(`${tool}: NATS connection lost before the last messages were flushed (${(err as Error).message})\n`);
+    await nc.close().catch(() => undefined);
+    return false;
+  }
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { ConfigError, UsageError } from '../domain/errors.js';
 import { readEnvironment } from '../config/config.js';
 import { computeCommand } from './compute-command.js';
 
-const USAGE = 'usage: senpai-md [run|compute|simulate|replay|record] [options]   (senpai-md COMMAND --help for details)';
+const USAGE = 'usage: senpai-md [run|compute|simulate|replay|record|demo] [options]   (senpai-md COMMAND --help for details)';
 
 const HELP = `${USAGE}
 
@@ -11,7 +12,17 @@ const HELP = `${USAGE}
   compute    the same engine offline over a JSONL file
   simulate   publish a synthetic md.events.* stream to NATS
   replay     publish a recorded JSONL file to NATS
-  record     write md.events.> from NATS to a JSONL file of envelopes`;
+  record     write md.events.> from NATS to a JSONL file of envelopes
+  demo       the service and the simulator, with a nats-server of its own when none answers
+
+  -V, --version  print the version
+  -h, --help     this help`;
+
+/** The package version, from the package.json two levels above (src/cli or dist/cli). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
 type Command = (argv: string[], env: Record<string, string | undefined>) => Promise<number>;
 
@@ -32,6 +43,10 @@ export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (first === '--version' || first === '-V' || first === 'version') {
+    process.stdout.write(packageVersion() + '\n');
     return 0;
   }
   const name = first === undefined || first.startsWith('-') ? 'run' : first;

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { loadConfig } from '../config/config.js';
 import { connectNats } from '../nats/nats-link.js';
 import { numberFlag, parseCommandArgs } from './args.js';
-import { onStopSignal, sleep } from './lifecycle.js';
+import { drainOrClose, onStopSignal, sleep } from './lifecycle.js';
 import { BufferedWriter } from './output.js';
 
 export const RECORD_USAGE = 'usage: senpai-md record OUTPUT [--subject SUBJECT] [--duration S] [--count N]';
@@ -58,7 +58,7 @@ export async function recordCommand(argv: string[], env: Record<string, string |
   while (!stop && Date.now() < endAt) await sleep(50);
   stop = true;
   sub.unsubscribe();
-  await nc.drain();
+  await drainOrClose(nc, 'record');
   await out.end();
   process.stderr.write(`record: ${n} messages\n`);
   return 0;

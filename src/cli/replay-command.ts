@@ -12,7 +12,7 @@ import { isPlainObject, readEnvelope } from '../decode/envelope.js';
 import { connectNats } from '../nats/nats-link.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { byteLines, isBlank } from './jsonl.js';
-import { onStopSignal, sleep } from './lifecycle.js';
+import { drainOrClose, onStopSignal, sleep } from './lifecycle.js';
 
 export const REPLAY_USAGE = 'usage: senpai-md replay INPUT [--speed X | --max] [--keep-times]';
 
@@ -103,7 +103,7 @@ export async function replayCommand(argv: string[], env: Record<string, string |
     nc.publish(subject, keepTimes && subject !== null && data === parsed.value ? bytes : stringifyExact(data));
     if (++published % 10_000 === 0) await nc.flush();
   }
-  await nc.drain();
+  const flushed = await drainOrClose(nc, 'replay');
   process.stderr.write(`replay: ${published} published${skipped > 0 ? `, ${skipped} lines skipped (not an event)` : ''}\n`);
-  return 0;
+  return flushed ? 0 : 1;
 }

@@ -2,7 +2,7 @@ import { loadConfig } from '../config/config.js';
 import { connectNats } from '../nats/nats-link.js';
 import { MarketSimulator, simulatorSymbols } from '../sim/market-simulator.js';
 import { numberFlag, parseCommandArgs } from './args.js';
-import { onStopSignal, sleep } from './lifecycle.js';
+import { drainOrClose, onStopSignal, sleep } from './lifecycle.js';
 
 export const SIMULATE_USAGE = 'usage: senpai-md simulate [--symbols LIST|N] [--rate EVENTS_PER_S] [--duration S] [--seed N]';
 
@@ -62,7 +62,8 @@ export async function simulateCommand(argv: string[], env: Record<string, string
     }
     await sleep(Math.min(50, Math.max(1, pending.atMs - Date.now())));
   }
-  await nc.drain();
+  await drainOrClose(nc, 'simulate');
   process.stderr.write(`simulate: ${sent} events published\n`);
   return 0;
 }
+

@@ -46,7 +46,7 @@ export interface Signal {
   thresholds: SignalThresholds;
 }
 
-export const ALERT_KINDS = ['latency', 'gap', 'stale', 'backpressure', 'nats', 'symbol_limit'] as const;
+export const ALERT_KINDS = ['latency', 'gap', 'stale', 'backpressure', 'nats', 'symbol_limit', 'cluster'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export type AlertLevel = 'warn' | 'critical';
 
