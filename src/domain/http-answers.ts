@@ -28,7 +28,8 @@ export interface HealthAnswer {
 
 /** `GET /stats`. */
 export interface StatsAnswer {
-  queue: { size: number; capacity: number; fill_ratio: number };
+  /** `bytes`: payload bytes queued; `max_bytes`: the core-mode byte bound (null in JetStream mode). */
+  queue: { size: number; capacity: number; fill_ratio: number; bytes: number; max_bytes: number | null };
   events_in_total: number;
   events_processed_total: number;
   events_dropped_total: number;

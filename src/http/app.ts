@@ -107,7 +107,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.get('/stats', async () => {
     const t = deps.telemetry;
     return {
-      queue: { size: deps.queue.size, capacity: deps.queue.capacity, fill_ratio: deps.queue.fillRatio, bytes: deps.queue.bytes, max_bytes: deps.queue.maxBytes },
+      queue: { size: deps.queue.size, capacity: deps.queue.capacity, fill_ratio: deps.queue.fillRatio, bytes: deps.queue.bytes, max_bytes: Number.isFinite(deps.queue.maxBytes) ? deps.queue.maxBytes : null },
       events_in_total: t.eventsInTotal,
       events_processed_total: t.eventsProcessedTotal,
       events_dropped_total: t.eventsDroppedTotal,

@@ -35,6 +35,8 @@ export class EventQueue {
   private mask: number;
   private head = 0;
   private tail = 0;
+  /** Bound on the queued payload bytes; infinite when the queue never drops. */
+  readonly maxBytes: number;
   /** Sum of the queued payloads' `data.length`. */
   private queuedBytes = 0;
   /** Fill ratio from which non-trades are dropped. */
@@ -43,8 +45,10 @@ export class EventQueue {
   constructor(
     readonly capacity: number,
     private readonly dropNonTradesWhenFull = true,
-    readonly maxBytes = Number.POSITIVE_INFINITY,
+    maxBytes = Number.POSITIVE_INFINITY,
   ) {
+    // the byte bound applies where the queue may drop (core mode); JetStream stops delivering instead
+    this.maxBytes = dropNonTradesWhenFull ? maxBytes : Number.POSITIVE_INFINITY;
     // start small and double on demand: a large QUEUE_MAX_SIZE costs memory only when used
     let cap = 16;
     while (cap < capacity + 1 && cap < INITIAL_SLOTS) cap <<= 1;

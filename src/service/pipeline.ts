@@ -5,7 +5,8 @@ import type { MarketEngine } from '../engine/market-engine.js';
 import { decode, subjectEventType } from '../decode/decode.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
-import type { AlertManager } from '../publish/alerts.js';
+import { backpressureAlert, gapAlert, latencyAlert, staleAlerts, symbolLimitAlert } from '../alerts/alert-rules.js';
+import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
 import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
@@ -74,7 +75,7 @@ export class Pipeline {
   constructor(
     private readonly engine: MarketEngine,
     private readonly telemetry: Telemetry,
-    private readonly alerts: AlertManager,
+    private readonly alerts: AlertThrottle,
     private readonly sink: PipelineSink,
     private readonly opts: PipelineOptions,
     private readonly quality: DataQualityMetrics | null = null,
@@ -114,24 +115,19 @@ export class Pipeline {
       // would refuse the rest) once per millisecond of receive time, not once per drop
       if (m.recvMs !== this.dropAlertAttemptMs) {
         this.dropAlertAttemptMs = m.recvMs;
-        this.alerts.raise('backpressure', 'warn', `queue at ${(this.queue.fillRatio * 100).toFixed(0)} %: dropping quotes, books and heartbeats`, {
-          value: this.queue.fillRatio,
-          threshold: this.queue.highWater,
-        });
+        this.alerts.raise(backpressureAlert({ kind: 'dropping', fill: this.queue.fillRatio, highWater: this.queue.highWater }));
       }
       return;
     }
     if (admission === 'queued_over_capacity') {
       if (m.recvMs !== this.overCapacityAlertAttemptMs) {
         this.overCapacityAlertAttemptMs = m.recvMs;
-        this.alerts.raise('backpressure', 'critical', `queue over capacity (${this.queue.size}/${this.queue.capacity}): trades admitted beyond the bound`, {
-          value: this.queue.fillRatio,
-          threshold: this.queue.highWater,
-        });
+        const q = this.queue;
+        this.alerts.raise(backpressureAlert({ kind: 'over_capacity', fill: q.fillRatio, highWater: q.highWater, size: q.size, capacity: q.capacity }));
       }
     } else if (!this.aboveHighWater && this.queue.fillRatio >= this.queue.highWater) {
       this.aboveHighWater = true;
-      this.alerts.raise('backpressure', 'warn', `queue crossed ${this.queue.highWater * 100} % fill`, { value: this.queue.fillRatio, threshold: this.queue.highWater });
+      this.alerts.raise(backpressureAlert({ kind: 'crossed', fill: this.queue.fillRatio, highWater: this.queue.highWater }));
     }
     this.schedule();
   }
@@ -148,10 +144,8 @@ export class Pipeline {
     this.engine.coverageLostUntil(m.recvMs);
     if (m.recvMs !== this.overflowAlertAttemptMs) {
       this.overflowAlertAttemptMs = m.recvMs;
-      this.alerts.raise('backpressure', 'critical', `queue holds ${this.queue.bytes} bytes, over QUEUE_MAX_BYTES (${this.queue.maxBytes}): dropping events, trades included`, {
-        value: this.queue.fillRatio,
-        threshold: this.queue.highWater,
-      });
+      const q = this.queue;
+      this.alerts.raise(backpressureAlert({ kind: 'overflow', fill: q.fillRatio, highWater: q.highWater, bytes: q.bytes, maxBytes: q.maxBytes }));
     }
   }
 
@@ -243,13 +237,8 @@ export class Pipeline {
     const outcome = this.engine.ingest(ev, recvMs);
     if (isRejection(outcome)) {
       this.telemetry.countDropped(outcome.reason, outcome.type);
-      if (outcome.reason === 'symbol_limit') {
-        this.alerts.raise('symbol_limit', 'critical', outcome.detail, {
-          symbol: ev.symbol,
-          provider: ev.provider,
-          value: this.engine.symbols.size,
-          threshold: this.opts.maxSymbols,
-        });
+      if (outcome.reason === 'symbol_limit' && ev.symbol !== null) {
+        this.alerts.raise(symbolLimitAlert(ev.symbol, ev.provider, this.engine.symbols.size, this.opts.maxSymbols, outcome.detail));
       }
       return;
     }
@@ -257,14 +246,7 @@ export class Pipeline {
     const s = outcome.state;
     if (s !== null) {
       this.features.touch(s);
-      if (outcome.gap > 0) {
-        this.alerts.raise('gap', 'warn', `${outcome.gap} trade ids missing from ${ev.provider} for ${s.symbol}`, {
-          symbol: s.symbol,
-          provider: ev.provider,
-          value: outcome.gap,
-          threshold: 0,
-        });
-      }
+      if (outcome.gap > 0) this.alerts.raise(gapAlert(s.symbol, ev.provider, outcome.gap));
     }
     if (outcome.signal !== null) this.emitSignal(outcome.signal, recvMs);
   }
@@ -282,25 +264,12 @@ export class Pipeline {
   private publishFeatures(f: FeatureSnapshot): void {
     this.telemetry.countFeaturePublish(f.symbol);
     this.sink.features(f);
-    const p95 = f.latency_ms_p95;
-    if (p95 !== null && p95 > this.opts.latencyAlertMs) {
-      const critical = p95 > 5 * this.opts.latencyAlertMs;
-      this.alerts.raise('latency', critical ? 'critical' : 'warn', `${f.symbol} latency p95 ${p95.toFixed(1)} ms over ${this.opts.latencyAlertMs} ms`, {
-        symbol: f.symbol,
-        value: p95,
-        threshold: this.opts.latencyAlertMs,
-      });
-    }
+    this.alerts.raise(latencyAlert(f.symbol, f.latency_ms_p95, this.opts.latencyAlertMs));
   }
 
   /** Raises `stale` for providers silent longer than `staleAfterMs`, unless backpressure is dropping. */
   checkStale(nowMs: number, staleAfterMs: number): void {
-    if (nowMs - this.lastBackpressureDropMs < staleAfterMs) return;
-    for (const [provider, last] of this.providerLastSeen) {
-      const since = nowMs - last;
-      if (since > staleAfterMs) {
-        this.alerts.raise('stale', 'warn', `no events from ${provider} for ${(since / 1000).toFixed(1)} s`, { provider, value: since, threshold: staleAfterMs });
-      }
-    }
+    for (const a of staleAlerts(nowMs, this.providerLastSeen, staleAfterMs, this.lastBackpressureDropMs)) this.alerts.raise(a);
   }
+
 }

@@ -9,7 +9,8 @@ import { JetStreamSource } from '../nats/jetstream-source.js';
 import { backoffMs, connectionFailureReason, connectWithRetry, natsOptions, probeConnection } from '../nats/nats-link.js';
 import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import { Telemetry } from '../obs/telemetry.js';
-import { AlertManager } from '../publish/alerts.js';
+import { natsRestoredAlert } from '../alerts/alert-rules.js';
+import { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { SymbolState } from '../state/symbol-state.js';
 import { Pipeline } from './pipeline.js';
 
@@ -34,7 +35,7 @@ const DRAIN_TIMEOUT_MS = 5000;
 export class Service {
   readonly telemetry: Telemetry;
   readonly quality: DataQualityMetrics;
-  readonly alerts: AlertManager;
+  readonly alerts: AlertThrottle;
   readonly engine: MarketEngine;
   readonly pipeline: Pipeline;
   readonly http: FastifyInstance;
@@ -61,7 +62,7 @@ export class Service {
       { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
       'live',
     );
-    this.alerts = new AlertManager(config.alertCooldownMs);
+    this.alerts = new AlertThrottle(config.alertCooldownMs, (a) => this.publishAlert(a));
     let queueFill = () => 0;
     this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true });
     this.quality = new DataQualityMetrics(this.telemetry.registry);
@@ -82,7 +83,6 @@ export class Service {
       this.quality,
     );
     queueFill = () => this.pipeline.queue.fillRatio;
-    this.alerts.subscribe((a) => this.publishAlert(a));
     this.http = buildHttpApp({
       engine: this.engine,
       telemetry: this.telemetry,
@@ -277,7 +277,7 @@ export class Service {
           const seconds = this.disconnectedAt === null ? 0 : (Date.now() - this.disconnectedAt) / 1000;
           this.disconnectedAt = null;
           this.log.info({ server: s.server, seconds }, 'NATS reconnected');
-          this.alerts.raise('nats', 'warn', `NATS connection was lost for ${seconds.toFixed(1)} s and is restored`, { value: seconds, threshold: null });
+          this.alerts.raise(natsRestoredAlert(seconds));
           // core mode: what was published meanwhile is lost, so coverage restarts after the gap (SPEC §11)
           if (!this.config.jetstream.enabled) void this.pipeline.idle().then(() => this.engine.coverageLost());
           break;

@@ -136,7 +136,7 @@ describe('DashboardStream', () => {
 
     // ~2.6 MB of alerts (distinct symbols, so none is cooled down) at a client that reads nothing
     const message = 'x'.repeat(64 * 1024);
-    for (let i = 0; i < 40; i++) service.alerts.raise('gap', 'warn', message, { symbol: `SYM${i}` });
+    for (let i = 0; i < 40; i++) service.alerts.raise({ kind: 'gap', level: 'warn', message, symbol: `SYM${i}`, provider: null, value: null, threshold: null });
     expect(res.writableLength).toBeLessThanOrEqual(MAX_CLIENT_BUFFER_BYTES + 70 * 1024);
 
     res.release();

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Alert, FeatureSnapshot, Signal } from '../../src/domain/features.js';
 import { MarketEngine } from '../../src/engine/market-engine.js';
 import { Telemetry } from '../../src/obs/telemetry.js';
-import { AlertManager } from '../../src/publish/alerts.js';
+import type { AlertSpec } from '../../src/alerts/alert-rules.js';
+import { gapAlert, latencyAlert, staleAlerts } from '../../src/alerts/alert-rules.js';
+import { AlertThrottle } from '../../src/alerts/alert-throttle.js';
 import { Pipeline } from '../../src/service/pipeline.js';
 import { engineConfig } from '../helpers/events.js';
 
@@ -11,8 +13,7 @@ function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity
   const alerts: Alert[] = [];
   const features: FeatureSnapshot[] = [];
   const signals: Signal[] = [];
-  const manager = new AlertManager(10_000, () => now);
-  manager.subscribe((a) => alerts.push(a));
+  const manager = new AlertThrottle(10_000, (a) => alerts.push(a), () => now);
   const engine = new MarketEngine(engineConfig({ maxSymbols: over.maxSymbols ?? 100 }), 'live');
   const pipeline = new Pipeline(engine, new Telemetry(() => 0, { defaultMetrics: false }), manager, { features: (f) => features.push(f), signal: (s) => signals.push(s) }, {
     queueCapacity: over.queueCapacity ?? 1000,
@@ -25,24 +26,43 @@ function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity
   return { alerts, features, signals, pipeline, send, advance: (ms: number) => (now += ms), get now() { return now; } };
 }
 
-describe('AlertManager', () => {
+const a = (over: Partial<AlertSpec>): AlertSpec => ({ kind: 'gap', level: 'warn', message: 'x', symbol: null, provider: null, value: null, threshold: null, ...over });
+
+describe('AlertThrottle', () => {
   it('raises the same (kind, symbol, provider) at most once per cooldown, on wall-clock time', () => {
     let now = 0;
     const got: Alert[] = [];
-    const m = new AlertManager(10_000, () => now);
-    m.subscribe((a) => got.push(a));
-    expect(m.raise('gap', 'warn', 'x', { symbol: 'A', provider: 'p', value: 2, threshold: 0 })).toBe(true);
-    expect(m.raise('gap', 'warn', 'x', { symbol: 'A', provider: 'p' })).toBe(false);
-    expect(m.raise('gap', 'warn', 'x', { symbol: 'B', provider: 'p' })).toBe(true);
-    expect(m.raise('stale', 'warn', 'x', { provider: 'p' })).toBe(true);
+    const m = new AlertThrottle(10_000, (x) => got.push(x), () => now);
+    expect(m.raise(a({ symbol: 'A', provider: 'p', value: 2, threshold: 0 }))).toBe(true);
+    expect(m.raise(a({ symbol: 'A', provider: 'p' }))).toBe(false);
+    expect(m.raise(a({ symbol: 'B', provider: 'p' }))).toBe(true);
+    expect(m.raise(a({ kind: 'stale', provider: 'p' }))).toBe(true);
+    expect(m.raise(null)).toBe(false);
     now = 10_000;
-    expect(m.raise('gap', 'warn', 'x', { symbol: 'A', provider: 'p' })).toBe(true);
+    expect(m.raise(a({ symbol: 'A', provider: 'p' }))).toBe(true);
     expect(got[0]).toEqual({ v: 1, ts: 0, kind: 'gap', level: 'warn', symbol: 'A', provider: 'p', message: 'x', value: 2, threshold: 0 });
     expect(got).toHaveLength(4);
     // an escalation passes a warn's cooldown once; then critical cools down too
-    expect(m.raise('gap', 'critical', 'worse', { symbol: 'A', provider: 'p' })).toBe(true);
-    expect(m.raise('gap', 'critical', 'worse', { symbol: 'A', provider: 'p' })).toBe(false);
-    expect(m.raise('gap', 'warn', 'x', { symbol: 'A', provider: 'p' })).toBe(false);
+    expect(m.raise(a({ level: 'critical', message: 'worse', symbol: 'A', provider: 'p' }))).toBe(true);
+    expect(m.raise(a({ level: 'critical', message: 'worse', symbol: 'A', provider: 'p' }))).toBe(false);
+    expect(m.raise(a({ symbol: 'A', provider: 'p' }))).toBe(false);
+  });
+});
+
+describe('alert rules (pure)', () => {
+  it('latency: none at or under the limit, warn above, critical above 5x; null p95 is no alert', () => {
+    expect(latencyAlert('S', 100, 100)).toBeNull();
+    expect(latencyAlert('S', null, 100)).toBeNull();
+    expect(latencyAlert('S', 101, 100)).toMatchObject({ kind: 'latency', level: 'warn', symbol: 'S', value: 101, threshold: 100 });
+    expect(latencyAlert('S', 501, 100)?.level).toBe('critical');
+  });
+
+  it('gap: only for missing ids; stale: per silent provider, none while backpressure drops', () => {
+    expect(gapAlert('S', 'p', 0)).toBeNull();
+    expect(gapAlert('S', 'p', 3)).toMatchObject({ kind: 'gap', value: 3, threshold: 0 });
+    const seen = new Map([['a', 0], ['b', 9_000]]);
+    expect(staleAlerts(12_000, seen, 10_000, -Infinity).map((x) => x.provider)).toEqual(['a']);
+    expect(staleAlerts(12_000, seen, 10_000, 5_000)).toEqual([]);
   });
 });
 
