@@ -3,7 +3,7 @@
  *
  *   --mode bare-core   a nats.js callback subscription that only counts (the ceiling)
  *   --mode bare-js     a JetStream consume({callback}) that counts and acks each message
- *   --mode service     the real Service (dist/service/service.js), core or JetStream per env
+ *   --mode service     the real Service (dist/app/service.js), core or JetStream per env
  *
  * It reports when `expect` messages have been consumed: the time from the 10 %
  * mark to the last one (the first 10 % warm the JIT), per-type counts and, for
@@ -16,7 +16,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { loadConfig } from '../dist/config/config.js';
-import { Service } from '../dist/service/service.js';
+import { Service } from '../dist/app/service.js';
 import { serveParent } from './lib/child.mjs';
 import { parseArgs } from './lib/common.mjs';
 

@@ -3,7 +3,7 @@ import { JetStreamUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../obs/logger.js';
 import { attachDashboard } from '../http/dashboard.js';
 import { DurableMismatchError } from '../nats/jetstream-source.js';
-import { Service } from '../service/service.js';
+import { Service } from '../app/service.js';
 import { parseCommandArgs } from './args.js';
 
 export const RUN_USAGE = 'usage: senpai-md run';

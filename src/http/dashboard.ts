@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Alert, FeatureSnapshot, Signal, SignalThresholds } from '../domain/features.js';
 import { computeFeatures } from '../features/feature-engine.js';
-import type { Service } from '../service/service.js';
+import type { Service } from '../app/service.js';
 
 /**
  * The live dashboard (issue 4): `GET /` serves one self-contained page and
@@ -180,18 +180,18 @@ export class DashboardStream {
   private closed = false;
 
   constructor(private readonly service: Service) {
-    service.addListener({
-      features: (f) => {
+    service.addOutput({
+      features: (f: FeatureSnapshot) => {
         if (this.closed) return;
         this.history.record(f, Date.now());
         this.broadcast('features', f);
       },
-      signal: (s) => {
+      signal: (s: Signal) => {
         if (this.closed) return;
         this.signals.push(s);
         this.broadcast('signal', s);
       },
-      alert: (a) => {
+      alert: (a: Alert) => {
         if (this.closed) return;
         this.alerts.push(a);
         this.broadcast('alert', a);

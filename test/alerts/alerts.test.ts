@@ -5,7 +5,7 @@ import { Telemetry } from '../../src/obs/telemetry.js';
 import type { AlertSpec } from '../../src/alerts/alert-rules.js';
 import { gapAlert, latencyAlert, staleAlerts } from '../../src/alerts/alert-rules.js';
 import { AlertThrottle } from '../../src/alerts/alert-throttle.js';
-import { Pipeline } from '../../src/service/pipeline.js';
+import { Pipeline } from '../../src/app/pipeline.js';
 import { engineConfig } from '../helpers/events.js';
 
 function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity?: number } = {}) {
@@ -15,7 +15,7 @@ function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity
   const signals: Signal[] = [];
   const manager = new AlertThrottle(10_000, (a) => alerts.push(a), () => now);
   const engine = new MarketEngine(engineConfig({ maxSymbols: over.maxSymbols ?? 100 }), 'live');
-  const pipeline = new Pipeline(engine, new Telemetry(() => 0, { defaultMetrics: false }), manager, { features: (f) => features.push(f), signal: (s) => signals.push(s) }, {
+  const pipeline = new Pipeline(engine, new Telemetry(() => 0, { defaultMetrics: false }), manager, { features: (f) => features.push(f), signal: (s) => signals.push(s), alert: (a) => alerts.push(a) }, {
     queueCapacity: over.queueCapacity ?? 1000,
     dropOnBackpressure: true,
     featuresPubRateHz: 1000,

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/config.js';
 import type { Alert, FeatureSnapshot, Signal } from '../../src/domain/features.js';
 import { attachDashboard } from '../../src/http/dashboard.js';
 import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
-import { Service } from '../../src/service/service.js';
+import { Service } from '../../src/app/service.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 
 /**

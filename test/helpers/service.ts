@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.js';
 import type { Config } from '../../src/config/config.js';
-import { Service } from '../../src/service/service.js';
+import { Service } from '../../src/app/service.js';
 
 /** An in-process service against a test nats-server, HTTP on a free port. */
 export async function startService(

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { DASHBOARD_HTML_CANDIDATES, DashboardStream, MAX_CLIENT_BUFFER_BYTES, attachDashboard, loadDashboardHtml } from '../../src/http/dashboard.js';
 import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
-import { Service } from '../../src/service/service.js';
+import { Service } from '../../src/app/service.js';
 import { waitFor } from '../helpers/nats-server.js';
 
 /** The dashboard's routes and stream without NATS: the service is built but never started. */

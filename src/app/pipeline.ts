@@ -1,6 +1,7 @@
 import type { MarketEvent } from '../domain/events.js';
 import { isRejection } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
+import type { OutputPort } from '../output/output-port.js';
 import type { MarketEngine } from '../engine/market-engine.js';
 import { decode, subjectEventType } from '../decode/decode.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
@@ -10,13 +11,7 @@ import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
 import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
-import type { SymbolState } from '../state/symbol-state.js';
 
-/** Where processed output goes: NATS in the service, arrays in tests. */
-export interface PipelineSink {
-  features(f: FeatureSnapshot): void;
-  signal(s: Signal): void;
-}
 
 export interface PipelineOptions {
   readonly queueCapacity: number;
@@ -76,7 +71,7 @@ export class Pipeline {
     private readonly engine: MarketEngine,
     private readonly telemetry: Telemetry,
     private readonly alerts: AlertThrottle,
-    private readonly sink: PipelineSink,
+    private readonly output: OutputPort,
     private readonly opts: PipelineOptions,
     private readonly quality: DataQualityMetrics | null = null,
   ) {
@@ -155,7 +150,7 @@ export class Pipeline {
    * out only when `publishSignal` (the message is above the durable's ack
    * floor, so the failed process may not have sent it).
    */
-  replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): SymbolState | null {
+  replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): string | null {
     const q = this.quality;
     if (q !== null) q.warmupMessagesTotal++;
     const decoded = decode(subject, data);
@@ -169,7 +164,15 @@ export class Pipeline {
       return null;
     }
     if (publishSignal && outcome.signal !== null) this.emitSignal(outcome.signal, Date.now());
-    return outcome.state;
+    return outcome.state?.symbol ?? null;
+  }
+
+  /** Publishes the current features of these symbols (throttled), e.g. after a warm-up. */
+  republish(symbols: Iterable<string>): void {
+    for (const symbol of symbols) {
+      const s = this.engine.symbols.get(symbol);
+      if (s !== undefined) this.features.touch(s);
+    }
   }
 
   /** Forgets symbols idle for `idleMs` of wall-clock time (SPEC §3); returns them. */
@@ -258,12 +261,12 @@ export class Pipeline {
       return;
     }
     this.telemetry.countSignal(signal.symbol, signal.direction);
-    this.sink.signal(signal);
+    this.output.signal(signal);
   }
 
   private publishFeatures(f: FeatureSnapshot): void {
     this.telemetry.countFeaturePublish(f.symbol);
-    this.sink.features(f);
+    this.output.features(f);
     this.alerts.raise(latencyAlert(f.symbol, f.latency_ms_p95, this.opts.latencyAlertMs));
   }
 

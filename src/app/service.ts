@@ -1,0 +1,209 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { natsRestoredAlert } from '../alerts/alert-rules.js';
+import { AlertThrottle } from '../alerts/alert-throttle.js';
+import type { Config } from '../config/config.js';
+import { MarketEngine } from '../engine/market-engine.js';
+import { buildHttpApp } from '../http/app.js';
+import { CoreSource } from '../nats/core-source.js';
+import { JetStreamSource } from '../nats/jetstream-source.js';
+import { LinkStatus } from '../nats/link-status.js';
+import { connectWithRetry, natsOptions } from '../nats/nats-link.js';
+import { NatsSink } from '../nats/nats-sink.js';
+import type { WarmupProgress } from '../nats/warm-start.js';
+import { warmStart } from '../nats/warm-start.js';
+import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
+import { Telemetry } from '../obs/telemetry.js';
+import type { OutputPort } from '../output/output-port.js';
+import { FanOut } from '../output/output-port.js';
+import { Pipeline } from './pipeline.js';
+
+/** Longest wait for NATS to flush at shutdown (it cannot while disconnected). */
+const DRAIN_TIMEOUT_MS = 5000;
+
+/**
+ * The composition root of the live service (SPEC §1): builds the engine, the
+ * pipeline, the outputs (NATS and whatever else is added), the NATS link and
+ * source, and the HTTP API; starts and stops them in order. Wiring and
+ * lifecycle only: each piece lives in the room its name says. `run` wires it
+ * to the process; tests build it against a real nats-server.
+ */
+export class Service {
+  readonly telemetry: Telemetry;
+  readonly quality: DataQualityMetrics;
+  readonly alerts: AlertThrottle;
+  readonly engine: MarketEngine;
+  readonly pipeline: Pipeline;
+  readonly http: FastifyInstance;
+  /** Every output goes here; NATS is the first sink, the dashboard stream and tests add theirs. */
+  readonly output: FanOut;
+  readonly link: LinkStatus;
+  private readonly natsSink: NatsSink;
+  private nc: NatsConnection | null = null;
+  private core: CoreSource | null = null;
+  private jetstream: JetStreamSource | null = null;
+  private staleTimer: NodeJS.Timeout | null = null;
+  private evictTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  /** The warm-up in progress, for `/health`. */
+  private warming: WarmupProgress | null = null;
+
+  constructor(
+    readonly config: Readonly<Config>,
+    private readonly log: Logger,
+    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, service: Service) => void } = {},
+  ) {
+    this.engine = new MarketEngine(
+      { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
+      'live',
+    );
+    let queueFill = () => 0;
+    this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true });
+    this.quality = new DataQualityMetrics(this.telemetry.registry);
+    this.natsSink = new NatsSink(log, () => this.telemetry.publishErrorsTotal++);
+    this.output = new FanOut((err) => log.error({ err }, 'an output sink failed')).add(this.natsSink);
+    this.alerts = new AlertThrottle(config.alertCooldownMs, (a) => this.output.alert(a));
+    this.link = new LinkStatus(log, natsOptions(config.nats, 'senpai-md-consumer'), (up) => (this.telemetry.natsConnected = up));
+    this.pipeline = new Pipeline(
+      this.engine,
+      this.telemetry,
+      this.alerts,
+      this.output,
+      {
+        queueCapacity: config.queueMaxSize,
+        queueMaxBytes: config.queueMaxBytes,
+        signalMaxAgeMs: config.signalMaxAgeMs,
+        dropOnBackpressure: !config.jetstream.enabled,
+        featuresPubRateHz: config.featuresPubRateHz,
+        latencyAlertMs: config.latencyAlertMs,
+        maxSymbols: config.maxSymbols,
+      },
+      this.quality,
+    );
+    queueFill = () => this.pipeline.queue.fillRatio;
+    this.http = buildHttpApp({
+      engine: this.engine,
+      telemetry: this.telemetry,
+      queue: this.pipeline.queue,
+      isNatsConnected: () => this.link.connected,
+      natsError: () => this.link.error,
+      warmup: () => (this.warming === null ? null : { messages: this.warming.messages, elapsed_s: (Date.now() - this.warming.startedMs) / 1000 }),
+      log: this.log,
+      ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance) => opts.extendHttp!(app, this) } : {}),
+    });
+  }
+
+  get natsConnected(): boolean {
+    return this.link.connected;
+  }
+
+  /** Adds an output sink (the dashboard stream, a test collector). */
+  addOutput(sink: OutputPort): void {
+    this.output.add(sink);
+  }
+
+  /** Starts the HTTP API on the configured host and port; returns the bound port. */
+  async listen(): Promise<number> {
+    await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
+    const addr = this.http.server.address();
+    return typeof addr === 'object' && addr !== null ? addr.port : this.config.http.port;
+  }
+
+  /**
+   * Connects to NATS (retrying for ever, each failure logged with its reason),
+   * warms the windows from the stream in JetStream mode, then consumes.
+   * Throws {@link JetStreamUnavailableError} when JetStream is asked for but
+   * missing.
+   */
+  async start(): Promise<void> {
+    const cfg = this.config;
+    this.log.info({ servers: cfg.nats.servers }, 'connecting to NATS');
+    const nc = await connectWithRetry(natsOptions(cfg.nats, 'senpai-md-consumer'), { failed: (r, n, wait) => this.link.attemptFailed(r, n, wait) }, () => this.stopping);
+    if (nc === null) return; // stopped while waiting
+    this.nc = nc;
+    this.natsSink.attach(nc);
+    this.link.follow(nc, {
+      disconnected: () => undefined,
+      reconnected: (seconds) => {
+        this.alerts.raise(natsRestoredAlert(seconds));
+        // core mode: what was published meanwhile is lost, so coverage restarts after the gap (SPEC §11)
+        if (!cfg.jetstream.enabled) void this.pipeline.idle().then(() => this.engine.coverageLost());
+      },
+    });
+    if (cfg.jetstream.enabled) {
+      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize });
+      const maxAgeMs = await js.ensureStream();
+      if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
+      else await js.ensureDurable();
+      if (this.stopping) return;
+      await js.start((subject, data, ack) => this.pipeline.offer(subject, data, ack));
+      this.jetstream = js;
+      this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable }, 'consuming from JetStream');
+    } else {
+      this.core = new CoreSource(nc, cfg.nats.subject);
+      await this.core.start((subject, data) => this.pipeline.offer(subject, data, null));
+      this.log.info({ subject: cfg.nats.subject }, 'subscribed');
+    }
+    this.staleTimer = setInterval(() => {
+      if (this.link.connected) this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
+    }, 1000);
+    this.staleTimer.unref();
+    this.evictTimer = setInterval(() => this.evictIdle(), Math.max(1000, Math.min(60_000, cfg.symbolIdleEvictMs / 10)));
+    this.evictTimer.unref();
+  }
+
+  /** The JetStream warm start (SPEC §11), with its gauges and `/health` progress. */
+  private async warmUp(js: JetStreamSource, maxAgeMs: number): Promise<void> {
+    const cfg = this.config;
+    const progress: WarmupProgress = { startedMs: Date.now(), messages: 0 };
+    this.warming = progress;
+    this.quality.warming = true;
+    try {
+      await warmStart(js, maxAgeMs, { stream: cfg.jetstream.stream, windowMs: cfg.windowMs, marginS: cfg.warmup.marginS }, {
+        setCoverageStart: (ms) => this.engine.setCoverageStart(ms),
+        replay: (subject, data, tsMs, publishSignal) => this.pipeline.replay(subject, data, tsMs, publishSignal),
+        republish: (symbols) => this.pipeline.republish(symbols),
+      }, progress, this.log);
+      this.quality.warmupSeconds = (Date.now() - progress.startedMs) / 1000;
+    } finally {
+      this.warming = null;
+      this.quality.warming = false;
+    }
+  }
+
+  /** Forgets symbols idle for SYMBOL_IDLE_EVICT_S (SPEC §3). */
+  private evictIdle(): void {
+    const evicted = this.pipeline.evictIdle(Date.now(), this.config.symbolIdleEvictMs);
+    if (evicted.length > 0) this.log.info({ count: evicted.length, symbols: evicted.slice(0, 20) }, 'idle symbols forgotten');
+  }
+
+  /**
+   * Graceful stop (SIGINT/SIGTERM): stop consuming, process what is queued,
+   * publish pending trailing edges, drain NATS (flushing publishes), close HTTP.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.staleTimer !== null) clearInterval(this.staleTimer);
+    if (this.evictTimer !== null) clearInterval(this.evictTimer);
+    if (this.jetstream !== null) await this.jetstream.stop();
+    if (this.core !== null) await this.core.stop();
+    await this.pipeline.idle();
+    this.pipeline.features.flush();
+    const nc = this.nc;
+    if (nc !== null && !nc.isClosed()) {
+      // drain flushes every pending publish; while NATS is down it cannot, so it is bounded
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), DRAIN_TIMEOUT_MS)));
+      const result = await Promise.race([nc.drain().then(() => 'drained' as const, (err: unknown) => err), timedOut]);
+      clearTimeout(timer);
+      if (result !== 'drained') {
+        this.log.warn({ err: result === 'timeout' ? undefined : result }, result === 'timeout' ? 'NATS drain timed out; closing' : 'NATS drain failed; closing');
+        await nc.close().catch(() => undefined);
+      }
+    }
+    this.link.closed();
+    await this.http.close();
+  }
+}

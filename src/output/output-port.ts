@@ -1,0 +1,48 @@
+import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
+
+/**
+ * The one output port (SPEC §5): where features, signals and alerts go once
+ * the engine and the rules produced them. NATS publishing, the dashboard
+ * stream and test collectors implement it; a new sink is one class and one
+ * line in the composition root.
+ */
+export interface OutputPort {
+  features(f: FeatureSnapshot): void;
+  signal(s: Signal): void;
+  alert(a: Alert): void;
+}
+
+/**
+ * Hands each output to every sink in order. A sink that throws is reported
+ * and skipped for that output; the others still get it.
+ */
+export class FanOut implements OutputPort {
+  private readonly sinks: OutputPort[] = [];
+
+  constructor(private readonly onSinkError: (err: unknown, sink: OutputPort) => void = () => undefined) {}
+
+  add(sink: OutputPort): this {
+    this.sinks.push(sink);
+    return this;
+  }
+
+  features(f: FeatureSnapshot): void {
+    for (const s of this.sinks) this.guard(s, () => s.features(f));
+  }
+
+  signal(x: Signal): void {
+    for (const s of this.sinks) this.guard(s, () => s.signal(x));
+  }
+
+  alert(a: Alert): void {
+    for (const s of this.sinks) this.guard(s, () => s.alert(a));
+  }
+
+  private guard(sink: OutputPort, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.onSinkError(err, sink);
+    }
+  }
+}
