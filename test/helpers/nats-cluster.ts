@@ -175,7 +175,7 @@ export class TestNatsCluster {
   async waitForJetStream(timeoutMs = 30_000): Promise<void> {
     const nc = await this.connect({ maxReconnectAttempts: -1 });
     try {
-      const jsm = await jetstreamManager(nc, { timeout: 2000 });
+      const jsm = await jetstreamManager(nc, { timeout: 2000, checkAPI: false });
       const probe = `PROBE_${Date.now().toString(36)}`;
       await waitFor(
         async () => {
