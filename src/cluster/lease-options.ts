@@ -62,10 +62,12 @@ export interface PartitionLeasesOptions {
   readonly replicas?: number;
   /**
    * A holder stops this long before its lease could expire anywhere (default
-   * lease/5: 3 s at 15 s — time to stop, and to spare for a late timer). With
-   * renewals every lease/3, a KV outage moves nothing when it lasts less than
-   * lease − margin − lease/3 (7 s at the defaults; up to 12 s when it starts
-   * just after a renewal). A JetStream leader election takes 2–6 s.
+   * lease/10: 1.5 s at 15 s — time to stop, and to spare for a late timer or a
+   * stalled event loop). With renewals every lease/3, a KV outage moves
+   * nothing when it lasts less than lease − margin − lease/3: 8.5 s at the
+   * defaults when it starts just before a renewal, 13.5 s just after one. A
+   * JetStream stream-leader election after `kill -9` took ~6 s on nats-server
+   * 2.9 (docs/SCALING.md).
    */
   readonly marginMs?: number;
   /**
@@ -126,7 +128,7 @@ export function leaseTimings(opts: PartitionLeasesOptions): LeaseTimings {
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
   if (!(leaseMs >= 300)) throw new RangeError(`leaseMs must be ≥ 300, got ${leaseMs}`);
   const renewEveryMs = leaseMs / 3;
-  const margin = opts.marginMs ?? leaseMs / 5;
+  const margin = opts.marginMs ?? leaseMs / 10;
   // The lease must stay valid past the next renewal, or every period would lose it.
   if (!(margin > 0 && margin < leaseMs - renewEveryMs)) throw new RangeError(`marginMs must be in (0, 2/3 of the lease), got ${margin}`);
   return {

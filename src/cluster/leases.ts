@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude, Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
@@ -7,53 +7,19 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { assignPartitions } from './assignment.js';
 import { BucketView, leaseOf, monoMs } from './bucket-view.js';
 import type { Observed } from './bucket-view.js';
-import { MEMBER_ID_PATTERN, encodeRecord, memberKey, partitionKey } from './lease-records.js';
-import type { MemberRecord, PartitionLease, StoredMember } from './lease-records.js';
-import { ClusterBucketError, leaseTimings } from './lease-options.js';
+import { LeaseHolder, message } from './lease-holder.js';
+import type { LeaseStats } from './lease-holder.js';
+import { MEMBER_ID_PATTERN, encodeRecord, memberKey } from './lease-records.js';
+import type { MemberRecord, StoredMember } from './lease-records.js';
+import { ClusterBucketError, DEFAULT_BUCKET, leaseTimings } from './lease-options.js';
 import type { ClusterView, LeaseHandlers, LeaseLog, LeaseTimings, LostReason, PartitionLeasesOptions, PartitionOwnership } from './lease-options.js';
 
 export { ClusterBucketError, DEFAULT_BUCKET, DEFAULT_LEASE_MS } from './lease-options.js';
 export type { AcquiredInfo, ClusterView, LeaseHandlers, LeaseLog, LostReason, PartitionLeasesOptions, PartitionOwnership } from './lease-options.js';
-
-/** A lease this member holds. */
-interface Held {
-  readonly partition: number;
-  revision: number;
-  readonly sinceMs: number;
-  readonly previousOwner: string | null;
-  /** Monotonic time at which the last confirmed write was sent: validity runs from here. */
-  confirmedMono: number;
-  phase: 'active' | 'releasing';
-  /** A renewal is queued or in flight. */
-  renewing: boolean;
-  /** Writes to the key, one at a time. */
-  tail: Promise<void>;
-  deadline: NodeJS.Timeout | null;
-  retry: NodeJS.Timeout | null;
-}
+export type { MemberRecord } from './lease-records.js';
+export type { LeaseStats } from './lease-holder.js';
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
-
-/** Counters for metrics (see {@link PartitionLeases.stats}). */
-export interface LeaseStats {
-  readonly acquired: number;
-  readonly lost: number;
-  readonly released: number;
-  readonly renewals: number;
-  readonly renewalFailures: number;
-  readonly maxRenewalGapMs: number;
-}
-
-function isWrongSequence(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 const byId = (a: MemberRecord, b: MemberRecord): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -100,14 +66,11 @@ export class PartitionLeases {
   private readonly log: LeaseLog;
   private readonly session = randomUUID();
   private readonly bucket: BucketView;
+  private readonly holder: LeaseHolder;
 
   private state: State = 'new';
   private kv: KV | null = null;
   private jsm: JetStreamManager | null = null;
-  private readonly held = new Map<number, Held>();
-  private readonly acquiring = new Set<number>();
-  /** Hand-overs in progress (awaited by {@link stop}). */
-  private readonly handovers = new Set<Promise<void>>();
   private membersKey = '';
   private acquireAfterMono = 0;
   private ticker: NodeJS.Timeout | null = null;
@@ -117,7 +80,6 @@ export class PartitionLeases {
   private watcher: { stop(): void } | null = null;
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
-  private readonly counters = { acquired: 0, lost: 0, released: 0, renewals: 0, renewalFailures: 0, maxRenewalGapMs: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -128,11 +90,21 @@ export class PartitionLeases {
     this.memberId = opts.memberId;
     this.partitions = opts.partitions;
     this.timings = leaseTimings(opts);
-    this.bucketName = opts.bucket ?? 'senpai_cluster';
+    this.bucketName = opts.bucket ?? DEFAULT_BUCKET;
     this.replicas = opts.replicas ?? 1;
     this.handlers = opts.handlers ?? {};
     this.log = opts.log ?? (() => undefined);
     this.bucket = new BucketView(this.memberId, this.partitions, this.bucketName, this.timings);
+    this.holder = new LeaseHolder(
+      this.memberId,
+      this.session,
+      this.timings,
+      {
+        lost: (k, reason) => this.callLost(k, reason),
+        dropped: () => this.nudge(),
+      },
+      this.log,
+    );
   }
 
   /**
@@ -164,15 +136,15 @@ export class PartitionLeases {
 
   /** Partitions this member processes now: held, not being handed over, lease valid. */
   owned(): number[] {
-    const out: number[] = [];
-    for (const k of this.held.keys()) if (this.owns(k)) out.push(k);
-    return out.sort((a, b) => a - b);
+    return this.holder
+      .heldPartitions()
+      .filter((k) => this.holder.owns(k))
+      .sort((a, b) => a - b);
   }
 
   /** Whether this member may process and publish partition `k` right now (checks the clock, not only the state). */
   owns(partition: number): boolean {
-    const h = this.held.get(partition);
-    return h !== undefined && h.phase === 'active' && monoMs() < h.confirmedMono + this.timings.validMs;
+    return this.holder.owns(partition);
   }
 
   /** The member holding `k` as last seen (this member for its own), or null: for 421 answers. */
@@ -187,9 +159,8 @@ export class PartitionLeases {
     const members = this.bucket.members.map((m) => (m.id === this.memberId ? this.selfRecord() : m));
     const partitions: PartitionOwnership[] = [];
     for (let k = 0; k < this.partitions; k++) {
-      const h = this.held.get(k);
       const other = this.bucket.others[k] ?? null;
-      if (h !== undefined && this.owns(k)) partitions.push({ partition: k, owner: this.memberId, since_ms: h.sinceMs });
+      if (this.owns(k)) partitions.push({ partition: k, owner: this.memberId, since_ms: this.holder.sinceMs(k) });
       else if (other !== null) partitions.push({ partition: k, owner: other.owner, since_ms: other.since_ms });
       else partitions.push({ partition: k, owner: null, since_ms: null });
     }
@@ -203,7 +174,7 @@ export class PartitionLeases {
    * to the validity, `timings.validMs`; lease/3 when all is well).
    */
   stats(): LeaseStats {
-    return { ...this.counters };
+    return this.holder.stats();
   }
 
   /**
@@ -217,18 +188,20 @@ export class PartitionLeases {
       return;
     }
     this.state = 'stopping';
+    this.holder.mode = 'stopping';
+    // The ticker keeps renewing while the handlers stop.
     this.clearLoopTimers({ keepTicker: true });
     await this.syncing?.catch(() => undefined);
-    for (const h of this.held.values()) this.release(h, 'stopped');
-    while (this.handovers.size > 0) await Promise.all(this.handovers);
+    for (const k of this.holder.heldPartitions()) this.holder.release(k, 'stopped');
+    await this.holder.settled();
     this.clearLoopTimers();
+    this.holder.mode = 'dead';
+    this.holder.forget();
     try {
       await this.kv?.delete(memberKey(this.memberId));
     } catch (err) {
       this.log('debug', 'cluster: deregistering failed', { err: message(err) });
     }
-    for (const h of this.held.values()) this.clearHeldTimers(h);
-    this.held.clear();
     this.state = 'stopped';
   }
 
@@ -238,9 +211,9 @@ export class PartitionLeases {
    */
   crash(): void {
     this.state = 'crashed';
+    this.holder.mode = 'dead';
     this.clearLoopTimers();
-    for (const h of this.held.values()) this.clearHeldTimers(h);
-    this.held.clear();
+    this.holder.forget();
   }
 
   // ---- the loop ----------------------------------------------------------
@@ -257,6 +230,7 @@ export class PartitionLeases {
         // ...and the lease operations get the short timeout: a slow answer must
         // not eat the margin. An existing bucket is opened as it is.
         this.kv = await new Kvm(jetstream(this.nc, { timeout: this.timings.opTimeoutMs })).create(this.bucketName, config);
+        this.holder.kv = this.kv;
         this.jsm = await jetstreamManager(this.nc, { timeout: this.timings.opTimeoutMs, checkAPI: false });
         return;
       } catch (err) {
@@ -271,7 +245,7 @@ export class PartitionLeases {
 
   private tick(): void {
     if (this.state !== 'running' && this.state !== 'stopping') return;
-    for (const h of this.held.values()) this.renew(h);
+    this.holder.renewAll();
     if (this.state !== 'running') return;
     void this.refreshMember();
     if (this.watcher === null) this.startWatch();
@@ -287,12 +261,6 @@ export class PartitionLeases {
     this.nudgeTimer = this.settleTimer = this.expiryTimer = null;
     this.watcher?.stop();
     this.watcher = null;
-  }
-
-  private clearHeldTimers(h: Held): void {
-    if (h.deadline !== null) clearTimeout(h.deadline);
-    if (h.retry !== null) clearTimeout(h.retry);
-    h.deadline = h.retry = null;
   }
 
   private selfRecord(): MemberRecord {
@@ -375,7 +343,7 @@ export class PartitionLeases {
       const o = observed[k] ?? null;
       const lease = o === null ? null : leaseOf(o.entry);
       // Ours even when dropped locally (it can be taken back at once).
-      const mine = this.held.has(k) || (lease?.owner === this.memberId && lease.session === this.session);
+      const mine = this.holder.has(k) || (lease?.owner === this.memberId && lease.session === this.session);
       const alive = o !== null && lease !== null && lease.owner !== null && !mine && !this.bucket.stale(o, lease.renewed_ms);
       this.bucket.others[k] = alive ? lease : null;
       current.push(mine ? this.memberId : alive ? lease.owner : null);
@@ -388,7 +356,7 @@ export class PartitionLeases {
       members.map((m) => m.id),
       current,
     );
-    for (const h of this.held.values()) if (target[h.partition] !== this.memberId) this.release(h, 'released');
+    for (const k of this.holder.heldPartitions()) if (target[k] !== this.memberId) this.holder.release(k, 'released');
 
     // While settling, only partitions handed over now (released by a live
     // member, or released while this member watched) are taken; absent,
@@ -397,13 +365,33 @@ export class PartitionLeases {
     const settled = monoMs() >= this.acquireAfterMono;
     const work: Promise<void>[] = [];
     for (let k = 0; k < this.partitions; k++) {
-      if (target[k] !== this.memberId || this.held.has(k)) continue;
+      if (target[k] !== this.memberId || this.holder.has(k)) continue;
       const o = observed[k] ?? null;
       const lease = o === null ? null : leaseOf(o.entry);
       const handedOver = lease?.owner === null && (o?.handedOver === true || others.some((m) => m.id === lease.previous_owner));
       if (settled || handedOver) work.push(this.acquire(k, o));
     }
     await Promise.all(work);
+  }
+
+  private async acquire(k: number, o: Observed | null): Promise<void> {
+    const stale = o !== null && this.bucket.stale(o, leaseOf(o.entry)?.renewed_ms ?? null);
+    const info = await this.holder.acquire(k, o, stale);
+    if (info === null || this.state !== 'running') return;
+    this.log('info', 'cluster: partition acquired', { partition: k, previous_owner: info.previousOwner, unowned_ms: info.unownedMs });
+    try {
+      this.handlers.acquired?.(k, info);
+    } catch (err) {
+      this.log('warn', 'cluster: acquired handler threw', { partition: k, err: message(err) });
+    }
+  }
+
+  private async callLost(k: number, reason: LostReason): Promise<void> {
+    try {
+      await this.handlers.lost?.(k, { reason });
+    } catch (err) {
+      this.log('warn', 'cluster: lost handler threw', { partition: k, err: message(err) });
+    }
   }
 
   /**
@@ -433,196 +421,6 @@ export class PartitionLeases {
       this.handlers.membersChanged?.(members);
     } catch (err) {
       this.log('warn', 'cluster: membersChanged handler threw', { err: message(err) });
-    }
-  }
-
-  // ---- acquiring, renewing, releasing ------------------------------------
-
-  private async acquire(k: number, o: Observed | null): Promise<void> {
-    const kv = this.kv;
-    if (kv === null || this.acquiring.has(k)) return;
-    const lease = o === null ? null : leaseOf(o.entry);
-    if (o !== null && o.entry.operation === 'PUT') {
-      const mine = lease?.owner === this.memberId && lease.session === this.session;
-      const free = lease !== null && lease.owner === null;
-      if (!mine && !free && !this.bucket.stale(o, lease?.renewed_ms ?? null)) return; // a live lease: wait for its release or expiry
-    }
-    this.acquiring.add(k);
-    const previousOwner = lease === null ? null : (lease.owner ?? lease.previous_owner);
-    const wall = Date.now();
-    const unownedMs = lease === null ? null : Math.max(0, wall - (lease.owner === null ? lease.since_ms : lease.renewed_ms));
-    const value: PartitionLease = { owner: this.memberId, session: this.session, since_ms: wall, renewed_ms: wall, previous_owner: previousOwner };
-    const sentMono = monoMs();
-    let revision: number;
-    try {
-      revision =
-        o === null
-          ? await kv.create(partitionKey(k), encodeRecord(value))
-          : await kv.update(partitionKey(k), encodeRecord(value), o.revision, this.timings.opTimeoutMs);
-    } catch (err) {
-      // A lost race (wrong sequence) or a failover: the next pass looks again.
-      this.log('debug', 'cluster: acquiring failed', { partition: k, err: message(err) });
-      return;
-    } finally {
-      this.acquiring.delete(k);
-    }
-    const h: Held = { partition: k, revision, sinceMs: wall, previousOwner, confirmedMono: sentMono, phase: 'active', renewing: false, tail: Promise.resolve(), deadline: null, retry: null };
-    if (this.state !== 'running') {
-      // Stopped while acquiring: hand it straight back (crashed: leave it to expire).
-      if (this.state === 'stopping') await this.writeRelease(h);
-      return;
-    }
-    this.held.set(k, h);
-    this.arm(h);
-    this.counters.acquired++;
-    this.log('info', 'cluster: partition acquired', { partition: k, previous_owner: previousOwner, unowned_ms: unownedMs });
-    try {
-      this.handlers.acquired?.(k, { previousOwner, unownedMs });
-    } catch (err) {
-      this.log('warn', 'cluster: acquired handler threw', { partition: k, err: message(err) });
-    }
-  }
-
-  /** The deadline: stop before anyone else could take the lease. */
-  private arm(h: Held): void {
-    if (h.deadline !== null) clearTimeout(h.deadline);
-    h.deadline = setTimeout(() => this.expire(h), Math.max(0, h.confirmedMono + this.timings.validMs - monoMs()));
-    h.deadline.unref();
-  }
-
-  private expire(h: Held): void {
-    h.deadline = null;
-    if (this.held.get(h.partition) !== h) return;
-    if (monoMs() < h.confirmedMono + this.timings.validMs) return this.arm(h);
-    this.drop(h, 'expired');
-  }
-
-  /** Forgets a lease this member can no longer vouch for; tells the handler unless a hand-over already did. */
-  private drop(h: Held, reason: 'expired' | 'taken'): void {
-    if (this.held.get(h.partition) !== h) return;
-    this.held.delete(h.partition);
-    this.clearHeldTimers(h);
-    const wasActive = h.phase === 'active';
-    h.phase = 'releasing';
-    this.log('warn', `cluster: partition ${h.partition} lost (${reason})`, { partition: h.partition, reason });
-    if (wasActive) {
-      this.counters.lost++;
-      void this.callLost(h.partition, reason);
-    }
-    if (this.state === 'running') this.nudge();
-  }
-
-  private async callLost(k: number, reason: LostReason): Promise<void> {
-    try {
-      await this.handlers.lost?.(k, { reason });
-    } catch (err) {
-      this.log('warn', 'cluster: lost handler threw', { partition: k, err: message(err) });
-    }
-  }
-
-  /** Runs writes to one key one at a time. */
-  private exclusive(h: Held, fn: () => Promise<void>): Promise<void> {
-    const run = h.tail.then(fn, fn);
-    h.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  private renew(h: Held): void {
-    if (h.renewing || this.held.get(h.partition) !== h) return;
-    h.renewing = true;
-    void this.exclusive(h, async () => {
-      try {
-        await this.writeRenewal(h);
-      } finally {
-        h.renewing = false;
-      }
-    });
-  }
-
-  private async writeRenewal(h: Held): Promise<void> {
-    const kv = this.kv;
-    if (kv === null || this.held.get(h.partition) !== h) return;
-    const value: PartitionLease = { owner: this.memberId, session: this.session, since_ms: h.sinceMs, renewed_ms: Date.now(), previous_owner: h.previousOwner };
-    const sentMono = monoMs();
-    try {
-      const revision = await kv.update(partitionKey(h.partition), encodeRecord(value), h.revision, this.timings.opTimeoutMs);
-      if (this.held.get(h.partition) !== h) return;
-      this.counters.renewals++;
-      this.counters.maxRenewalGapMs = Math.max(this.counters.maxRenewalGapMs, sentMono - h.confirmedMono);
-      h.revision = revision;
-      h.confirmedMono = Math.max(h.confirmedMono, sentMono);
-      this.arm(h);
-    } catch (err) {
-      if (this.held.get(h.partition) !== h) return;
-      this.counters.renewalFailures++;
-      if (!isWrongSequence(err)) {
-        this.log('debug', 'cluster: renewal failed, retrying', { partition: h.partition, err: message(err) });
-        return this.retrySoon(h);
-      }
-      if (await this.adoptOwnRevision(h)) return this.retrySoon(h);
-      if (this.held.get(h.partition) === h) this.drop(h, 'taken');
-    }
-  }
-
-  private retrySoon(h: Held): void {
-    if (h.retry !== null || this.state === 'crashed' || this.state === 'stopped') return;
-    h.retry = setTimeout(() => {
-      h.retry = null;
-      this.renew(h);
-    }, this.timings.retryMs);
-    h.retry.unref();
-  }
-
-  /**
-   * A write met another revision. When the key still holds this member's
-   * lease (an earlier write landed after its timeout), adopts that revision —
-   * validity stays where it was — and returns true; false when someone else
-   * holds it. A failed read counts as ours: the deadline still bounds it.
-   */
-  private async adoptOwnRevision(h: Held): Promise<boolean> {
-    try {
-      const entry = await this.kv?.get(partitionKey(h.partition));
-      const lease = entry === null || entry === undefined ? null : leaseOf(entry);
-      if (entry === null || entry === undefined || lease?.owner !== this.memberId || lease.session !== this.session) return false;
-      h.revision = Math.max(h.revision, entry.revision);
-      return true;
-    } catch (err) {
-      this.log('debug', 'cluster: reading a contested lease failed', { partition: h.partition, err: message(err) });
-      return true;
-    }
-  }
-
-  /** Hands a partition over: stop (await `lost`, renewing meanwhile), then release the lease with CAS. */
-  private release(h: Held, reason: 'released' | 'stopped'): void {
-    if (h.phase !== 'active') return;
-    h.phase = 'releasing';
-    this.log('info', `cluster: handing partition ${h.partition} over (${reason})`, { partition: h.partition });
-    const run = (async () => {
-      await this.callLost(h.partition, reason);
-      await this.exclusive(h, () => this.writeRelease(h));
-    })().catch((err: unknown) => this.log('warn', 'cluster: hand-over failed', { partition: h.partition, err: message(err) }));
-    this.handovers.add(run);
-    void run.finally(() => this.handovers.delete(run));
-  }
-
-  /** Writes `owner: null`, retrying within the lease's validity; past it the lease simply expires. */
-  private async writeRelease(h: Held): Promise<void> {
-    const kv = this.kv;
-    const value: PartitionLease = { owner: null, session: null, since_ms: Date.now(), renewed_ms: Date.now(), previous_owner: this.memberId };
-    while (kv !== null && this.state !== 'crashed' && monoMs() < h.confirmedMono + this.timings.validMs) {
-      try {
-        await kv.update(partitionKey(h.partition), encodeRecord(value), h.revision, this.timings.opTimeoutMs);
-        this.counters.released++;
-        break;
-      } catch (err) {
-        this.log('debug', 'cluster: release failed', { partition: h.partition, err: message(err) });
-        if (isWrongSequence(err) && !(await this.adoptOwnRevision(h))) break; // someone else's now
-        await new Promise((r) => setTimeout(r, this.timings.retryMs));
-      }
-    }
-    if (this.held.get(h.partition) === h) {
-      this.held.delete(h.partition);
-      this.clearHeldTimers(h);
     }
   }
 }
