@@ -39,6 +39,20 @@ export interface ClusterOptions {
   readonly size?: number;
   /** JetStream on every node (default true). */
   readonly jetstream?: boolean;
+  /** Writes a node's configuration instead of the generated one (e.g. a shipped file with the ports substituted). */
+  readonly render?: ((node: NodeAddress) => string) | null;
+}
+
+/** Where one node lives, for {@link ClusterOptions.render}. */
+export interface NodeAddress {
+  readonly index: number;
+  readonly name: string;
+  readonly port: number;
+  readonly routePort: number;
+  readonly monitorPort: number;
+  readonly storeDir: string;
+  /** Every node's route port, this one's included. */
+  readonly routePorts: readonly number[];
 }
 
 /**
@@ -57,7 +71,7 @@ export class TestNatsCluster {
 
   /** Starts every node and waits until each accepts client connections. */
   static async start(opts: ClusterOptions): Promise<TestNatsCluster> {
-    const c = new TestNatsCluster({ size: 3, jetstream: true, ...opts });
+    const c = new TestNatsCluster({ size: 3, jetstream: true, render: null, ...opts });
     try {
       await c.configure();
       await Promise.all(c.nodes.map((_, i) => c.restart(i)));
@@ -69,7 +83,7 @@ export class TestNatsCluster {
   }
 
   private async configure(): Promise<void> {
-    const { size, partitions, jetstream } = this.options;
+    const { size, partitions, jetstream, render } = this.options;
     const ports: number[] = [];
     while (ports.length < size * 3) {
       const p = await freePort();
@@ -96,7 +110,9 @@ export class TestNatsCluster {
       if (partitions > 0) {
         lines.push(`mappings = { "${PARTITION_MAPPING_SOURCE}": "${partitionMappingDestination(partitions)}" }`);
       }
-      writeFileSync(conf, lines.join('\n') + '\n');
+      const storeDir = join(this.dir, name);
+      const text = render === null ? lines.join('\n') + '\n' : render({ index: i, name, port, routePort, monitorPort, storeDir, routePorts });
+      writeFileSync(conf, text);
       this.nodes.push({ name, port, routePort, monitorPort, conf, proc: null, log: '' });
     }
   }
