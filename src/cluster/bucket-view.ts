@@ -42,9 +42,12 @@ export class BucketView {
   readonly others: (PartitionLease | null)[];
   /** The live members as of the last pass, sorted by id, this member included. */
   members: readonly MemberRecord[] = [];
+  /** When a record under this member's id from another session was last seen. */
+  private impostorSeenMono = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly memberId: string,
+    private readonly session: string,
     private readonly partitions: number,
     private readonly bucket: string,
     private readonly timings: LeaseTimings,
@@ -77,6 +80,21 @@ export class BucketView {
     return this.ageMs(o, stampMs) > this.timings.leaseMs;
   }
 
+  /**
+   * Whether another live process registered under this member's id within
+   * the last lease (a configuration error: the two overwrite each other's
+   * record, and the later one gets no partition while the other holds them).
+   */
+  impostor(): boolean {
+    return monoMs() - this.impostorSeenMono < this.timings.leaseMs;
+  }
+
+  private noteOwnRecord(e: KvEntry): void {
+    if (e.operation !== 'PUT') return;
+    const rec = parseMember(e.value);
+    if (rec !== null && rec.session !== this.session) this.impostorSeenMono = monoMs();
+  }
+
   /** The other live members (registered, refreshed within the lease), read from the bucket. */
   async readMembers(kv: KV, jsm: JetStreamManager): Promise<MemberRecord[]> {
     const prefix = `$KV.${this.bucket}.`;
@@ -84,17 +102,21 @@ export class BucketView {
     const si = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}members.>` });
     const ids = Object.keys(si.state.subjects ?? {})
       .map((s) => memberIdOfKey(s.slice(prefix.length)))
-      .filter((id): id is string => id !== null && id !== this.memberId);
+      .filter((id): id is string => id !== null);
+    // Records gone from the bucket (max_age) are forgotten here too.
+    const present = new Set(ids.map(memberKey));
+    for (const key of this.observed.keys()) if (key.startsWith('members.') && !present.has(key)) this.observed.delete(key);
     const entries = await Promise.all(ids.map((id) => kv.get(memberKey(id))));
-    const live: MemberRecord[] = [];
+    const others: MemberRecord[] = [];
     ids.forEach((id, i) => {
       const o = this.observe(memberKey(id), entries[i] ?? null);
       if (o === null || o.entry.operation !== 'PUT') return;
+      if (id === this.memberId) return this.noteOwnRecord(o.entry);
       const rec = parseMember(o.entry.value);
       if (rec === null || rec.id !== id || this.stale(o, rec.last_seen_ms)) return;
-      live.push({ id: rec.id, http_url: rec.http_url, partitions: rec.partitions, last_seen_ms: rec.last_seen_ms });
+      others.push({ id: rec.id, http_url: rec.http_url, partitions: rec.partitions, last_seen_ms: rec.last_seen_ms });
     });
-    return live;
+    return others;
   }
 
   /** Every `partitions.{k}` entry, observed. */
@@ -114,6 +136,7 @@ export class BucketView {
     if (prev !== undefined && e.revision <= prev.revision) return false;
     this.observe(e.key, e);
     const id = memberIdOfKey(e.key);
+    if (id === this.memberId) this.noteOwnRecord(e);
     if (id !== null) return e.operation !== 'PUT' || !this.members.some((m) => m.id === id);
     const k = partitionOfKey(e.key);
     if (k === null || k >= this.partitions) return false;

@@ -80,6 +80,7 @@ export class PartitionLeases {
   private watcher: { stop(): void } | null = null;
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
+  private impostorSeen = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -94,7 +95,7 @@ export class PartitionLeases {
     this.replicas = opts.replicas ?? 1;
     this.handlers = opts.handlers ?? {};
     this.log = opts.log ?? (() => undefined);
-    this.bucket = new BucketView(this.memberId, this.partitions, this.bucketName, this.timings);
+    this.bucket = new BucketView(this.memberId, this.session, this.partitions, this.bucketName, this.timings);
     this.holder = new LeaseHolder(
       this.memberId,
       this.session,
@@ -119,6 +120,7 @@ export class PartitionLeases {
     try {
       await this.openBucket();
     } catch (err) {
+      if (this.state !== 'starting') return; // stop() during start: not an error
       this.state = 'stopped';
       throw err;
     }
@@ -336,6 +338,9 @@ export class PartitionLeases {
     if (kv === null || jsm === null || this.state !== 'running') return;
     const [others, observed] = await Promise.all([this.bucket.readMembers(kv, jsm), this.bucket.readPartitions(kv)]);
     if (this.state !== 'running') return;
+    const impostor = this.bucket.impostor();
+    if (impostor && !this.impostorSeen) this.log('warn', `cluster: another live process registers as member ${this.memberId}; member ids must be unique`, { member: this.memberId });
+    this.impostorSeen = impostor;
     const members = [...others, this.selfRecord()].sort(byId);
 
     const current: (string | null)[] = [];

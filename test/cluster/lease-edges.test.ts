@@ -75,7 +75,7 @@ describe('PartitionLeases at the edges (one JetStream server, P = 4, lease 2400 
     return name;
   }
 
-  async function member(id: string, bucketName: string): Promise<Recorded> {
+  async function member(id: string, bucketName: string, warnings: string[] = []): Promise<Recorded> {
     const nc = await server.connect({ name: id });
     const rec: Recorded = { leases: null as unknown as PartitionLeases, nc, acquired: [], lost: [] };
     const leases = new PartitionLeases(nc, {
@@ -85,6 +85,9 @@ describe('PartitionLeases at the edges (one JetStream server, P = 4, lease 2400 
       bucket: bucketName,
       leaseMs: LEASE_MS,
       settleMs: 100,
+      log: (level, msg) => {
+        if (level === 'warn') warnings.push(msg);
+      },
       handlers: {
         acquired: (k, info) => rec.acquired.push({ k, at: Date.now(), previousOwner: info.previousOwner }),
         lost: (k, { reason }) => void rec.lost.push({ k, at: Date.now(), reason }),
@@ -130,6 +133,17 @@ describe('PartitionLeases at the edges (one JetStream server, P = 4, lease 2400 
     expect(at(2)).toBeGreaterThanOrEqual(LEASE_MS);
     expect(at(2)).toBeLessThan(LEASE_MS + LEASE_MS);
     expect(a.acquired.filter((e) => e.k < 3).every((e) => e.previousOwner === 'ghost')).toBe(true);
+  });
+
+  it('two processes under one member id: the second is warned about and holds nothing', async () => {
+    const name = await bucket();
+    const first = await member('same', name);
+    await waitFor(() => first.leases.owned().length === P, 'the first holds all', 5000);
+    const warnings: string[] = [];
+    const second = await member('same', name, warnings);
+    await waitFor(() => warnings.some((w) => w.includes('member ids must be unique')), 'the warning', 3 * LEASE_MS);
+    expect(second.leases.owned()).toEqual([]);
+    expect(first.leases.owned()).toHaveLength(P);
   });
 
   it('a member cut off from JetStream stops every partition before its lease could expire elsewhere', async () => {
