@@ -56,8 +56,16 @@ export interface PartitionLeasesOptions {
   readonly partitions: number;
   /** `CLUSTER_BUCKET`, default `senpai_cluster`. */
   readonly bucket?: string;
-  /** `CLUSTER_LEASE_MS`, default 15000; renewals every lease/3. */
+  /** `CLUSTER_LEASE_MS`, default 15000. */
   readonly leaseMs?: number;
+  /**
+   * Renewal (and member refresh, and pass) period: lease/3 by default, as
+   * SPEC §12 says; at most lease/3. Shorter survives longer KV outages: the
+   * worst case is an outage starting just before a renewal, which must end
+   * within lease − margin − renewEvery (8.5 s at the defaults, 11 s with
+   * lease/6; docs/SCALING.md).
+   */
+  readonly renewEveryMs?: number;
   /** Bucket replicas when this member creates it: 3 on a three-node cluster. Default 1. */
   readonly replicas?: number;
   /**
@@ -110,7 +118,7 @@ export class ClusterBucketError extends Error {
 /** Every duration the lease logic runs on, resolved from the options. */
 export interface LeaseTimings {
   readonly leaseMs: number;
-  /** Renewal period: lease/3. */
+  /** Renewal period: lease/3 unless set. */
   readonly renewEveryMs: number;
   /** A holder's lease is valid this long after its last confirmed write was sent: lease − margin. */
   readonly validMs: number;
@@ -127,10 +135,11 @@ export interface LeaseTimings {
 export function leaseTimings(opts: PartitionLeasesOptions): LeaseTimings {
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
   if (!(leaseMs >= 300)) throw new RangeError(`leaseMs must be ≥ 300, got ${leaseMs}`);
-  const renewEveryMs = leaseMs / 3;
+  const renewEveryMs = opts.renewEveryMs ?? leaseMs / 3;
+  if (!(renewEveryMs >= 50 && renewEveryMs <= leaseMs / 3)) throw new RangeError(`renewEveryMs must be in [50, lease/3], got ${renewEveryMs}`);
   const margin = opts.marginMs ?? leaseMs / 10;
   // The lease must stay valid past the next renewal, or every period would lose it.
-  if (!(margin > 0 && margin < leaseMs - renewEveryMs)) throw new RangeError(`marginMs must be in (0, 2/3 of the lease), got ${margin}`);
+  if (!(margin > 0 && margin < leaseMs - renewEveryMs)) throw new RangeError(`marginMs must be in (0, lease − renewEvery), got ${margin}`);
   return {
     leaseMs,
     renewEveryMs,

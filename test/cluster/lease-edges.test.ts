@@ -38,6 +38,8 @@ describe('lease records and timings', () => {
     expect(() => leaseTimings({ memberId: 'a', httpUrl: '', partitions: 1, leaseMs: 100 })).toThrow(RangeError);
     // A margin that leaves no validity past the next renewal would lose every lease every period.
     expect(() => leaseTimings({ memberId: 'a', httpUrl: '', partitions: 1, marginMs: 10_000 })).toThrow(RangeError);
+    expect(() => leaseTimings({ memberId: 'a', httpUrl: '', partitions: 1, renewEveryMs: 6000 })).toThrow(RangeError);
+    expect(leaseTimings({ memberId: 'a', httpUrl: '', partitions: 1, renewEveryMs: 2500 })).toMatchObject({ renewEveryMs: 2500, validMs: 13_500 });
     expect(() => new PartitionLeases({} as NatsConnection, { memberId: 'a.b', httpUrl: '', partitions: 1 })).toThrow(RangeError);
   });
 });
