@@ -44,6 +44,13 @@ const subject = z
 
 const optionalString = z.string().optional().transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
 
+/** A bearer token travels in an HTTP header: visible ASCII, no blanks. */
+const bearerToken = z
+  .string()
+  .trim()
+  .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters without blanks (a bearer token, e.g. from `openssl rand -hex 32`)')
+  .optional();
+
 const schema = z.object({
   NATS_URL: natsUrls.default(['nats://127.0.0.1:4222']),
   NATS_SUBJECT: subject.default('md.events.>'),
@@ -61,6 +68,10 @@ const schema = z.object({
   QUEUE_MAX_SIZE: int('an integer >= 1', 1, 10_000_000).default(10000),
   HTTP_HOST: z.string().trim().min(1, 'a host name or address').default('0.0.0.0'),
   HTTP_PORT: int('a port number from 0 to 65535', 0, 65535).default(8892),
+  HTTP_MAX_CONNECTIONS: int('an integer from 1 to 100000', 1, 100_000).default(256),
+  HTTP_MAX_STREAM_CLIENTS: int('an integer from 0 to 10000', 0, 10_000).default(32),
+  HTTP_AUTH_TOKEN: bearerToken,
+  METRICS_MAX_SYMBOLS: int('an integer from 0 to 10000', 0, 10_000).default(100),
   FEATURES_PUB_RATE_HZ: positive.default(10),
   ROLLING_WINDOW_SECONDS: positive.default(60),
   SIGNAL_RETURN_THRESHOLD: nonNegative.default(0.003),
@@ -93,7 +104,18 @@ export interface Config {
   };
   readonly jetstream: { readonly enabled: boolean; readonly stream: string; readonly durable: string };
   readonly queueMaxSize: number;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Connections served; more get 503 (SPEC §7). */
+    readonly maxConnections: number;
+    /** Concurrent `/stream` clients; more get 503. */
+    readonly maxStreamClients: number;
+    /** Bearer token every endpoint but `/health` and `/` requires; undefined: open. */
+    readonly authToken: string | undefined;
+  };
+  /** Symbols that keep their own `symbol` metric label; later ones are `other` (SPEC §8). */
+  readonly metricsMaxSymbols: number;
   readonly featuresPubRateHz: number;
   readonly windowMs: number;
   readonly rules: {
@@ -127,7 +149,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
   if (!res.success) {
     const issue = res.error.issues[0]!;
     const name = String(issue.path[0] ?? '?');
-    const value = input[name];
+    // a secret is never echoed, not even a malformed one
+    const value = name === 'HTTP_AUTH_TOKEN' ? '(hidden)' : input[name];
     throw new ConfigError(`invalid ${name}=${JSON.stringify(value ?? '')}: expected ${issue.message}`);
   }
   const r = res.data;
@@ -149,7 +172,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     },
     jetstream: { enabled: r.USE_JETSTREAM, stream: r.JETSTREAM_STREAM, durable: r.JETSTREAM_DURABLE },
     queueMaxSize: r.QUEUE_MAX_SIZE,
-    http: { host: r.HTTP_HOST, port: r.HTTP_PORT },
+    http: {
+      host: r.HTTP_HOST,
+      port: r.HTTP_PORT,
+      maxConnections: r.HTTP_MAX_CONNECTIONS,
+      maxStreamClients: r.HTTP_MAX_STREAM_CLIENTS,
+      authToken: r.HTTP_AUTH_TOKEN,
+    },
+    metricsMaxSymbols: r.METRICS_MAX_SYMBOLS,
     featuresPubRateHz: r.FEATURES_PUB_RATE_HZ,
     windowMs: r.ROLLING_WINDOW_SECONDS * 1000,
     rules: {
