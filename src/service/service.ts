@@ -7,6 +7,7 @@ import { MarketEngine } from '../engine/market-engine.js';
 import { buildHttpApp } from '../http/app.js';
 import { JetStreamSource } from '../ingest/jetstream-source.js';
 import { connectNats } from '../ingest/nats-connection.js';
+import type { PublishOutput } from '../obs/telemetry.js';
 import { Telemetry } from '../obs/telemetry.js';
 import { AlertManager } from '../publish/alerts.js';
 import { Pipeline } from './pipeline.js';
@@ -55,7 +56,7 @@ export class Service {
     );
     this.alerts = new AlertManager(config.alertCooldownMs);
     let queueFill = () => 0;
-    this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true });
+    this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true, maxSymbolLabels: config.metricsMaxSymbols });
     this.pipeline = new Pipeline(
       this.engine,
       this.telemetry,
@@ -70,7 +71,10 @@ export class Service {
       },
     );
     queueFill = () => this.pipeline.queue.fillRatio;
-    this.alerts.subscribe((a) => this.publishAlert(a));
+    this.alerts.subscribe((a) => {
+      this.telemetry.countAlert(a.kind, a.level);
+      this.publishAlert(a);
+    });
     this.http = buildHttpApp({
       engine: this.engine,
       telemetry: this.telemetry,
@@ -198,33 +202,33 @@ export class Service {
     }
   }
 
-  private publish(subject: string, body: string): void {
+  private publish(output: PublishOutput, subject: string, body: string): void {
     const nc = this.nc;
     if (nc === null || nc.isClosed()) {
-      this.telemetry.publishErrorsTotal++;
+      this.telemetry.countPublishError(output);
       return;
     }
     try {
       nc.publish(subject, body);
     } catch (err) {
-      this.telemetry.publishErrorsTotal++;
+      this.telemetry.countPublishError(output);
       this.log.warn({ err, subject }, 'publish failed');
     }
   }
 
   private publishFeatures(f: FeatureSnapshot): void {
-    this.publish(SUBJECT_FEATURES + f.symbol, JSON.stringify(f));
+    this.publish('features', SUBJECT_FEATURES + f.symbol, JSON.stringify(f));
     for (const l of this.listeners) l.features?.(f);
   }
 
   private publishSignal(s: Signal): void {
-    this.publish(SUBJECT_SIGNALS + s.symbol, JSON.stringify(s));
+    this.publish('signals', SUBJECT_SIGNALS + s.symbol, JSON.stringify(s));
     this.log.info({ symbol: s.symbol, direction: s.direction, return_10s: s.return_10s }, 'signal');
     for (const l of this.listeners) l.signal?.(s);
   }
 
   private publishAlert(a: Alert): void {
-    this.publish(SUBJECT_ALERTS, JSON.stringify(a));
+    this.publish('alerts', SUBJECT_ALERTS, JSON.stringify(a));
     this.log.warn({ alert: a }, `alert ${a.kind}: ${a.message}`);
     for (const l of this.listeners) l.alert?.(a);
   }
