@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { buildHttpApp } from '../http/app.js';
+import type { HttpCounters } from '../http/http-counters.js';
 import { JetStreamSource } from '../ingest/jetstream-source.js';
 import { connectNats } from '../ingest/nats-connection.js';
 import type { PublishOutput } from '../obs/telemetry.js';
@@ -48,7 +49,7 @@ export class Service {
   constructor(
     readonly config: Readonly<Config>,
     private readonly log: Logger,
-    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, service: Service) => void } = {},
+    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, service: Service, counters: HttpCounters) => void } = {},
   ) {
     this.engine = new MarketEngine(
       { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
@@ -80,8 +81,10 @@ export class Service {
       telemetry: this.telemetry,
       queue: this.pipeline.queue,
       isNatsConnected: () => this.connected,
+      http: config.http,
+      lastBackpressureDropMs: () => this.pipeline.lastBackpressureDropMs,
       log: this.log,
-      ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance) => opts.extendHttp!(app, this) } : {}),
+      ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance, counters: HttpCounters) => opts.extendHttp!(app, this, counters) } : {}),
     });
   }
 

@@ -6,6 +6,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES, REJECT_REASONS } from '../../src/domain/events.js';
 import { ALERT_KINDS, ALERT_LEVELS } from '../../src/domain/features.js';
+import { HTTP_REJECT_REASONS } from '../../src/http/http-counters.js';
 import { PUBLISH_OUTPUTS } from '../../src/obs/telemetry.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 import { getJson, startService } from '../helpers/service.js';
@@ -86,6 +87,9 @@ describe('/metrics', () => {
     expect(labelsOf('senpai_alerts_total').length).toBe(ALERT_KINDS.length * ALERT_LEVELS.length);
     // nothing in this stream raises an alert: every series is there, at 0
     expect(families.get('senpai_alerts_total')!.metrics.every((m) => Number(m.value) === 0)).toBe(true);
+    expect(labelsOf('senpai_http_requests_rejected_total').map((l) => l.reason).sort()).toEqual([...HTTP_REJECT_REASONS].sort());
+    for (const gauge of ['senpai_http_connections', 'senpai_http_stream_clients', 'senpai_http_requests_waiting']) expect(families.get(gauge)?.type, gauge).toBe('GAUGE');
+    expect(families.get('senpai_http_stream_slow_readers_total')?.type).toBe('COUNTER');
   });
 
   const tool = promtool();

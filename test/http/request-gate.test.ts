@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { RequestGate } from '../../src/http/request-gate.js';
+import { waitFor } from '../helpers/nats-server.js';
+
+/** A clock that moves only when a request "works": each run advances it by its cost. */
+class WorkClock {
+  t = 0;
+  readonly now = () => this.t;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('RequestGate', () => {
+  it('runs requests in later turns, priority first, in order, and skips abandoned ones', async () => {
+    const clock = new WorkClock();
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 100, maxWaiting: 10 }, (err) => { throw err; }, clock.now);
+    const ran: string[] = [];
+    gate.enter(() => ran.push('a'), () => false);
+    gate.enter(() => ran.push('gone'), () => true);
+    gate.enter(() => ran.push('b'), () => false);
+    gate.enter(() => ran.push('health'), () => false, true);
+    expect(ran).toEqual([]); // never inside the caller's turn
+    expect(gate.waiting).toBe(4);
+    await waitFor(() => gate.waiting === 0, 'the gate to empty');
+    expect(ran).toEqual(['health', 'a', 'b']);
+  });
+
+  it('spends at most one slice per turn', async () => {
+    const clock = new WorkClock();
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 100, maxWaiting: 100 }, (err) => { throw err; }, clock.now);
+    let ran = 0;
+    for (let i = 0; i < 10; i++) gate.enter(() => { ran++; clock.t += 0.3; }, () => false);
+    await nextTurn();
+    // 0.3 ms each: the fourth crosses the 1 ms slice, the rest wait for the next turn
+    expect(ran).toBe(4);
+    await waitFor(() => ran === 10, 'every request');
+  });
+
+  it('keeps to its share of time: in debt, it waits for the bucket to refill', async () => {
+    const clock = new WorkClock();
+    const gate = new RequestGate({ sliceMs: 100, share: 0.25, burstMs: 2, maxWaiting: 100 }, (err) => { throw err; }, clock.now);
+    let ran = 0;
+    for (let i = 0; i < 5; i++) gate.enter(() => { ran++; clock.t += 1; }, () => false);
+    await nextTurn();
+    // 2 ms banked, 1 ms each: two run, the bucket is empty and the clock stands still, so nothing more can run
+    expect(ran).toBe(2);
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(ran).toBe(2);
+    // 4 ms of wall time earn 1 ms of handling at 25 %; that request's own 1 ms earns a quarter more,
+    // enough to start one more, which leaves the bucket in debt until the clock moves on
+    clock.t += 4;
+    await waitFor(() => ran === 4, 'two more requests after the refill');
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(ran).toBe(4);
+    // never more than the banked burst plus the share of the time that passed
+    expect(gate.handledMs).toBeLessThanOrEqual(2 + 0.25 * clock.t);
+  });
+
+  it('refuses when the waiting room is full, except priority requests, and runs everything at close', async () => {
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 1, maxWaiting: 2 }, (err) => { throw err; });
+    const ran: number[] = [];
+    expect(gate.enter(() => ran.push(1), () => false)).toBe(true);
+    expect(gate.enter(() => ran.push(2), () => false)).toBe(true);
+    expect(gate.enter(() => ran.push(3), () => false)).toBe(false);
+    expect(gate.enter(() => ran.push(4), () => false, true)).toBe(true);
+    gate.close();
+    expect(ran).toEqual([4, 1, 2]);
+    gate.enter(() => ran.push(5), () => false);
+    expect(ran).toEqual([4, 1, 2, 5]);
+  });
+
+  it('reports a failing request and carries on', async () => {
+    const errors: unknown[] = [];
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 1, maxWaiting: 10 }, (err) => errors.push(err));
+    let ran = false;
+    gate.enter(() => { throw new Error('boom'); }, () => false);
+    gate.enter(() => { ran = true; }, () => false);
+    await waitFor(() => ran, 'the second request');
+    expect(errors.map((e) => (e as Error).message)).toEqual(['boom']);
+  });
+});
