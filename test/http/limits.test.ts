@@ -1,11 +1,19 @@
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { attachDashboard } from '../../src/http/dashboard.js';
+import type { DashboardStreamOptions } from '../../src/http/dashboard.js';
 import type { HttpStats } from '../../src/http/http-counters.js';
+import { Service } from '../../src/service/service.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 import { startService } from '../helpers/service.js';
 
-/** The HTTP bounds of SPEC §7 over real sockets. */
+/**
+ * The HTTP bounds of SPEC §7 over real sockets: connections, dashboard
+ * streams, and a stream client that never reads.
+ */
 
 interface RawResponse {
   status: number;
@@ -123,6 +131,102 @@ describe('HTTP_MAX_CONNECTIONS', () => {
     } finally {
       for (const c of open) await c.close();
       await stop();
+    }
+  });
+});
+
+/** A service with the dashboard on a free port; NATS is never connected (the stream does not need it). */
+async function dashboardService(env: Record<string, string>, opts: DashboardStreamOptions = {}): Promise<{ service: Service; base: string; port: number }> {
+  const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env });
+  const service = new Service(config, pino({ level: 'silent' }), {
+    defaultMetrics: false,
+    extendHttp: (app, svc, counters) => attachDashboard(app, svc, counters, opts),
+  });
+  const port = await service.listen();
+  return { service, base: `http://127.0.0.1:${port}`, port };
+}
+
+/** Opens /stream and reads until the snapshot has arrived; returns the reader. */
+async function openStream(base: string): Promise<ReadableStreamDefaultReader<string>> {
+  const res = await fetch(`${base}/stream`);
+  expect(res.status).toBe(200);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  while (!text.includes('event: snapshot\n')) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('stream ended before its snapshot');
+    text += value;
+  }
+  return reader;
+}
+
+describe('HTTP_MAX_STREAM_CLIENTS', () => {
+  it('answers 503 to a stream over the limit and takes one again when a slot frees', async () => {
+    const { service, base } = await dashboardService({ HTTP_MAX_STREAM_CLIENTS: '2' });
+    const stats = async () => ((await (await fetch(`${base}/stats`)).json()) as { http: HttpStats }).http;
+    try {
+      const a = await openStream(base);
+      const b = await openStream(base);
+      const c = await fetch(`${base}/stream`);
+      expect(c.status).toBe(503);
+      expect(c.headers.get('retry-after')).toBe('2');
+      expect(await c.json()).toEqual({ error: expect.stringContaining('HTTP_MAX_STREAM_CLIENTS') });
+      expect(await stats()).toMatchObject({ stream_clients: 2, max_stream_clients: 2, rejected: { stream_clients: 1 } });
+
+      await a.cancel();
+      await waitFor(async () => (await stats()).stream_clients === 1, 'the cancelled stream counted out');
+      const d = await openStream(base);
+      await Promise.all([b.cancel(), d.cancel()]);
+    } finally {
+      await service.http.close();
+    }
+  });
+
+  it('disconnects a stream client that never reads, while one that reads keeps its stream', async () => {
+    const { service, base, port } = await dashboardService({}, { frameIntervalMs: 20, maxBufferBytes: 32 * 1024, slowReaderCutoffMs: 200 });
+    const stats = async () => ((await (await fetch(`${base}/stats`)).json()) as { http: HttpStats }).http;
+    const reader = await openStream(base);
+    let received = 0;
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        received += value.length;
+      }
+    })();
+    // a client that sends its request and then reads nothing, not even the headers
+    const stalled = tcpConnect({ host: '127.0.0.1', port });
+    stalled.on('error', () => undefined);
+    const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    stalled.pause();
+    stalled.write('GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    try {
+      await waitFor(async () => (await stats()).stream_clients === 2, 'both streams open');
+      // ~0.5 MB of alerts per poll until the stalled client's buffers fill and it is cut off
+      const message = 'z'.repeat(64 * 1024);
+      let n = 0;
+      await waitFor(
+        async () => {
+          for (let i = 0; i < 8; i++) service.alerts.raise('gap', 'warn', message, { symbol: `S${n++}` });
+          return (await stats()).slow_readers_disconnected === 1;
+        },
+        'the stalled client cut off',
+        20_000,
+      );
+      // the server closed it: reading now drains what was buffered, then the end
+      stalled.resume();
+      await stalledClosed;
+      const after = await stats();
+      expect(after.stream_clients).toBe(1);
+      // the reading client still gets frames
+      const seen = received;
+      service.alerts.raise('gap', 'warn', 'still here', { symbol: 'LAST' });
+      await waitFor(() => received > seen, 'a frame for the reading client');
+    } finally {
+      stalled.destroy();
+      await reader.cancel().catch(() => undefined);
+      await reading.catch(() => undefined);
+      await service.http.close();
     }
   });
 });
