@@ -4,7 +4,7 @@
  * docs/BENCHMARKS.json). Every figure is measured in the same run as its
  * reference, side by side, so a ratio holds on a noisy machine.
  *
- *   node bench/run.mjs [--only engine,growth,memory,nats,latency] [--quick]
+ *   node bench/run.mjs [--only engine,growth,memory,nats,latency,http] [--quick]
  *
  * With --only, the sections not run keep their figures from the last
  * docs/BENCHMARKS.json (each section says when it ran).
@@ -18,12 +18,14 @@ import { natsServerBin } from './lib/nats-server.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const SECTIONS = ['engine', 'growth', 'memory', 'nats', 'latency'];
+const SECTIONS = ['engine', 'growth', 'memory', 'nats', 'latency', 'http'];
+/** The file of each section, when it is not `bench/{section}.mjs`. */
+const SCRIPTS = { http: 'http-load' };
 const NEEDS_GC = new Set(['engine', 'growth', 'memory']);
 
 function runSection(name, quick, dir) {
   const out = join(dir, `${name}.json`);
-  const args = [...(NEEDS_GC.has(name) ? ['--expose-gc'] : []), join(ROOT, 'bench', `${name}.mjs`), '--out', out, ...(quick ? ['--quick'] : [])];
+  const args = [...(NEEDS_GC.has(name) ? ['--expose-gc'] : []), join(ROOT, 'bench', `${SCRIPTS[name] ?? name}.mjs`), '--out', out, ...(quick ? ['--quick'] : [])];
   process.stderr.write(`▶ ${name}\n`);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
