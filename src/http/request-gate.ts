@@ -27,10 +27,16 @@ export interface RequestGateOptions {
   readonly burstMs: number;
   /** Requests that may wait; `enter` refuses more. */
   readonly maxWaiting: number;
+  /**
+   * Milliseconds charged per request on top of its measured handling: the work
+   * it causes outside the handler (parsing, socket I/O, and the collection of
+   * its ~10 KB of request and response objects).
+   */
+  readonly overheadMs: number;
 }
 
 /** The budgets used by the service: measured in bench/http-load.mjs, reasons in docs/DECISIONS.md. */
-export const DEFAULT_GATE_OPTIONS: Omit<RequestGateOptions, 'maxWaiting'> = { sliceMs: 0.5, share: 0.1, burstMs: 2 };
+export const DEFAULT_GATE_OPTIONS: Omit<RequestGateOptions, 'maxWaiting'> = { sliceMs: 0.5, share: 0.1, burstMs: 2, overheadMs: 0.2 };
 
 interface Waiting {
   readonly run: () => void;
@@ -124,7 +130,7 @@ export class RequestGate {
       if (w.abandoned()) continue;
       this.runOne(w);
       const after = this.now();
-      this.tokens -= after - t;
+      this.tokens -= after - t + this.opts.overheadMs;
       this.handled++;
       this.handledMs += after - t;
       t = after;

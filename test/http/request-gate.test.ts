@@ -13,7 +13,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('RequestGate', () => {
   it('runs requests in later turns, priority first, in order, and skips abandoned ones', async () => {
     const clock = new WorkClock();
-    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 100, maxWaiting: 10 }, (err) => { throw err; }, clock.now);
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 100, maxWaiting: 10, overheadMs: 0 }, (err) => { throw err; }, clock.now);
     const ran: string[] = [];
     gate.enter(() => ran.push('a'), () => false);
     gate.enter(() => ran.push('gone'), () => true);
@@ -27,7 +27,7 @@ describe('RequestGate', () => {
 
   it('spends at most one slice per turn', async () => {
     const clock = new WorkClock();
-    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 100, maxWaiting: 100 }, (err) => { throw err; }, clock.now);
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 100, maxWaiting: 100, overheadMs: 0 }, (err) => { throw err; }, clock.now);
     let ran = 0;
     for (let i = 0; i < 10; i++) gate.enter(() => { ran++; clock.t += 0.3; }, () => false);
     await nextTurn();
@@ -38,7 +38,7 @@ describe('RequestGate', () => {
 
   it('keeps to its share of time: in debt, it waits for the bucket to refill', async () => {
     const clock = new WorkClock();
-    const gate = new RequestGate({ sliceMs: 100, share: 0.25, burstMs: 2, maxWaiting: 100 }, (err) => { throw err; }, clock.now);
+    const gate = new RequestGate({ sliceMs: 100, share: 0.25, burstMs: 2, maxWaiting: 100, overheadMs: 0 }, (err) => { throw err; }, clock.now);
     let ran = 0;
     for (let i = 0; i < 5; i++) gate.enter(() => { ran++; clock.t += 1; }, () => false);
     await nextTurn();
@@ -56,8 +56,21 @@ describe('RequestGate', () => {
     expect(gate.handledMs).toBeLessThanOrEqual(2 + 0.25 * clock.t);
   });
 
+  it('charges each request its overhead on top of the time it measured', async () => {
+    const clock = new WorkClock();
+    const gate = new RequestGate({ sliceMs: 100, share: 0.25, burstMs: 1, maxWaiting: 100, overheadMs: 0.5 }, (err) => { throw err; }, clock.now);
+    let ran = 0;
+    for (let i = 0; i < 5; i++) gate.enter(() => { ran++; }, () => false); // free to run, but each costs 0.5 ms of budget
+    await nextTurn();
+    expect(ran).toBe(2);
+    clock.t += 2; // 0.5 ms earned: one more
+    await waitFor(() => ran === 3, 'one more request');
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(ran).toBe(3);
+  });
+
   it('refuses when the waiting room is full, except priority requests, and runs everything at close', async () => {
-    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 1, maxWaiting: 2 }, (err) => { throw err; });
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 1, maxWaiting: 2, overheadMs: 0 }, (err) => { throw err; });
     const ran: number[] = [];
     expect(gate.enter(() => ran.push(1), () => false)).toBe(true);
     expect(gate.enter(() => ran.push(2), () => false)).toBe(true);
@@ -71,7 +84,7 @@ describe('RequestGate', () => {
 
   it('reports a failing request and carries on', async () => {
     const errors: unknown[] = [];
-    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 1, maxWaiting: 10 }, (err) => errors.push(err));
+    const gate = new RequestGate({ sliceMs: 1, share: 1, burstMs: 1, maxWaiting: 10, overheadMs: 0 }, (err) => errors.push(err));
     let ran = false;
     gate.enter(() => { throw new Error('boom'); }, () => false);
     gate.enter(() => { ran = true; }, () => false);
