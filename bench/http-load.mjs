@@ -17,7 +17,7 @@
  * Target: no drop the unloaded run did not have, and a p99 within
  * max(2 × the unloaded p99, 2 ms).
  *
- *   node bench/http-load.mjs [--rate 20000] [--seconds 20] [--symbols 8] [--streams 300] [--connections 50] [--reps 1] [--quick] [--no-wrk]
+ *   node bench/http-load.mjs [--rate 20000] [--seconds 20] [--symbols 8] [--streams 300] [--connections 50] [--reps 2] [--quick] [--no-wrk]
  *                            [--service-node-args="--cpu-prof --cpu-prof-dir=DIR"]   (the loaded run's service)
  */
 /* global fetch, AbortSignal */
@@ -136,9 +136,14 @@ function startProbe(port) {
   };
 }
 
+/** /stats `http` (empty for a build that has none, when comparing with an older one). */
 async function httpStats(port) {
-  const res = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(10_000) });
-  return (await res.json()).http;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(10_000) });
+    return (await res.json()).http ?? {};
+  } catch {
+    return {};
+  }
 }
 
 function latencyStats(values) {
@@ -158,7 +163,7 @@ async function run(loaded, o, server, pub) {
       await streams.next('streams-started');
       // the stream slots fill before the feed starts, as when dashboards are already open
       const deadline = Date.now() + 10_000;
-      while ((await httpStats(port)).stream_clients === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!((await httpStats(port)).stream_clients > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     }
     const n = Math.round(o.rate * o.seconds);
     svc.send({ type: 'expect', n, recordLatencies: true, markFraction: WARMUP_SECONDS / o.seconds });
@@ -233,7 +238,7 @@ async function main() {
     symbols: Number(args.symbols ?? 8),
     streams: Number(args.streams ?? 300),
     connections: Number(args.connections ?? 50),
-    reps: Number(args.reps ?? 1),
+    reps: Number(args.reps ?? (quick ? 1 : 2)),
     wrk: args['no-wrk'] === true ? null : findWrk(),
     /** Node options for the loaded run's service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
     serviceNodeArgs: typeof args['service-node-args'] === 'string' ? args['service-node-args'] : null,

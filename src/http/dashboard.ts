@@ -83,7 +83,7 @@ export interface DashboardStats {
   nats_connected: boolean;
   symbols: number;
   uptime_s: number;
-  /** Events this client missed because its connection could not keep up. */
+  /** Frames this client missed because its connection could not keep up. */
   stream_dropped: number;
 }
 
