@@ -3,7 +3,8 @@
  *
  *   --mode bare-core   a nats.js callback subscription that only counts (the ceiling)
  *   --mode bare-js     a JetStream consume({callback}) that counts and acks each message
- *   --mode service     the real Service (dist/app/service.js), core or JetStream per env
+ *   --mode service     the real Service (dist/app/service.js), core or JetStream per env;
+ *                      --dashboard also serves the dashboard and its /stream (bench/http-load.mjs)
  *
  * It reports when `expect` messages have been consumed: the time from the 10 %
  * mark to the last one (the first 10 % warm the JIT), per-type counts and, for
@@ -11,11 +12,12 @@
  * latency (the value observed into senpai_processing_latency_ms).
  */
 /* global setImmediate */
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { loadConfig } from '../dist/config/config.js';
+import { attachDashboard } from '../dist/http/dashboard.js';
 import { Service } from '../dist/app/service.js';
 import { serveParent } from './lib/child.mjs';
 import { parseArgs } from './lib/common.mjs';
@@ -41,15 +43,19 @@ let messages = null;
 let lastProgress = 0;
 let lastCount = 0;
 let queueMax = 0;
+let httpPort = null;
 /** GC pauses while measuring (kind → count, total ms, longest ms). */
 const gcPauses = {};
 let gcObserver = null;
+/** Event-loop delay while measuring (set with recordLatencies). */
+let loopDelay = null;
 
 function reached() {
   const now = performance.now();
   if (count >= mark && tMark === 0) {
     tMark = now;
     cpuAtMark = process.cpuUsage();
+    loopDelay?.enable();
   }
   if (count >= expected && !done) {
     done = true;
@@ -88,6 +94,10 @@ async function report() {
     };
     if (latencies !== null) out.latencies = Array.from(latencies.subarray(0, nLat));
     out.gc = gcPauses;
+    if (loopDelay !== null) {
+      loopDelay.disable();
+      out.loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+    }
   }
   process.send(out);
 }
@@ -103,8 +113,8 @@ async function startService() {
     JETSTREAM_STREAM: String(args.stream ?? 'MD_EVENTS'),
     JETSTREAM_DURABLE: String(args.durable ?? 'senpai-md-consumer'),
   };
-  service = new Service(loadConfig(env), pino({ level: 'silent' }), { defaultMetrics: true });
-  await service.listen();
+  service = new Service(loadConfig(env), pino({ level: 'silent' }), { defaultMetrics: true, ...(args.dashboard === true ? { extendHttp: attachDashboard } : {}) });
+  httpPort = await service.listen();
   const pipeline = service.pipeline;
   // count what the pipeline has taken in (processed or dropped): every message observed into the
   // latency histogram, plus backpressure drops, which never reach it
@@ -166,7 +176,8 @@ setInterval(() => {
   if (c !== lastCount) {
     lastCount = c;
     lastProgress = performance.now();
-  } else if (lastProgress > 0 && performance.now() - lastProgress > Number(args.stallMs ?? 5000)) {
+  } else if (lastProgress > 0 && performance.now() - lastProgress > (c === 0 ? 60_000 : Number(args.stallMs ?? 5000))) {
+    // (before the first message: the publisher may still be encoding on a busy machine)
     done = true;
     count = c;
     tEnd = lastProgress;
@@ -195,6 +206,7 @@ serveParent(async (m) => {
           }
         });
         gcObserver.observe({ entryTypes: ['gc'] });
+        loopDelay = monitorEventLoopDelay({ resolution: 1 });
       }
       if (mode === 'service') await service.start();
       else if (mode === 'bare-core') await startBareCore();
@@ -217,4 +229,4 @@ serveParent(async (m) => {
 if (mode === 'service') await startService();
 else if (mode === 'bare-core' || mode === 'bare-js') nc = await connect({ servers: url, name: `senpai-bench-${mode}` });
 else throw new Error(`unknown --mode ${mode}`);
-process.send({ type: 'ready' });
+process.send({ type: 'ready', port: httpPort });

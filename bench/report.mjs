@@ -173,6 +173,8 @@ export function rows(results) {
       cmd,
     });
   }
+  const h = s.http;
+  if (h !== undefined) out.push(...httpRows(h));
   const m = s.memory;
   if (m !== undefined) {
     const cmd = 'node --expose-gc bench/memory.mjs';
@@ -207,6 +209,60 @@ export function rows(results) {
       });
     }
   }
+  return out;
+}
+
+/** The median over a section's runs of one figure. */
+const med = (runs, f) => median(runs.map(f));
+
+/** HTTP under load (bench/http-load.mjs): each figure unloaded → loaded, from runs that alternate. */
+function httpRows(h) {
+  const cmd = `node bench/http-load.mjs --rate ${h.rate} --seconds ${h.seconds}${h.unloaded.length > 1 ? ` --reps ${h.unloaded.length}` : ''}`;
+  const u = h.unloaded;
+  const l = h.loaded;
+  const load = `${fmt.int(h.streams)} /stream clients (half never reading) + ${h.tool} 2 × ${h.connections} connections on /metrics and /features/latest`;
+  const drops = (runs) => runs.map((x) => fmt.int(x.droppedTotal)).join(', ');
+  const out = [];
+  out.push({
+    group: 'http',
+    what: `HTTP under load, ${fmt.int(h.rate)} events/s: events dropped, unloaded → loaded (${load})`,
+    value: `${drops(u)} → ${drops(l)}`,
+    reference: `trades ${l.map((x) => `${fmt.int(x.tradesPublished)} → ${fmt.int(x.tradesProcessed)}`).join(', ')} processed under load; queue peak ${fmt.int(med(u, (x) => x.queueMax))} → ${fmt.int(med(l, (x) => x.queueMax))}`,
+    target: 'no drop the unloaded run has not',
+    ok: h.verdict.extraDrops <= 0,
+    cmd,
+  });
+  out.push({
+    group: 'http',
+    what: 'HTTP under load: processing latency p99 (p50), unloaded → loaded',
+    value: `${ms(h.verdict.unloadedP99)} → ${ms(h.verdict.loadedP99)} (${ms(med(u, (x) => x.processing.p50))} → ${ms(med(l, (x) => x.processing.p50))})`,
+    reference: `p99.9 ${ms(med(u, (x) => x.processing.p999))} → ${ms(med(l, (x) => x.processing.p999))}; event-loop delay p99 ${ms(med(u, (x) => x.loopDelayMs?.p99), 1)} → ${ms(med(l, (x) => x.loopDelayMs?.p99), 1)}; publisher timer late at p99 by ${ms(med(u, (x) => x.publisherLagMs.p99), 1)} / ${ms(med(l, (x) => x.publisherLagMs.p99), 1)}`,
+    target: `≤ max(2 × unloaded, 2 ms) = ${ms(h.verdict.p99Target, 2)}`,
+    ok: h.verdict.loadedP99 <= h.verdict.p99Target,
+    cmd,
+  });
+  const gen = (path) => l.map((x) => x.generators.find((g) => g.path.startsWith(path))).filter((g) => g !== undefined);
+  const metricsGen = gen('/metrics');
+  const featuresGen = gen('/features');
+  out.push({
+    group: 'http',
+    what: 'HTTP under load: a Prometheus scrape of /metrics once a second, unloaded → loaded',
+    value: `p50 ${ms(med(u, (x) => x.metricsProbe.p50), 1)} → ${ms(med(l, (x) => x.metricsProbe.p50), 1)}, max ${ms(med(u, (x) => x.metricsProbe.max), 0)} → ${ms(med(l, (x) => x.metricsProbe.max), 0)}`,
+    reference: `failed scrapes ${l.reduce((a, x) => a + x.metricsProbe.failures, 0)}; the load generators meanwhile: /metrics ${fmt.int(med(metricsGen, (g) => g.rate))}/s (p50 ${ms(med(metricsGen, (g) => g.p50), 0)}, p99 ${ms(med(metricsGen, (g) => g.p99), 0)}), /features/latest ${fmt.int(med(featuresGen, (g) => g.rate))}/s (p50 ${ms(med(featuresGen, (g) => g.p50), 0)}, p99 ${ms(med(featuresGen, (g) => g.p99), 0)})`,
+    target: 'answered',
+    ok: l.every((x) => x.metricsProbe.failures === 0 && x.metricsProbe.scrapes > 0),
+    cmd,
+  });
+  const rejected = (k) => fmt.int(med(l, (x) => x.http.rejected[k]));
+  out.push({
+    group: 'http',
+    what: 'HTTP under load: the service\'s CPU and RSS, unloaded → loaded',
+    value: `${fmt.num(med(u, (x) => x.cpuPercent), 0)} → ${fmt.num(med(l, (x) => x.cpuPercent), 0)} % of a core, RSS ${fmt.mb(med(u, (x) => x.rss))} → ${fmt.mb(med(l, (x) => x.rss))}`,
+    reference: `under load: ${fmt.int(med(l, (x) => x.http.connections))} connections open, ${fmt.int(med(l, (x) => x.http.stream_clients))} streams; refused: connections ${rejected('connections')}, streams ${rejected('stream_clients')}, overload ${rejected('overload')}; slow readers cut ${fmt.int(med(l, (x) => x.http.slow_readers_disconnected))}`,
+    target: '—',
+    ok: null,
+    cmd,
+  });
   return out;
 }
 
@@ -262,7 +318,7 @@ export function renderMarkdown(results) {
   md.push('|---|---|---|---|---|---|');
   for (const x of r) md.push(`| ${x.what} | ${x.value} | ${x.reference} | ${x.target} | ${yes(x.ok)} | \`${x.cmd}\` |`);
   md.push('');
-  md.push('Every command assumes `npm run build` first; `node bench/run.mjs --only SECTION --write` runs a whole section (`engine`, `growth`, `memory`, `nats`, `latency`) and rewrites this page, keeping the other sections.');
+  md.push('Every command assumes `npm run build` first; `node bench/run.mjs --only SECTION --write` runs a whole section (`engine`, `growth`, `memory`, `nats`, `latency`, `warmup`, `http`) and rewrites this page, keeping the other sections.');
   md.push('');
   const g = s.growth;
   if (g !== undefined) {
@@ -322,6 +378,16 @@ the service's buckets. *Features age* is end to end: a features object's \`ts\` 
 reflects, so arrival time at a subscriber minus \`ts\` covers publisher timer lag, NATS both ways, queueing,
 processing, the publish — and, for trailing-edge publishes, the throttle holding the newest state until its 100 ms
 interval ends, by design (SPEC §5); the median shows the pipeline, the tail mostly the throttle.
+
+**HTTP under load** (\`bench/http-load.mjs\`). The latency set-up (same publisher, 20,000 events/s, the service in
+a child of its own with the dashboard attached, default limits), run twice per repetition: *unloaded* — only a
+probe that GETs \`/metrics\` once a second, as Prometheus would — and *loaded* — the same probe plus 300 \`/stream\`
+clients opened before the feed starts (150 read everything and reconnect 2 s after a refusal, as the page does; 150
+send their request and never read a byte) and two closed-loop load generators of 50 connections each on
+\`/metrics\` and \`/features/latest\` (\`wrk -t1\`, Debian's package, installed by the bench when missing; a Node
+generator otherwise) for the whole sending span. Everything runs on 127.0.0.1, on the same cores as the service. Drops
+and processing latency are taken as in the latency section; \`loopDelayMs\` is \`monitorEventLoopDelay\` in the
+service while measuring; the probe's latency is a scrape's, queued behind the generators' requests.
 
 **Memory** (\`bench/memory.mjs\`, \`--expose-gc\`). 1000 symbols of trades only (each also yields a latency sample)
 through decode → engine until 70 s of event time; full GC before and after; bytes over \`Σ state.trades.size\`.

@@ -7,7 +7,7 @@
  * measured in the same run as its reference, side by side, so a ratio holds
  * on a noisy machine.
  *
- *   node bench/run.mjs [--only engine,growth,memory,nats,latency,warmup] [--quick] [--write]
+ *   node bench/run.mjs [--only engine,growth,memory,nats,latency,warmup,http] [--quick] [--write]
  *   npm run bench -- --write
  *
  * With --only, the sections not run keep their figures from the last
@@ -23,12 +23,14 @@ import { natsServerBin } from './lib/nats-server.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const SECTIONS = ['engine', 'growth', 'memory', 'nats', 'latency', 'warmup'];
+const SECTIONS = ['engine', 'growth', 'memory', 'nats', 'latency', 'warmup', 'http'];
+/** The file of each section, when it is not `bench/{section}.mjs`. */
+const SCRIPTS = { http: 'http-load' };
 const NEEDS_GC = new Set(['engine', 'growth', 'memory']);
 
 function runSection(name, quick, dir) {
   const out = join(dir, `${name}.json`);
-  const args = [...(NEEDS_GC.has(name) ? ['--expose-gc'] : []), join(ROOT, 'bench', `${name}.mjs`), '--out', out, ...(quick ? ['--quick'] : [])];
+  const args = [...(NEEDS_GC.has(name) ? ['--expose-gc'] : []), join(ROOT, 'bench', `${SCRIPTS[name] ?? name}.mjs`), '--out', out, ...(quick ? ['--quick'] : [])];
   process.stderr.write(`▶ ${name}\n`);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {

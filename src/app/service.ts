@@ -6,6 +6,7 @@ import { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { Config } from '../config/config.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { buildHttpApp } from '../http/app.js';
+import type { HttpCounters } from '../http/http-counters.js';
 import { CoreSource } from '../nats/core-source.js';
 import { JetStreamSource } from '../nats/jetstream-source.js';
 import { LinkStatus } from '../nats/link-status.js';
@@ -52,18 +53,21 @@ export class Service {
   constructor(
     readonly config: Readonly<Config>,
     private readonly log: Logger,
-    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, service: Service) => void } = {},
+    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, service: Service, counters: HttpCounters) => void } = {},
   ) {
     this.engine = new MarketEngine(
       { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
       'live',
     );
     let queueFill = () => 0;
-    this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true });
+    this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true, maxSymbolLabels: config.metricsMaxSymbols });
     this.quality = new DataQualityMetrics(this.telemetry.registry);
-    this.natsSink = new NatsSink(log, () => this.telemetry.publishErrorsTotal++);
+    this.natsSink = new NatsSink(log, (output) => this.telemetry.countPublishError(output));
     this.output = new FanOut((err) => log.error({ err }, 'an output sink failed')).add(this.natsSink);
-    this.alerts = new AlertThrottle(config.alertCooldownMs, (a) => this.output.alert(a));
+    this.alerts = new AlertThrottle(config.alertCooldownMs, (a) => {
+      this.telemetry.countAlert(a.kind, a.level);
+      this.output.alert(a);
+    });
     this.link = new LinkStatus(log, natsOptions(config.nats, 'senpai-md-consumer'), (up) => (this.telemetry.natsConnected = up));
     this.pipeline = new Pipeline(
       this.engine,
@@ -87,10 +91,12 @@ export class Service {
       telemetry: this.telemetry,
       queue: this.pipeline.queue,
       isNatsConnected: () => this.link.connected,
+      http: config.http,
+      lastBackpressureDropMs: () => this.pipeline.lastBackpressureDropMs,
       natsError: () => this.link.error,
       warmup: () => (this.warming === null ? null : { messages: this.warming.messages, elapsed_s: (Date.now() - this.warming.startedMs) / 1000 }),
       log: this.log,
-      ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance) => opts.extendHttp!(app, this) } : {}),
+      ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance, counters: HttpCounters) => opts.extendHttp!(app, this, counters) } : {}),
     });
   }
 

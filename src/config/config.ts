@@ -65,6 +65,13 @@ function isReadableFile(path: string): boolean {
 
 const DAY_MS = 86_400_000;
 
+/** A bearer token travels in an HTTP header: visible ASCII, no blanks. */
+const bearerToken = z
+  .string()
+  .trim()
+  .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters without blanks (a bearer token, e.g. from `openssl rand -hex 32`)')
+  .optional();
+
 const schema = z.object({
   NATS_URL: natsUrls.default(['nats://127.0.0.1:4222']),
   NATS_SUBJECT: subject.default('md.events.>'),
@@ -83,6 +90,10 @@ const schema = z.object({
   QUEUE_MAX_BYTES: int(1_048_576, 68_719_476_736).default(268_435_456),
   HTTP_HOST: z.string().trim().min(1, 'a host name or address').default('0.0.0.0'),
   HTTP_PORT: int(0, 65535).default(8892),
+  HTTP_MAX_CONNECTIONS: int(1, 100_000).default(256),
+  HTTP_MAX_STREAM_CLIENTS: int(0, 10_000).default(32),
+  HTTP_AUTH_TOKEN: bearerToken,
+  METRICS_MAX_SYMBOLS: int(0, 10_000).default(100),
   FEATURES_PUB_RATE_HZ: real(0.1, 1000).default(10),
   ROLLING_WINDOW_SECONDS: int(10, 86_400).default(60),
   SIGNAL_RETURN_THRESHOLD: real(0, 10).default(0.003),
@@ -121,7 +132,18 @@ export interface Config {
   readonly queueMaxSize: number;
   /** Hard bound on the queued payload bytes (core mode; SPEC §6). */
   readonly queueMaxBytes: number;
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Connections served; more get 503 (SPEC §7). */
+    readonly maxConnections: number;
+    /** Concurrent `/stream` clients; more get 503. */
+    readonly maxStreamClients: number;
+    /** Bearer token every endpoint but `/health` and `/` requires; undefined: open. */
+    readonly authToken: string | undefined;
+  };
+  /** Symbols that keep their own `symbol` metric label; later ones are `other` (SPEC §8). */
+  readonly metricsMaxSymbols: number;
   readonly featuresPubRateHz: number;
   readonly windowMs: number;
   readonly rules: {
@@ -155,7 +177,7 @@ const PREFIXES = ['NATS_', 'SIGNAL_', 'HTTP_', 'QUEUE_', 'JETSTREAM_', 'CLUSTER_
 /** Names other software sets (proxies, Kubernetes service links). */
 const EXEMPT = [/^HTTP_PROXY$/, /^NATS_SERVICE_/, /^NATS_PORT/];
 /** Values never shown in a message. */
-const SECRET = new Set(['NATS_PASSWORD', 'NATS_TOKEN']);
+const SECRET = new Set(['NATS_PASSWORD', 'NATS_TOKEN', 'HTTP_AUTH_TOKEN']);
 
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
@@ -263,7 +285,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     jetstream: { enabled: r.USE_JETSTREAM, stream: r.JETSTREAM_STREAM, durable: r.JETSTREAM_DURABLE },
     queueMaxSize: r.QUEUE_MAX_SIZE,
     queueMaxBytes: r.QUEUE_MAX_BYTES,
-    http: { host: r.HTTP_HOST, port: r.HTTP_PORT },
+    http: {
+      host: r.HTTP_HOST,
+      port: r.HTTP_PORT,
+      maxConnections: r.HTTP_MAX_CONNECTIONS,
+      maxStreamClients: r.HTTP_MAX_STREAM_CLIENTS,
+      authToken: r.HTTP_AUTH_TOKEN,
+    },
+    metricsMaxSymbols: r.METRICS_MAX_SYMBOLS,
     featuresPubRateHz: r.FEATURES_PUB_RATE_HZ,
     windowMs: r.ROLLING_WINDOW_SECONDS * 1000,
     rules: {

@@ -48,7 +48,9 @@ export interface Signal {
 
 export const ALERT_KINDS = ['latency', 'gap', 'stale', 'backpressure', 'nats', 'symbol_limit', 'cluster'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
-export type AlertLevel = 'warn' | 'critical';
+/** Alert levels, mildest first. */
+export const ALERT_LEVELS = ['warn', 'critical'] as const;
+export type AlertLevel = (typeof ALERT_LEVELS)[number];
 
 export interface Alert {
   v: number;

@@ -7,6 +7,21 @@ import { computeFeatures } from '../features/feature-engine.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { EventQueue } from '../queue/event-queue.js';
 import type { SymbolState } from '../state/symbol-state.js';
+import { BearerToken, PUBLIC_ROUTES } from './bearer-token.js';
+import { ConnectionLimit, HEALTH_RESERVE_CONNECTIONS } from './connection-limit.js';
+import type { DegradedReason, WarmupProgress } from './health.js';
+import { healthAnswer } from './health.js';
+import { HttpCounters } from './http-counters.js';
+import { MetricsCache } from './metrics-cache.js';
+import type { RequestGateOptions } from './request-gate.js';
+import { DEFAULT_GATE_OPTIONS, RequestGate } from './request-gate.js';
+
+/** The HTTP settings of SPEC §7 (`Config.http`). */
+export interface HttpOptions {
+  readonly maxConnections: number;
+  readonly maxStreamClients: number;
+  readonly authToken: string | undefined;
+}
 
 /** What the HTTP API reads; it never writes. */
 export interface HttpDeps {
@@ -14,14 +29,27 @@ export interface HttpDeps {
   readonly telemetry: Telemetry;
   readonly queue: EventQueue;
   readonly isNatsConnected: () => boolean;
-  /** The last connection failure's reason while NATS is not connected (no credentials in it). */
+  /** Limits and access; defaults: 256 connections, 32 streams, no token. */
+  readonly http?: HttpOptions;
+  /** The last NATS connection failure, credentials removed (SPEC §9); null when none. */
   readonly natsError?: () => string | null;
-  /** The warm-up in progress (SPEC §11), or null. */
-  readonly warmup?: () => { messages: number; elapsed_s: number } | null;
+  /** The warm-up in progress (SPEC §11), null when not warming. */
+  readonly warmup?: () => WarmupProgress | null;
+  /** Wall-clock ms of the last event dropped for backpressure or overflow. */
+  readonly lastBackpressureDropMs?: () => number;
+  /** Overrides of the request gate's budgets (tests). */
+  readonly gate?: Partial<RequestGateOptions>;
   readonly log?: Logger;
-  /** Extra routes (the dashboard) registered on the same server. */
-  readonly extend?: (app: FastifyInstance) => void;
+  /** Extra routes (the dashboard) registered on the same server, with the layer's counters. */
+  readonly extend?: (app: FastifyInstance, counters: HttpCounters) => void;
 }
+
+/** A degradation is reported for this long after its last sign, so a scrape every 15 s still sees it. */
+export const DEGRADED_HOLD_MS = 10_000;
+/** The `/health` symbol list is rebuilt at most this often (or when the count changes): it is sorted. */
+const SYMBOL_LIST_MAX_AGE_MS = 1000;
+
+const DEFAULT_HTTP: HttpOptions = { maxConnections: 256, maxStreamClients: 32, authToken: undefined };
 
 class HttpError extends Error {
   constructor(
@@ -67,13 +95,53 @@ export function latestState(s: SymbolState) {
   };
 }
 
-/** The fastify app with the endpoints of SPEC §7; `inject()`-testable, no listening here. */
+/** Sorted symbol list for `/health`, rebuilt when the count changes or it is a second old. */
+class SymbolList {
+  private list: readonly string[] = [];
+  private builtAt = Number.NEGATIVE_INFINITY;
+  private size = -1;
+
+  constructor(private readonly engine: MarketEngine) {}
+
+  get(nowMs: number): readonly string[] {
+    const symbols = this.engine.symbols;
+    if (symbols.size !== this.size || nowMs - this.builtAt >= SYMBOL_LIST_MAX_AGE_MS) {
+      this.list = [...symbols.keys()].sort();
+      this.size = symbols.size;
+      this.builtAt = nowMs;
+    }
+    return this.list;
+  }
+}
+
+/**
+ * The fastify app with the endpoints of SPEC §7; `inject()`-testable, no
+ * listening here. Every request passes, in order: the connection limit (503,
+ * within 100 ms, on a connection accepted over it; `/health` excepted), the
+ * request gate (its turn behind ingestion; 503 when too many wait), the bearer
+ * token (401), then its route. Routes are synchronous up to their answer, so
+ * the gate measures what each costs.
+ */
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
+  const http = deps.http ?? DEFAULT_HTTP;
   // typed as the base instance so routes can be added by modules that know nothing of pino
   const app = Fastify({
     ...(deps.log !== undefined ? { loggerInstance: deps.log.child({ component: 'http' }) } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance;
+
+  const counters = new HttpCounters(http.maxConnections, http.maxStreamClients);
+  counters.register(deps.telemetry.registry);
+  const connections = new ConnectionLimit(http.maxConnections, counters);
+  connections.attach(app.server);
+  const gate = new RequestGate(
+    { ...DEFAULT_GATE_OPTIONS, maxWaiting: 4 * (http.maxConnections + HEALTH_RESERVE_CONNECTIONS), ...deps.gate },
+    (err) => app.log.error({ err }, 'request handling failed'),
+  );
+  counters.requestsWaiting = () => gate.waiting;
+  const token = new BearerToken(http.authToken);
+  const metrics = new MetricsCache(deps.telemetry.registry);
+  const symbolList = new SymbolList(deps.engine);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) => {
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
@@ -88,25 +156,90 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  app.get('/health', async (_req, reply) => {
-    const connected = deps.isNatsConnected();
-    const base = { nats_connected: connected, uptime_s: deps.telemetry.uptimeSeconds(), symbols: [...deps.engine.symbols.keys()].sort() };
-    if (!connected) {
-      return reply.code(503).send({ status: 'degraded', reasons: ['nats'], nats_error: deps.natsError?.() ?? 'not connected yet', ...base });
+  app.addHook('onRequest', (req, reply, done) => {
+    const route = req.routeOptions.url;
+    const isHealth = route === '/health';
+    if (connections.isBeyondLimit(req.raw.socket)) {
+      // answer once, then let the slot go
+      void reply.header('Connection', 'close');
+      if (!isHealth) {
+        counters.reject('connections');
+        connections.refuseSoon(() => {
+          if (req.raw.destroyed) return;
+          void reply
+            .code(503)
+            .header('Retry-After', '1')
+            .send({ error: `too many connections: at most ${http.maxConnections} are served (HTTP_MAX_CONNECTIONS)` });
+        });
+        return;
+      }
     }
-    const warmup = deps.warmup?.() ?? null;
-    if (warmup !== null) return reply.code(503).send({ status: 'warming', warmup, ...base });
-    return reply.code(200).send({ status: 'ok', ...base });
+    const queued = gate.enter(
+      () => {
+        if (route !== undefined && PUBLIC_ROUTES.has(route)) return done();
+        if (!token.allows(req.headers.authorization)) {
+          counters.reject('unauthorized');
+          void reply
+            .code(401)
+            .header('WWW-Authenticate', 'Bearer realm="senpai-md-consumer"')
+            .send({ error: 'missing or wrong bearer token: send "Authorization: Bearer <HTTP_AUTH_TOKEN>"' });
+          return;
+        }
+        done();
+      },
+      () => req.raw.destroyed || req.raw.socket?.destroyed === true,
+      isHealth,
+    );
+    if (!queued) {
+      counters.reject('overload');
+      void reply.code(503).header('Retry-After', '1').send({ error: 'too many requests waiting; try again shortly' });
+    }
+  });
+  // open streams are ended by the dashboard's own preClose; waiting requests get their turn now
+  app.addHook('preClose', (done) => {
+    gate.close();
+    connections.refuseAll();
+    done();
   });
 
-  app.get('/metrics', async (_req, reply) => {
-    const body = await deps.telemetry.registry.metrics();
-    return reply.type(deps.telemetry.registry.contentType).send(body);
+  const degraded = (nowMs: number): DegradedReason[] => {
+    const out: DegradedReason[] = [];
+    const q = deps.queue;
+    const lastDrop = deps.lastBackpressureDropMs?.() ?? Number.NEGATIVE_INFINITY;
+    if (q.fillRatio >= q.highWater || nowMs - lastDrop < DEGRADED_HOLD_MS) out.push('backpressure');
+    if (nowMs - counters.lastOverloadMs < DEGRADED_HOLD_MS) out.push('http_overload');
+    return out;
+  };
+
+  app.get('/health', (_req, reply) => {
+    const now = Date.now();
+    const { statusCode, body } = healthAnswer({
+      natsConnected: deps.isNatsConnected(),
+      natsError: deps.natsError?.() ?? null,
+      warmup: deps.warmup?.() ?? null,
+      degraded: degraded(now),
+      uptimeS: deps.telemetry.uptimeSeconds(),
+      symbols: symbolList.get(now),
+    });
+    void reply.code(statusCode).send(body);
   });
 
-  app.get('/stats', async () => {
+  app.get('/metrics', (_req, reply) => {
+    const text = metrics.fresh();
+    if (text !== null) {
+      void reply.type(metrics.contentType).send(text);
+      return reply;
+    }
+    metrics.get().then(
+      (t) => void reply.type(metrics.contentType).send(t),
+      (err: unknown) => void reply.send(err),
+    );
+    return reply;
+  });
+
+  app.get('/stats', (_req, reply) => {
     const t = deps.telemetry;
-    return {
+    void reply.send({
       queue: { size: deps.queue.size, capacity: deps.queue.capacity, fill_ratio: deps.queue.fillRatio, bytes: deps.queue.bytes, max_bytes: Number.isFinite(deps.queue.maxBytes) ? deps.queue.maxBytes : null },
       events_in_total: t.eventsInTotal,
       events_processed_total: t.eventsProcessedTotal,
@@ -117,12 +250,17 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       signals_emitted_total: t.signalsEmittedTotal,
       symbols: deps.engine.symbols.size,
       uptime_s: t.uptimeSeconds(),
-    };
+      http: counters.stats(),
+    });
   });
 
-  app.get('/state/latest', async (req) => latestState(stateOf(deps, req)));
-  app.get('/features/latest', async (req) => computeFeatures(stateOf(deps, req)));
+  app.get('/state/latest', (req, reply) => {
+    void reply.send(latestState(stateOf(deps, req)));
+  });
+  app.get('/features/latest', (req, reply) => {
+    void reply.send(computeFeatures(stateOf(deps, req)));
+  });
 
-  deps.extend?.(app);
+  deps.extend?.(app, counters);
   return app;
 }

@@ -3,32 +3,48 @@ import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Alert, FeatureSnapshot, Signal, SignalThresholds } from '../domain/features.js';
-import { computeFeatures } from '../features/feature-engine.js';
 import type { Service } from '../app/service.js';
+import type { HistoryPoint } from './dashboard-history.js';
+import { PriceHistory, RecentRing } from './dashboard-history.js';
+import { HttpCounters } from './http-counters.js';
+
+export type { HistoryPoint } from './dashboard-history.js';
 
 /**
- * The live dashboard (issue 4): `GET /` serves one self-contained page and
- * `GET /stream` feeds it with server-sent events. One listener on the service
- * fans out to every browser; each client's send buffer is bounded, so a slow
- * or stalled browser costs at most ~1 MiB and never slows the pipeline.
+ * The live dashboard: `GET /` serves one self-contained page and `GET /stream`
+ * feeds it with server-sent events. One listener on the service keeps the
+ * newest output; a timer sends every browser one coalesced frame per
+ * {@link FRAME_INTERVAL_MS} (the newest features of each symbol that changed,
+ * the signals and alerts since the last frame, stats each second), so the cost
+ * of a browser does not grow with the event rate. Streams are bounded in
+ * number (`HTTP_MAX_STREAM_CLIENTS`) and in buffered bytes; a browser that
+ * stops reading is skipped, then disconnected.
  */
 
 /** Signals and alerts replayed to a browser when it connects. */
 export const RECENT_CAPACITY = 50;
-/** A client whose unsent bytes exceed this gets events dropped (counted) instead of buffered. */
-export const MAX_CLIENT_BUFFER_BYTES = 1 << 20;
-/** A client that dropped events is re-sent a snapshot once its buffer is below this. */
-const RESYNC_BELOW_BYTES = 256 * 1024;
+/** Frames go out this often: the newest features of a symbol per frame, not every publish. */
+export const FRAME_INTERVAL_MS = 250;
+/** A client with more unsent bytes than this gets frames skipped (counted) instead of buffered. */
+export const MAX_CLIENT_BUFFER_BYTES = 256 * 1024;
 /** A client that stays over its buffer limit this long is disconnected; a live browser reconnects. */
-const MAX_CONGESTED_MS = 60_000;
+export const SLOW_READER_CUTOFF_MS = 5_000;
+/** Features of at most this many symbols per frame; the rest go in the next ones, oldest change first. */
+const FRAME_MAX_FEATURES = 256;
+/** Symbols whose newest features are kept for the snapshot a browser starts from. */
+const SNAPSHOT_MAX_SYMBOLS = 256;
 const STATS_INTERVAL_MS = 1000;
 const PING_INTERVAL_MS = 15_000;
 /** Browser reconnect delay announced with `retry:`. */
 const RECONNECT_RETRY_MS = 2000;
-/** Chart history kept for a reload: one sample per second per symbol over this span. */
-const HISTORY_SPAN_S = 300;
-/** Symbols with kept chart history; more would cost ~7 KiB each and cannot be read on one chart anyway. */
-const HISTORY_MAX_SYMBOLS = 64;
+
+/** The stream's bounds; the defaults are the constants above and `HTTP_MAX_STREAM_CLIENTS`. */
+export interface DashboardStreamOptions {
+  readonly maxClients?: number;
+  readonly frameIntervalMs?: number;
+  readonly maxBufferBytes?: number;
+  readonly slowReaderCutoffMs?: number;
+}
 
 /** The page's possible locations: beside this module (src, or dist after the build copies it), else the source tree seen from dist/http/. */
 export const DASHBOARD_HTML_CANDIDATES: readonly URL[] = [
@@ -67,12 +83,9 @@ export interface DashboardStats {
   nats_connected: boolean;
   symbols: number;
   uptime_s: number;
-  /** Events this client missed because its connection could not keep up. */
+  /** Frames this client missed because its connection could not keep up. */
   stream_dropped: number;
 }
-
-/** One chart sample: server epoch ms, mid, 60 s VWAP. */
-export type HistoryPoint = [number, number | null, number | null];
 
 /** The `snapshot` event body, sent first on every connection. */
 export interface DashboardSnapshot {
@@ -86,82 +99,16 @@ export interface DashboardSnapshot {
   stats: DashboardStats;
 }
 
-/** A fixed-capacity ring keeping the newest items; the oldest is overwritten when full. */
-class RecentRing<T> {
-  private readonly items: (T | undefined)[];
-  private next = 0;
-  private count = 0;
-
-  constructor(readonly capacity: number) {
-    this.items = new Array<T | undefined>(capacity);
-  }
-
-  push(item: T): void {
-    this.items[this.next] = item;
-    this.next = (this.next + 1) % this.capacity;
-    if (this.count < this.capacity) this.count++;
-  }
-
-  /** Oldest first. */
-  toArray(): T[] {
-    const out: T[] = [];
-    for (let i = 0; i < this.count; i++) out.push(this.items[(this.next - this.count + i + this.capacity) % this.capacity]!);
-    return out;
-  }
-}
-
-/**
- * Per-symbol mid and VWAP, one sample per wall-clock second over the last
- * {@link HISTORY_SPAN_S} seconds, so a reloaded page starts with a full chart.
- * Typed-array rings: O(1) per published features object, fixed memory.
- */
-class PriceHistory {
-  private readonly series = new Map<string, { buf: Float64Array; next: number; count: number }>();
-
-  record(f: FeatureSnapshot, nowMs: number): void {
-    let s = this.series.get(f.symbol);
-    if (s === undefined) {
-      if (this.series.size >= HISTORY_MAX_SYMBOLS) return;
-      s = { buf: new Float64Array(HISTORY_SPAN_S * 3), next: 0, count: 0 };
-      this.series.set(f.symbol, s);
-    }
-    // features arrive at up to 10 Hz: the last one inside a second stands for it
-    const lastIdx = (s.next - 1 + HISTORY_SPAN_S) % HISTORY_SPAN_S;
-    const sameSecond = s.count > 0 && Math.floor(s.buf[lastIdx * 3]! / 1000) === Math.floor(nowMs / 1000);
-    const idx = sameSecond ? lastIdx : s.next;
-    s.buf[idx * 3] = nowMs;
-    s.buf[idx * 3 + 1] = f.mid ?? Number.NaN;
-    s.buf[idx * 3 + 2] = f.trade_vwap_60s ?? Number.NaN;
-    if (!sameSecond) {
-      s.next = (s.next + 1) % HISTORY_SPAN_S;
-      if (s.count < HISTORY_SPAN_S) s.count++;
-    }
-  }
-
-  toObject(nowMs: number): Record<string, HistoryPoint[]> {
-    const out: Record<string, HistoryPoint[]> = {};
-    const since = nowMs - HISTORY_SPAN_S * 1000;
-    const num = (x: number) => (Number.isNaN(x) ? null : x);
-    for (const [symbol, s] of this.series) {
-      const points: HistoryPoint[] = [];
-      for (let i = 0; i < s.count; i++) {
-        const idx = (s.next - s.count + i + HISTORY_SPAN_S) % HISTORY_SPAN_S;
-        const t = s.buf[idx * 3]!;
-        if (t >= since) points.push([t, num(s.buf[idx * 3 + 1]!), num(s.buf[idx * 3 + 2]!)]);
-      }
-      out[symbol] = points;
-    }
-    return out;
-  }
-}
-
 interface StreamClient {
   readonly res: ServerResponse;
+  /** Frames this client missed because it was not reading. */
   dropped: number;
   /** Wall-clock ms since the client has been over its buffer limit, else null. */
   congestedSince: number | null;
-  /** Events were dropped: send a fresh snapshot once the client catches up. */
+  /** Frames were skipped: send a fresh snapshot once the client catches up. */
   resync: boolean;
+  /** Wall-clock ms of the last write. */
+  lastWriteMs: number;
 }
 
 function sseEvent(name: string, body: unknown): string {
@@ -169,32 +116,52 @@ function sseEvent(name: string, body: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(body)}\n\n`;
 }
 
-/** The SSE fan-out: recent output, chart history, connected browsers and their timers. */
+/** The SSE fan-out: newest output, chart history, connected browsers and their timer. */
 export class DashboardStream {
   private readonly clients = new Set<StreamClient>();
   private readonly signals = new RecentRing<Signal>(RECENT_CAPACITY);
   private readonly alerts = new RecentRing<Alert>(RECENT_CAPACITY);
   private readonly history = new PriceHistory();
-  private statsTimer: NodeJS.Timeout | null = null;
-  private pingTimer: NodeJS.Timeout | null = null;
+  /** Newest features per symbol, for snapshots (bounded). */
+  private readonly latest = new Map<string, FeatureSnapshot>();
+  /** Features, signals and alerts not yet framed; only kept while a browser is connected. */
+  private readonly pendingFeatures = new Map<string, FeatureSnapshot>();
+  private readonly pendingSignals = new RecentRing<Signal>(RECENT_CAPACITY);
+  private readonly pendingAlerts = new RecentRing<Alert>(RECENT_CAPACITY);
+  private frameTimer: NodeJS.Timeout | null = null;
+  private lastStatsMs = 0;
   private closed = false;
+  readonly maxClients: number;
+  private readonly frameIntervalMs: number;
+  private readonly maxBufferBytes: number;
+  private readonly slowReaderCutoffMs: number;
 
-  constructor(private readonly service: Service) {
+  constructor(
+    private readonly service: Service,
+    private readonly counters: HttpCounters = new HttpCounters(service.config.http.maxConnections, service.config.http.maxStreamClients),
+    opts: DashboardStreamOptions = {},
+  ) {
+    this.maxClients = opts.maxClients ?? counters.maxStreamClients;
+    this.frameIntervalMs = opts.frameIntervalMs ?? FRAME_INTERVAL_MS;
+    this.maxBufferBytes = opts.maxBufferBytes ?? MAX_CLIENT_BUFFER_BYTES;
+    this.slowReaderCutoffMs = opts.slowReaderCutoffMs ?? SLOW_READER_CUTOFF_MS;
+    // the hot path pays a map write per published features object, nothing per event
     service.addOutput({
       features: (f: FeatureSnapshot) => {
         if (this.closed) return;
         this.history.record(f, Date.now());
-        this.broadcast('features', f);
+        if (this.latest.has(f.symbol) || this.latest.size < SNAPSHOT_MAX_SYMBOLS) this.latest.set(f.symbol, f);
+        if (this.clients.size > 0) this.pendingFeatures.set(f.symbol, f);
       },
       signal: (s: Signal) => {
         if (this.closed) return;
         this.signals.push(s);
-        this.broadcast('signal', s);
+        if (this.clients.size > 0) this.pendingSignals.push(s);
       },
       alert: (a: Alert) => {
         if (this.closed) return;
         this.alerts.push(a);
-        this.broadcast('alert', a);
+        if (this.clients.size > 0) this.pendingAlerts.push(a);
       },
     });
   }
@@ -203,10 +170,16 @@ export class DashboardStream {
     return this.clients.size;
   }
 
+  /** Whether one more client may connect. */
+  get hasRoom(): boolean {
+    return this.clients.size < this.maxClients;
+  }
+
   /** Takes over a hijacked response as an event stream until either side closes it. */
   open(res: ServerResponse): void {
-    if (this.closed) {
-      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8' }).end('{"error":"shutting down"}');
+    if (this.closed || !this.hasRoom) {
+      const error = this.closed ? 'shutting down' : this.refuse();
+      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': String(RECONNECT_RETRY_MS / 1000) }).end(JSON.stringify({ error }));
       return;
     }
     res.writeHead(200, {
@@ -217,29 +190,42 @@ export class DashboardStream {
       'X-Accel-Buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    const client: StreamClient = { res, dropped: 0, congestedSince: null, resync: false };
+    const client: StreamClient = { res, dropped: 0, congestedSince: null, resync: false, lastWriteMs: Date.now() };
     this.clients.add(client);
+    this.counters.streamClients = this.clients.size;
     res.on('close', () => {
       this.clients.delete(client);
-      if (this.clients.size === 0) this.stopTimers();
+      this.counters.streamClients = this.clients.size;
+      if (this.clients.size === 0) this.stopTimer();
     });
-    res.write(`retry: ${RECONNECT_RETRY_MS}\n\n`);
-    res.write(sseEvent('snapshot', this.snapshot(client)));
-    this.startTimers();
+    res.write(`retry: ${RECONNECT_RETRY_MS}\n\n` + sseEvent('snapshot', this.snapshot(client)));
+    this.startTimer();
   }
 
-  /** Ends every stream and stops the timers; later connections are refused. */
+  /** Counts a client turned away because every stream slot is taken; returns the 503 answer's message. */
+  refuse(): string {
+    this.counters.reject('stream_clients');
+    return `too many dashboard streams: at most ${this.maxClients} (HTTP_MAX_STREAM_CLIENTS)`;
+  }
+
+  /** Ends every stream and stops the timer; later connections are refused. */
   close(): void {
     this.closed = true;
-    this.stopTimers();
+    this.stopTimer();
     for (const c of this.clients) c.res.end();
     this.clients.clear();
+    this.counters.streamClients = 0;
   }
 
   private snapshot(client: StreamClient): DashboardSnapshot {
     const now = Date.now();
+    const symbols = this.service.engine.symbols;
     const features: FeatureSnapshot[] = [];
-    for (const state of this.service.engine.symbols.values()) features.push(computeFeatures(state));
+    for (const [symbol, f] of this.latest) {
+      // a symbol the engine forgot is gone from the dashboard too
+      if (symbols.has(symbol)) features.push(f);
+      else this.latest.delete(symbol);
+    }
     features.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
     const rules = this.service.config.rules;
     return {
@@ -269,73 +255,84 @@ export class DashboardStream {
     };
   }
 
-  private broadcast(name: string, body: unknown): void {
-    // the hot path pays nothing while no browser is watching
-    if (this.clients.size === 0) return;
-    const chunk = sseEvent(name, body);
-    for (const c of this.clients) this.send(c, chunk);
-  }
-
-  /**
-   * Writes unless the client is over its buffer limit. The limit is on
-   * `writableLength`, not on `write()` returning false: that happens at the
-   * socket's 16 KiB high-water mark, which one snapshot already passes on a
-   * healthy connection.
-   */
-  private send(c: StreamClient, chunk: string): void {
-    if (c.res.writableEnded || c.res.destroyed) return;
-    if (c.res.writableLength > MAX_CLIENT_BUFFER_BYTES) {
-      c.dropped++;
-      c.resync = true;
-      c.congestedSince ??= Date.now();
-      return;
+  /** The events since the last frame, built once for every client. */
+  private takeFrame(): string {
+    let frame = '';
+    let n = 0;
+    for (const [symbol, f] of this.pendingFeatures) {
+      if (n++ >= FRAME_MAX_FEATURES) break;
+      frame += sseEvent('features', f);
+      this.pendingFeatures.delete(symbol);
     }
-    c.congestedSince = null;
-    c.res.write(chunk);
+    for (const s of this.pendingSignals.drain()) frame += sseEvent('signal', s);
+    for (const a of this.pendingAlerts.drain()) frame += sseEvent('alert', a);
+    return frame;
   }
 
-  private tick(): void {
+  /** Sends every client the frame of what changed since the last one (the timer calls this). */
+  sendFrame(): void {
     const now = Date.now();
+    const frame = this.takeFrame();
+    const withStats = now - this.lastStatsMs >= STATS_INTERVAL_MS - this.frameIntervalMs / 2;
+    if (withStats) this.lastStatsMs = now;
     for (const c of this.clients) {
-      if (c.congestedSince !== null && now - c.congestedSince > MAX_CONGESTED_MS) {
-        c.res.destroy();
+      const res = c.res;
+      if (res.writableEnded || res.destroyed) continue;
+      // the limit is on `writableLength`, not on `write()` returning false: that happens at the
+      // socket's 16 KiB high-water mark, which one snapshot already passes on a healthy connection
+      if (res.writableLength > this.maxBufferBytes) {
+        c.congestedSince ??= now;
+        if (now - c.congestedSince >= this.slowReaderCutoffMs) {
+          this.counters.slowReadersDisconnected++;
+          res.destroy();
+          continue;
+        }
+        if (frame !== '' || withStats) {
+          c.dropped++;
+          c.resync = true;
+        }
         continue;
       }
-      // after drops the browser's feed has holes; a snapshot makes it whole again
-      if (c.resync && c.res.writableLength < RESYNC_BELOW_BYTES) {
+      c.congestedSince = null;
+      let chunk: string;
+      if (c.resync && res.writableLength < this.maxBufferBytes / 2) {
+        // after skipped frames the browser's feed has holes; a snapshot makes it whole again
         c.resync = false;
-        this.send(c, sseEvent('snapshot', this.snapshot(c)));
+        chunk = sseEvent('snapshot', this.snapshot(c));
+      } else {
+        chunk = frame;
+        if (withStats) chunk += sseEvent('stats', this.stats(c));
       }
-      this.send(c, sseEvent('stats', this.stats(c)));
+      if (chunk === '' && now - c.lastWriteMs >= PING_INTERVAL_MS) chunk = ': ping\n\n';
+      if (chunk === '') continue;
+      c.lastWriteMs = now;
+      res.write(chunk);
     }
   }
 
-  private startTimers(): void {
-    if (this.statsTimer !== null) return;
-    this.statsTimer = setInterval(() => this.tick(), STATS_INTERVAL_MS);
-    this.pingTimer = setInterval(() => {
-      for (const c of this.clients) this.send(c, ': ping\n\n');
-    }, PING_INTERVAL_MS);
-    // open streams are ended at close; the timers alone must not keep a process alive
-    this.statsTimer.unref();
-    this.pingTimer.unref();
+  private startTimer(): void {
+    if (this.frameTimer !== null) return;
+    this.frameTimer = setInterval(() => this.sendFrame(), this.frameIntervalMs);
+    // open streams are ended at close; the timer alone must not keep a process alive
+    this.frameTimer.unref();
   }
 
-  private stopTimers(): void {
-    if (this.statsTimer !== null) clearInterval(this.statsTimer);
-    if (this.pingTimer !== null) clearInterval(this.pingTimer);
-    this.statsTimer = null;
-    this.pingTimer = null;
+  private stopTimer(): void {
+    if (this.frameTimer !== null) clearInterval(this.frameTimer);
+    this.frameTimer = null;
+    this.pendingFeatures.clear();
+    this.pendingSignals.drain();
+    this.pendingAlerts.drain();
   }
 }
 
 /** Registers `GET /` (the page) and `GET /stream` (its events) on the service's HTTP app. */
-export function attachDashboard(app: FastifyInstance, service: Service): void {
+export function attachDashboard(app: FastifyInstance, service: Service, counters?: HttpCounters, opts: DashboardStreamOptions = {}): void {
   const html = loadDashboardHtml();
   if (html === null) {
     app.log.warn({ tried: DASHBOARD_HTML_CANDIDATES.map((u) => fileURLToPath(u)) }, 'dashboard page not found; GET / answers 503');
   }
-  const stream = new DashboardStream(service);
+  const stream = new DashboardStream(service, counters, opts);
 
   app.get('/', async (_req, reply) => {
     if (html === null) return reply.code(503).send({ error: 'dashboard page not installed: copy src/http/dashboard/index.html to dist/http/dashboard/' });
@@ -349,6 +346,10 @@ export function attachDashboard(app: FastifyInstance, service: Service): void {
 
   // no HEAD twin: it would hijack the socket for a body that can never be sent
   app.get('/stream', { exposeHeadRoute: false }, (_req, reply) => {
+    if (!stream.hasRoom) {
+      void reply.code(503).header('Retry-After', String(RECONNECT_RETRY_MS / 1000)).send({ error: stream.refuse() });
+      return;
+    }
     reply.hijack();
     stream.open(reply.raw);
   });

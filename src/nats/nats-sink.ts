@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
+import type { PublishOutput } from '../obs/telemetry.js';
 import type { OutputPort } from '../output/output-port.js';
 
 /** The output subjects of SPEC §5. */
@@ -8,8 +9,6 @@ export const SUBJECT_FEATURES = 'senpai.features.';
 export const SUBJECT_SIGNALS = 'senpai.signals.';
 export const SUBJECT_ALERTS = 'senpai.alerts';
 
-/** Which output a publish error belongs to (`senpai_publish_errors_total{output}`). */
-export type PublishOutput = 'features' | 'signals' | 'alerts';
 
 /**
  * Publishes the outputs to NATS as JSON. Publishing never blocks processing:

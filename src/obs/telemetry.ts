@@ -1,10 +1,23 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventTypeLabel, RejectReason } from '../domain/events.js';
 import { REJECT_REASONS } from '../domain/events.js';
-import type { SignalDirection } from '../domain/features.js';
+import type { AlertKind, AlertLevel, SignalDirection } from '../domain/features.js';
+import { ALERT_KINDS, ALERT_LEVELS } from '../domain/features.js';
 
 /** Provider label values are bounded (SPEC §8): the first 32 distinct, then `other`. */
 export const MAX_PROVIDER_LABELS = 32;
+/** Default bound of the `symbol` label (`METRICS_MAX_SYMBOLS`, SPEC §8). */
+export const DEFAULT_MAX_SYMBOL_LABELS = 100;
+/** The label value of everything past a label bound. */
+export const OTHER_LABEL = 'other';
+/** The provider label of messages whose provider is not known (dropped before decoding, or absent). */
+const UNKNOWN_PROVIDER = 'unknown';
+
+/** Outputs a publish can fail for: the `output` label of `senpai_publish_errors_total`. */
+export const PUBLISH_OUTPUTS = ['features', 'signals', 'alerts'] as const;
+export type PublishOutput = (typeof PUBLISH_OUTPUTS)[number];
+
+const SIGNAL_DIRECTIONS: readonly SignalDirection[] = ['long', 'short'];
 
 const TYPE_LABELS: readonly EventTypeLabel[] = ['trade', 'quote', 'book_l2', 'heartbeat', 'unknown'];
 const TYPES = TYPE_LABELS.length;
@@ -25,6 +38,17 @@ function typeIndex(type: EventTypeLabel): number {
 }
 
 const REASON_INDEX = new Map<RejectReason, number>(REJECT_REASONS.map((r, i) => [r, i]));
+const OUTPUT_INDEX = new Map<PublishOutput, number>(PUBLISH_OUTPUTS.map((o, i) => [o, i]));
+const ALERT_KIND_INDEX = new Map<AlertKind, number>(ALERT_KINDS.map((k, i) => [k, i]));
+const ALERT_LEVEL_INDEX = new Map<AlertLevel, number>(ALERT_LEVELS.map((l, i) => [l, i]));
+
+/** Construction options of {@link Telemetry}. */
+export interface TelemetryOptions {
+  /** Register prom-client's Node.js process metrics (default true). */
+  readonly defaultMetrics?: boolean;
+  /** Symbols that keep their own `symbol` label; later ones count as `other` (default 100). */
+  readonly maxSymbolLabels?: number;
+}
 
 /** Bucket upper bounds of `senpai_processing_latency_ms`, in ms. */
 export const PROCESSING_LATENCY_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000, 5000];
@@ -87,7 +111,8 @@ export class LatencyHistogram {
  * The pipeline's counters (SPEC §7 `/stats`, §8 metrics). The hot path bumps
  * plain numbers in typed arrays; prom-client metrics read them only when
  * scraped, so counting costs no label hashing, string building or clock read
- * per event.
+ * per event. Label values are bounded and every fixed label set is exported
+ * from the start at 0, derived from the domain's constant lists.
  */
 export class Telemetry {
   readonly registry = new Registry();
@@ -97,17 +122,23 @@ export class Telemetry {
   eventsDroppedTotal = 0;
   featuresPublishedTotal = 0;
   signalsEmittedTotal = 0;
+  /** Failed publishes, all outputs (by output in `senpai_publish_errors_total`). */
   publishErrorsTotal = 0;
   natsConnected = false;
+  /** The `symbol` label bound: symbols that keep their own label. */
+  readonly maxSymbolLabels: number;
   /** Events in by type index, per provider label. */
   private readonly eventsIn = new Map<string, Float64Array>();
   /** Drops by `reason index × types + type index`. */
   private readonly dropped = new Float64Array(REJECT_REASONS.length * TYPES);
   /** Reasons in the order they first dropped an event (the order of `dropped_by_reason`). */
   private readonly reasonsSeen: RejectReason[] = [];
-  private readonly featurePublishes = new Map<string, number>();
-  private readonly signals = new Map<string, number>();
+  /** Feature publishes and signals (long, short) per symbol label, in the order the labels were given out. */
+  private readonly perSymbol = new Map<string, { features: number; long: number; short: number }>();
   private readonly providers = new Set<string>();
+  private readonly publishErrors = new Float64Array(PUBLISH_OUTPUTS.length);
+  /** Alerts by `kind index × levels + level index`. */
+  private readonly alertCounts = new Float64Array(ALERT_KINDS.length * ALERT_LEVELS.length);
   /** Events in per second, for the last 10 whole seconds plus the current one. */
   private readonly perSecond = new Float64Array(11);
   private perSecondEpoch = Math.floor(Date.now() / 1000);
@@ -115,12 +146,16 @@ export class Telemetry {
 
   constructor(
     queueFill: () => number,
-    opts: { defaultMetrics?: boolean } = {},
+    opts: TelemetryOptions = {},
   ) {
+    this.maxSymbolLabels = opts.maxSymbolLabels ?? DEFAULT_MAX_SYMBOL_LABELS;
+    // rejections before decoding carry no provider: their series exist from the start
+    this.countsOf(UNKNOWN_PROVIDER);
     const eventsIn = this.eventsIn;
     const dropped = this.dropped;
-    const featurePublishes = this.featurePublishes;
-    const signals = this.signals;
+    const perSymbol = this.perSymbol;
+    const publishErrors = this.publishErrors;
+    const alertCounts = this.alertCounts;
     const isConnected = () => this.natsConnected;
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     new Counter({
@@ -130,8 +165,9 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         this.reset();
+        // every type of every provider label given out, zeros included
         for (const [provider, counts] of eventsIn) {
-          for (let t = 0; t < TYPES; t++) if (counts[t]! > 0) this.inc({ type: TYPE_LABELS[t]!, provider }, counts[t]!);
+          for (let t = 0; t < TYPES; t++) this.inc({ type: TYPE_LABELS[t]!, provider }, counts[t]!);
         }
       },
     });
@@ -143,10 +179,7 @@ export class Telemetry {
       collect() {
         this.reset();
         for (let r = 0; r < REJECT_REASONS.length; r++) {
-          for (let t = 0; t < TYPES; t++) {
-            const v = dropped[r * TYPES + t]!;
-            if (v > 0) this.inc({ reason: REJECT_REASONS[r]!, type: TYPE_LABELS[t]! }, v);
-          }
+          for (let t = 0; t < TYPES; t++) this.inc({ reason: REJECT_REASONS[r]!, type: TYPE_LABELS[t]! }, dropped[r * TYPES + t]!);
         }
       },
     });
@@ -166,24 +199,45 @@ export class Telemetry {
     );
     new Counter({
       name: 'senpai_feature_publish_total',
-      help: 'Feature objects published on senpai.features.{symbol}.',
+      help: `Feature objects published on senpai.features.{symbol}; the first ${this.maxSymbolLabels} symbols keep their label, later ones count as "other".`,
       labelNames: ['symbol'],
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [symbol, v] of featurePublishes) this.inc({ symbol }, v);
+        for (const [symbol, c] of perSymbol) this.inc({ symbol }, c.features);
       },
     });
     new Counter({
       name: 'senpai_signals_emitted_total',
-      help: 'Signals published on senpai.signals.{symbol}.',
+      help: 'Signals published on senpai.signals.{symbol}, by direction; symbol labels bounded as for senpai_feature_publish_total.',
       labelNames: ['symbol', 'direction'],
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [k, v] of signals) {
-          const [symbol, direction] = k.split('|') as [string, string];
-          this.inc({ symbol, direction }, v);
+        for (const [symbol, c] of perSymbol) {
+          for (const direction of SIGNAL_DIRECTIONS) this.inc({ symbol, direction }, c[direction]);
+        }
+      },
+    });
+    new Counter({
+      name: 'senpai_publish_errors_total',
+      help: 'Publishes to NATS that failed (connection closed or the client refused), by output.',
+      labelNames: ['output'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (let o = 0; o < PUBLISH_OUTPUTS.length; o++) this.inc({ output: PUBLISH_OUTPUTS[o]! }, publishErrors[o]!);
+      },
+    });
+    new Counter({
+      name: 'senpai_alerts_total',
+      help: 'Alerts raised (after the cooldown), by kind and level.',
+      labelNames: ['kind', 'level'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (let k = 0; k < ALERT_KINDS.length; k++) {
+          for (let l = 0; l < ALERT_LEVELS.length; l++) this.inc({ kind: ALERT_KINDS[k]!, level: ALERT_LEVELS[l]! }, alertCounts[k * ALERT_LEVELS.length + l]!);
         }
       },
     });
@@ -225,15 +279,38 @@ export class Telemetry {
     this.dropped[r * TYPES + typeIndex(type)]!++;
   }
 
+  /**
+   * The bounded `symbol` label (SPEC §8): the first {@link maxSymbolLabels}
+   * symbols keep their own, every later one is `other`. A label once given
+   * stays, so a series never changes meaning.
+   */
+  symbolLabel(symbol: string): string {
+    this.symbolCounts(symbol);
+    return this.perSymbol.has(symbol) ? symbol : OTHER_LABEL;
+  }
+
   countFeaturePublish(symbol: string): void {
     this.featuresPublishedTotal++;
-    this.featurePublishes.set(symbol, (this.featurePublishes.get(symbol) ?? 0) + 1);
+    this.symbolCounts(symbol).features++;
   }
 
   countSignal(symbol: string, direction: SignalDirection): void {
     this.signalsEmittedTotal++;
-    const key = `${symbol}|${direction}`;
-    this.signals.set(key, (this.signals.get(key) ?? 0) + 1);
+    this.symbolCounts(symbol)[direction]++;
+  }
+
+  countPublishError(output: PublishOutput): void {
+    this.publishErrorsTotal++;
+    this.publishErrors[OUTPUT_INDEX.get(output)!]!++;
+  }
+
+  countAlert(kind: AlertKind, level: AlertLevel): void {
+    this.alertCounts[ALERT_KIND_INDEX.get(kind)! * ALERT_LEVELS.length + ALERT_LEVEL_INDEX.get(level)!]!++;
+  }
+
+  /** Alerts raised so far of a kind and level. */
+  alertCount(kind: AlertKind, level: AlertLevel): number {
+    return this.alertCounts[ALERT_KIND_INDEX.get(kind)! * ALERT_LEVELS.length + ALERT_LEVEL_INDEX.get(level)!]!;
   }
 
   droppedCount(reason: RejectReason): number {
@@ -257,6 +334,21 @@ export class Telemetry {
 
   uptimeSeconds(): number {
     return (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** The counters of a symbol's label, giving the symbol a label of its own while there is room. */
+  private symbolCounts(symbol: string): { features: number; long: number; short: number } {
+    let c = this.perSymbol.get(symbol);
+    if (c !== undefined) return c;
+    // `other` is lower case and symbols are upper case: no symbol can take it
+    const room = this.perSymbol.size - (this.perSymbol.has(OTHER_LABEL) ? 1 : 0) < this.maxSymbolLabels;
+    const label = room ? symbol : OTHER_LABEL;
+    c = this.perSymbol.get(label);
+    if (c === undefined) {
+      c = { features: 0, long: 0, short: 0 };
+      this.perSymbol.set(label, c);
+    }
+    return c;
   }
 
   private countsOf(label: string): Float64Array {

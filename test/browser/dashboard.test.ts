@@ -33,8 +33,8 @@ const ENV = {
   ALERT_COOLDOWN_MS: '3000',
 };
 
-async function startDashboardService(natsUrl: string, httpPort = 0): Promise<{ service: Service; base: string }> {
-  const config = loadConfig({ NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), ...ENV });
+async function startDashboardService(natsUrl: string, httpPort = 0, env: Record<string, string> = {}): Promise<{ service: Service; base: string }> {
+  const config = loadConfig({ NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), ...ENV, ...env });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const service = new Service(config, log, { defaultMetrics: false, extendHttp: attachDashboard });
   const port = await service.listen();
@@ -68,6 +68,10 @@ class SyntheticMarket {
   ];
   private timer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
+
+  get running(): boolean {
+    return this.timer !== null;
+  }
   private n = 0;
   published = 0;
 
@@ -367,6 +371,78 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page in Chromium (skipped: no browse
     await expect.poll(() => page.getByTestId('nats-status').textContent(), { timeout: 5_000 }).toBe('connected');
     await expect.poll(async () => numeric(await page.getByTestId('tile-BTCUSDT-mid').textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await page.locator('body.offline').count()).toBe(0);
+  });
+});
+
+describe.skipIf(!existsSync(CHROMIUM))(`the page with HTTP_AUTH_TOKEN in Chromium (skipped: no browser at ${CHROMIUM})`, () => {
+  const TOKEN = 'dashboard-token-7f3a9c';
+  let browser: Browser;
+  let secured: { service: Service; base: string };
+  const dialogs: string[] = [];
+  const streamAuth: (string | null)[] = [];
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    secured = await startDashboardService(nats.url, 0, { HTTP_AUTH_TOKEN: TOKEN });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await secured?.service.stop();
+  });
+
+  it('asks for the token only when the stream answers 401, keeps it for the session, and streams with it', async () => {
+    if (!market.running) market.start();
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    page.on('request', (r) => {
+      if (r.url().endsWith('/stream')) streamAuth.push(r.headers().authorization ?? null);
+    });
+    // the first answer is wrong: the page says so and asks again
+    const answers = ['wrong-token', TOKEN];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.accept(answers.shift() ?? '');
+    });
+    await page.goto(`${secured.base}/`);
+    await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 15_000 }).toBe('ok');
+    expect(dialogs.length).toBe(2);
+    expect(dialogs[0]).toMatch(/access token/);
+    expect(dialogs[1]).toMatch(/refused/);
+    // the first request went without a token; no token ever went into a URL
+    expect(streamAuth[0]).toBeNull();
+    expect(streamAuth).toContain(`Bearer ${TOKEN}`);
+    expect(await page.evaluate('sessionStorage.getItem("senpai-md-consumer.token")')).toBe(TOKEN);
+    await expect.poll(async () => numeric(await page.getByTestId('tile-BTCUSDT-mid').textContent()), { timeout: 15_000 }).toBeGreaterThan(0);
+
+    // a reload in the same tab reuses the token: no new question
+    await page.reload();
+    await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 15_000 }).toBe('ok');
+    expect(dialogs.length).toBe(2);
+    expect(consoleErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('shows "token needed" when the question is dismissed, and asks again on a click', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let asked = 0;
+    page.on('dialog', (d) => {
+      asked++;
+      void (asked === 1 ? d.dismiss() : d.accept(TOKEN));
+    });
+    await page.goto(`${secured.base}/`);
+    await expect.poll(() => page.getByTestId('stream-status').textContent(), { timeout: 10_000 }).toBe('token needed');
+    expect(await page.getByTestId('stream-status').getAttribute('data-state')).toBe('down');
+    await page.getByTestId('stream-status').click();
+    await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 15_000 }).toBe('ok');
+    expect(asked).toBe(2);
+    await context.close();
   });
 });
 

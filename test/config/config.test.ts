@@ -13,7 +13,8 @@ describe('config', () => {
     const c = loadConfig({});
     expect(c.nats.servers).toEqual(['nats://127.0.0.1:4222']);
     expect(c.nats.subject).toBe('md.events.>');
-    expect(c.http).toEqual({ host: '0.0.0.0', port: 8892 });
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 8892, maxConnections: 256, maxStreamClients: 32, authToken: undefined });
+    expect(c.metricsMaxSymbols).toBe(100);
     expect(c.windowMs).toBe(60_000);
     expect(c.rules).toEqual({ returnThreshold: 0.003, volumeThreshold: 1, spreadMaxBps: 20, cooldownMs: 10_000 });
     expect([c.queueMaxSize, c.featuresPubRateHz, c.maxSymbols, c.maxFutureSkewMs, c.latencyAlertMs, c.staleAfterMs, c.alertCooldownMs]).toEqual([10000, 10, 10000, 60000, 2000, 10000, 10000]);

@@ -3,8 +3,10 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { DASHBOARD_HTML_CANDIDATES, DashboardStream, MAX_CLIENT_BUFFER_BYTES, attachDashboard, loadDashboardHtml } from '../../src/http/dashboard.js';
-import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
+import type { FeatureSnapshot } from '../../src/domain/features.js';
+import { DASHBOARD_HTML_CANDIDATES, DashboardStream, attachDashboard, loadDashboardHtml } from '../../src/http/dashboard.js';
+import type { DashboardSnapshot } from '../../src/http/dashboard.js';
+import { HttpCounters } from '../../src/http/http-counters.js';
 import { Service } from '../../src/app/service.js';
 import { waitFor } from '../helpers/nats-server.js';
 
@@ -125,29 +127,75 @@ describe('GET /stream', () => {
   });
 });
 
+/** A canonical trade payload for `pipeline.offer`. */
+function tradeBytes(symbol: string, n: number, ts: number): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ type: 'trade', provider: 'p', symbol, price: 100 + n, size: 1, trade_id: String(n), ts_exchange: ts }));
+}
+
 describe('DashboardStream', () => {
-  it('drops events for a client that does not read instead of buffering them, then resyncs it', async () => {
+  it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
     const service = buildService();
-    const stream = new DashboardStream(service);
+    const stream = new DashboardStream(service, undefined, { frameIntervalMs: 3_600_000 });
+    const res = new StalledResponse();
+    res.release();
+    stream.open(res as unknown as ServerResponse);
+    const t0 = Date.now() - 1000;
+    for (let i = 1; i <= 20; i++) {
+      service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', i, t0 + i), null);
+      if (i % 2 === 0) service.pipeline.offer('md.events.trade.BBB', tradeBytes('BBB', i, t0 + i), null);
+      await service.pipeline.idle();
+      service.pipeline.features.flush(); // a publish per event, as if the throttle allowed each
+    }
+    expect(service.telemetry.featuresPublishedTotal).toBe(30);
+    const before = res.chunks.length;
+    stream.sendFrame();
+    const frame = res.chunks.slice(before).join('');
+    const features = frame
+      .split('\n\n')
+      .filter((b) => b.startsWith('event: features\n'))
+      .map((b) => JSON.parse(b.slice(b.indexOf('data: ') + 6)) as FeatureSnapshot);
+    expect(features.map((f) => f.symbol).sort()).toEqual(['AAA', 'BBB']);
+    expect(features.find((f) => f.symbol === 'AAA')!.trade_count_10s).toBe(20);
+    expect(features.find((f) => f.symbol === 'BBB')!.trade_count_10s).toBe(10);
+    // nothing changed since: the next frame carries no features
+    const after = res.chunks.length;
+    stream.sendFrame();
+    expect(res.chunks.slice(after).join('')).not.toContain('event: features');
+    stream.close();
+    await service.http.close();
+  });
+
+  it('skips frames for a client that does not read instead of buffering them, then resyncs it', async () => {
+    const service = buildService();
+    const stream = new DashboardStream(service, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
     const res = new StalledResponse();
     stream.open(res as unknown as ServerResponse);
     expect(res.statusCode).toBe(200);
     expect(stream.clientCount).toBe(1);
 
-    // ~2.6 MB of alerts (distinct symbols, so none is cooled down) at a client that reads nothing
+    // ~2.6 MB of alerts (distinct symbols, so none is cooled down) go out in one frame
     const message = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 40; i++) service.alerts.raise({ kind: 'gap', level: 'warn', message, symbol: `SYM${i}`, provider: null, value: null, threshold: null });
-    expect(res.writableLength).toBeLessThanOrEqual(MAX_CLIENT_BUFFER_BYTES + 70 * 1024);
+    stream.sendFrame();
+    const buffered = res.writableLength;
+    expect(buffered).toBeGreaterThan(40 * 64 * 1024);
+    // the client reads nothing: later frames are skipped, not buffered
+    for (let i = 40; i < 45; i++) {
+      service.alerts.raise({ kind: 'gap', level: 'warn', message, symbol: `SYM${i}`, provider: null, value: null, threshold: null });
+      stream.sendFrame();
+    }
+    expect(res.writableLength).toBe(buffered);
 
     res.release();
-    // once it reads again it gets a fresh snapshot (the recent alerts, holes filled) and its drop count
-    await waitFor(() => res.events('stats').length > 0, 'a stats event after the release', 5_000);
-    const stats = JSON.parse(res.events('stats')[0]!) as DashboardStats;
-    expect(stats.stream_dropped).toBeGreaterThan(20);
+    // once it reads again it gets a fresh snapshot (the recent alerts, holes filled), then frames with its drop count
+    await waitFor(() => res.writableLength === 0, 'the buffer drained', 5_000);
+    stream.sendFrame();
+    stream.sendFrame();
     const snapshots = res.events('snapshot');
     expect(snapshots.length).toBe(2);
     const resync = JSON.parse(snapshots[1]!) as DashboardSnapshot;
-    expect(resync.alerts.map((a) => a.symbol)).toEqual(Array.from({ length: 40 }, (_, i) => `SYM${i}`));
+    expect(resync.alerts.map((a) => a.symbol)).toEqual(Array.from({ length: 45 }, (_, i) => `SYM${i}`));
+    expect(resync.stats.stream_dropped).toBe(5);
 
     stream.close();
     expect(res.writableEnded).toBe(true);
@@ -157,6 +205,33 @@ describe('DashboardStream', () => {
     late.release();
     stream.open(late as unknown as ServerResponse);
     expect(late.statusCode).toBe(503);
+    await service.http.close();
+  });
+
+  it('disconnects a client that stays over its buffer limit past the cutoff, and refuses clients over the limit', async () => {
+    const service = buildService();
+    const counters = new HttpCounters(10, 2);
+    const stream = new DashboardStream(service, counters, { frameIntervalMs: 3_600_000, maxBufferBytes: 1024, slowReaderCutoffMs: 0 });
+    const slow = new StalledResponse();
+    const reader = new StalledResponse();
+    reader.release();
+    stream.open(slow as unknown as ServerResponse);
+    stream.open(reader as unknown as ServerResponse);
+    expect(counters.streamClients).toBe(2);
+    const third = new StalledResponse();
+    third.release();
+    stream.open(third as unknown as ServerResponse);
+    expect(third.statusCode).toBe(503);
+    expect(counters.rejectedCount('stream_clients')).toBe(1);
+
+    service.alerts.raise({ kind: 'gap', level: 'warn', message: 'y'.repeat(4096), symbol: 'S', provider: null, value: null, threshold: null });
+    stream.sendFrame(); // the stalled client now holds more than 1 KiB
+    stream.sendFrame(); // over the limit for 0 ms or more: cut off
+    expect(slow.destroyed).toBe(true);
+    expect(reader.destroyed).toBe(false);
+    expect(counters.slowReadersDisconnected).toBe(1);
+    await waitFor(() => counters.streamClients === 1, 'the slow client gone');
+    stream.close();
     await service.http.close();
   });
 });

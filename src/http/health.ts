@@ -1,0 +1,45 @@
+/**
+ * `GET /health` (SPEC §7): one answer, by precedence — NATS down, then
+ * warming, then degraded-but-serving, then ok.
+ */
+
+/** A warm-up in progress (SPEC §11). */
+export interface WarmupProgress {
+  readonly messages: number;
+  readonly elapsed_s: number;
+}
+
+/** Why a running service is degraded while it still serves: `backpressure` (the feed), `http_overload` (HTTP refused clients). */
+export type DegradedReason = 'backpressure' | 'http_overload';
+
+/** Everything the answer is made of, read at request time. */
+export interface HealthInput {
+  readonly natsConnected: boolean;
+  /** The last connection failure, credentials removed; null when none. */
+  readonly natsError: string | null;
+  readonly warmup: WarmupProgress | null;
+  readonly degraded: readonly DegradedReason[];
+  readonly uptimeS: number;
+  readonly symbols: readonly string[];
+}
+
+export interface HealthAnswer {
+  readonly statusCode: 200 | 503;
+  readonly body: Record<string, unknown>;
+}
+
+export function healthAnswer(h: HealthInput): HealthAnswer {
+  const common = { nats_connected: h.natsConnected, uptime_s: h.uptimeS, symbols: h.symbols };
+  if (!h.natsConnected) {
+    return {
+      statusCode: 503,
+      body: { status: 'degraded', reasons: ['nats'], ...(h.natsError !== null ? { nats_error: h.natsError } : {}), ...common },
+    };
+  }
+  if (h.warmup !== null) {
+    return { statusCode: 503, body: { status: 'warming', warmup: { messages: h.warmup.messages, elapsed_s: h.warmup.elapsed_s }, ...common } };
+  }
+  // still serving: 200, so an orchestrator does not restart a service that is only busy
+  if (h.degraded.length > 0) return { statusCode: 200, body: { status: 'degraded', reasons: [...h.degraded], ...common } };
+  return { statusCode: 200, body: { status: 'ok', ...common } };
+}
