@@ -30,6 +30,16 @@ export interface HealthAnswer {
 export interface StatsAnswer {
   /** `bytes`: payload bytes queued; `max_bytes`: the core-mode byte bound (null in JetStream mode). */
   queue: { size: number; capacity: number; fill_ratio: number; bytes: number; max_bytes: number | null };
+  /** The HTTP side: connections and stream clients against their limits, requests waiting, refusals by reason. */
+  http?: {
+    connections: number;
+    max_connections: number;
+    requests_waiting: number;
+    stream_clients: number;
+    max_stream_clients: number;
+    slow_readers_disconnected: number;
+    rejected: Record<string, number>;
+  };
   events_in_total: number;
   events_processed_total: number;
   events_dropped_total: number;
