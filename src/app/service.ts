@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { buildHttpApp } from '../http/app.js';
 import type { HttpCounters } from '../http/http-counters.js';
+import type { DashboardViews } from '../http/views.js';
 import { CoreSource } from '../nats/core-source.js';
 import { JetStreamSource } from '../nats/jetstream-source.js';
 import { LinkStatus } from '../nats/link-status.js';
@@ -40,6 +41,8 @@ export class Service {
   /** Every output goes here; NATS is the first sink, the dashboard stream and tests add theirs. */
   readonly output: FanOut;
   readonly link: LinkStatus;
+  /** What the HTTP side reads (read-only ports). */
+  readonly views: DashboardViews;
   private readonly natsSink: NatsSink;
   private nc: NatsConnection | null = null;
   private core: CoreSource | null = null;
@@ -53,7 +56,7 @@ export class Service {
   constructor(
     readonly config: Readonly<Config>,
     private readonly log: Logger,
-    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, service: Service, counters: HttpCounters) => void } = {},
+    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, views: DashboardViews, counters: HttpCounters) => void } = {},
   ) {
     this.engine = new MarketEngine(
       { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
@@ -86,8 +89,17 @@ export class Service {
       this.quality,
     );
     queueFill = () => this.pipeline.queue.fillRatio;
+    this.views = {
+      symbols: this.engine.symbols,
+      telemetry: this.telemetry,
+      queue: this.pipeline.queue,
+      rules: config.rules,
+      http: config.http,
+      natsConnected: () => this.link.connected,
+      subscribe: (sink) => this.output.add(sink),
+    };
     this.http = buildHttpApp({
-      engine: this.engine,
+      symbols: this.engine.symbols,
       telemetry: this.telemetry,
       queue: this.pipeline.queue,
       isNatsConnected: () => this.link.connected,
@@ -96,7 +108,7 @@ export class Service {
       natsError: () => this.link.error,
       warmup: () => (this.warming === null ? null : { messages: this.warming.messages, elapsed_s: (Date.now() - this.warming.startedMs) / 1000 }),
       log: this.log,
-      ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance, counters: HttpCounters) => opts.extendHttp!(app, this, counters) } : {}),
+      ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance, counters: HttpCounters) => opts.extendHttp!(app, this.views, counters) } : {}),
     });
   }
 

@@ -2,10 +2,8 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { normalizeSymbol } from '../domain/symbol.js';
-import type { MarketEngine } from '../engine/market-engine.js';
 import { computeFeatures } from '../features/feature-engine.js';
 import type { Telemetry } from '../obs/telemetry.js';
-import type { EventQueue } from '../queue/event-queue.js';
 import type { SymbolState } from '../state/symbol-state.js';
 import { BearerToken, PUBLIC_ROUTES } from './bearer-token.js';
 import { ConnectionLimit, HEALTH_RESERVE_CONNECTIONS } from './connection-limit.js';
@@ -15,19 +13,15 @@ import { HttpCounters } from './http-counters.js';
 import { MetricsCache } from './metrics-cache.js';
 import type { RequestGateOptions } from './request-gate.js';
 import { DEFAULT_GATE_OPTIONS, RequestGate } from './request-gate.js';
+import type { HttpOptions, QueueView, SymbolStoreView } from './views.js';
 
-/** The HTTP settings of SPEC §7 (`Config.http`). */
-export interface HttpOptions {
-  readonly maxConnections: number;
-  readonly maxStreamClients: number;
-  readonly authToken: string | undefined;
-}
+export type { HttpOptions } from './views.js';
 
-/** What the HTTP API reads; it never writes. */
+/** What the HTTP API reads (read-only views); it never writes. */
 export interface HttpDeps {
-  readonly engine: MarketEngine;
+  readonly symbols: SymbolStoreView;
   readonly telemetry: Telemetry;
-  readonly queue: EventQueue;
+  readonly queue: QueueView;
   readonly isNatsConnected: () => boolean;
   /** Limits and access; defaults: 256 connections, 32 streams, no token. */
   readonly http?: HttpOptions;
@@ -71,7 +65,7 @@ function symbolParam(req: FastifyRequest): string {
 
 function stateOf(deps: HttpDeps, req: FastifyRequest): SymbolState {
   const symbol = symbolParam(req);
-  const s = deps.engine.symbols.get(symbol);
+  const s = deps.symbols.get(symbol);
   if (s === undefined) throw new HttpError(404, `unknown symbol ${symbol}: no event seen for it`);
   return s;
 }
@@ -101,10 +95,10 @@ class SymbolList {
   private builtAt = Number.NEGATIVE_INFINITY;
   private size = -1;
 
-  constructor(private readonly engine: MarketEngine) {}
+  constructor(private readonly symbols: SymbolStoreView) {}
 
   get(nowMs: number): readonly string[] {
-    const symbols = this.engine.symbols;
+    const symbols = this.symbols;
     if (symbols.size !== this.size || nowMs - this.builtAt >= SYMBOL_LIST_MAX_AGE_MS) {
       this.list = [...symbols.keys()].sort();
       this.size = symbols.size;
@@ -141,7 +135,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   counters.requestsWaiting = () => gate.waiting;
   const token = new BearerToken(http.authToken);
   const metrics = new MetricsCache(deps.telemetry.registry);
-  const symbolList = new SymbolList(deps.engine);
+  const symbolList = new SymbolList(deps.symbols);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) => {
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
@@ -248,7 +242,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       events_per_sec: t.eventsPerSecond(),
       features_published_total: t.featuresPublishedTotal,
       signals_emitted_total: t.signalsEmittedTotal,
-      symbols: deps.engine.symbols.size,
+      symbols: deps.symbols.size,
       uptime_s: t.uptimeSeconds(),
       http: counters.stats(),
     });

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Alert, FeatureSnapshot, Signal, SignalThresholds } from '../domain/features.js';
-import type { Service } from '../app/service.js';
+import type { DashboardViews } from './views.js';
 import type { HistoryPoint } from './dashboard-history.js';
 import { PriceHistory, RecentRing } from './dashboard-history.js';
 import { HttpCounters } from './http-counters.js';
@@ -137,8 +137,8 @@ export class DashboardStream {
   private readonly slowReaderCutoffMs: number;
 
   constructor(
-    private readonly service: Service,
-    private readonly counters: HttpCounters = new HttpCounters(service.config.http.maxConnections, service.config.http.maxStreamClients),
+    private readonly views: DashboardViews,
+    private readonly counters: HttpCounters = new HttpCounters(views.http.maxConnections, views.http.maxStreamClients),
     opts: DashboardStreamOptions = {},
   ) {
     this.maxClients = opts.maxClients ?? counters.maxStreamClients;
@@ -146,7 +146,7 @@ export class DashboardStream {
     this.maxBufferBytes = opts.maxBufferBytes ?? MAX_CLIENT_BUFFER_BYTES;
     this.slowReaderCutoffMs = opts.slowReaderCutoffMs ?? SLOW_READER_CUTOFF_MS;
     // the hot path pays a map write per published features object, nothing per event
-    service.addOutput({
+    views.subscribe({
       features: (f: FeatureSnapshot) => {
         if (this.closed) return;
         this.history.record(f, Date.now());
@@ -219,7 +219,7 @@ export class DashboardStream {
 
   private snapshot(client: StreamClient): DashboardSnapshot {
     const now = Date.now();
-    const symbols = this.service.engine.symbols;
+    const symbols = this.views.symbols;
     const features: FeatureSnapshot[] = [];
     for (const [symbol, f] of this.latest) {
       // a symbol the engine forgot is gone from the dashboard too
@@ -227,7 +227,7 @@ export class DashboardStream {
       else this.latest.delete(symbol);
     }
     features.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-    const rules = this.service.config.rules;
+    const rules = this.views.rules;
     return {
       now,
       features,
@@ -240,16 +240,16 @@ export class DashboardStream {
   }
 
   private stats(client: StreamClient): DashboardStats {
-    const t = this.service.telemetry;
-    const q = this.service.pipeline.queue;
+    const t = this.views.telemetry;
+    const q = this.views.queue;
     return {
       queue: { size: q.size, capacity: q.capacity, fill_ratio: q.fillRatio },
       events_per_sec: t.eventsPerSecond(),
       events_in_total: t.eventsInTotal,
       events_dropped_total: t.eventsDroppedTotal,
       signals_emitted_total: t.signalsEmittedTotal,
-      nats_connected: this.service.natsConnected,
-      symbols: this.service.engine.symbols.size,
+      nats_connected: this.views.natsConnected(),
+      symbols: this.views.symbols.size,
       uptime_s: t.uptimeSeconds(),
       stream_dropped: client.dropped,
     };
@@ -327,12 +327,12 @@ export class DashboardStream {
 }
 
 /** Registers `GET /` (the page) and `GET /stream` (its events) on the service's HTTP app. */
-export function attachDashboard(app: FastifyInstance, service: Service, counters?: HttpCounters, opts: DashboardStreamOptions = {}): void {
+export function attachDashboard(app: FastifyInstance, views: DashboardViews, counters?: HttpCounters, opts: DashboardStreamOptions = {}): void {
   const html = loadDashboardHtml();
   if (html === null) {
     app.log.warn({ tried: DASHBOARD_HTML_CANDIDATES.map((u) => fileURLToPath(u)) }, 'dashboard page not found; GET / answers 503');
   }
-  const stream = new DashboardStream(service, counters, opts);
+  const stream = new DashboardStream(views, counters, opts);
 
   app.get('/', async (_req, reply) => {
     if (html === null) return reply.code(503).send({ error: 'dashboard page not installed: copy src/http/dashboard/index.html to dist/http/dashboard/' });

@@ -135,7 +135,7 @@ function tradeBytes(symbol: string, n: number, ts: number): Uint8Array {
 describe('DashboardStream', () => {
   it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
     const service = buildService();
-    const stream = new DashboardStream(service, undefined, { frameIntervalMs: 3_600_000 });
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
     const res = new StalledResponse();
     res.release();
     stream.open(res as unknown as ServerResponse);
@@ -167,7 +167,7 @@ describe('DashboardStream', () => {
 
   it('skips frames for a client that does not read instead of buffering them, then resyncs it', async () => {
     const service = buildService();
-    const stream = new DashboardStream(service, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
     const res = new StalledResponse();
     stream.open(res as unknown as ServerResponse);
     expect(res.statusCode).toBe(200);
@@ -211,7 +211,7 @@ describe('DashboardStream', () => {
   it('disconnects a client that stays over its buffer limit past the cutoff, and refuses clients over the limit', async () => {
     const service = buildService();
     const counters = new HttpCounters(10, 2);
-    const stream = new DashboardStream(service, counters, { frameIntervalMs: 3_600_000, maxBufferBytes: 1024, slowReaderCutoffMs: 0 });
+    const stream = new DashboardStream(service.views, counters, { frameIntervalMs: 3_600_000, maxBufferBytes: 1024, slowReaderCutoffMs: 0 });
     const slow = new StalledResponse();
     const reader = new StalledResponse();
     reader.release();

@@ -16,7 +16,7 @@ function app(over: Partial<HttpDeps> & { fill?: number } = {}) {
   }
   const engine = new MarketEngine(engineConfig(), 'live');
   const telemetry = new Telemetry(() => queue.fillRatio, { defaultMetrics: false });
-  return buildHttpApp({ engine, telemetry, queue, isNatsConnected: () => true, ...over });
+  return buildHttpApp({ symbols: engine.symbols, telemetry, queue, isNatsConnected: () => true, ...over });
 }
 
 async function health(deps: Partial<HttpDeps> & { fill?: number } = {}) {
