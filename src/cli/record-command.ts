@@ -53,6 +53,7 @@ export async function recordCommand(argv: string[], env: Record<string, string |
       if (count !== undefined && n >= count) stop = true;
     },
   });
+  await nc.flush(); // the line below means the server has the subscription
   process.stderr.write(`record: ${subject} from ${config.nats.servers.join(',')} to ${path}\n`);
   const endAt = duration === undefined ? Number.POSITIVE_INFINITY : Date.now() + duration * 1000;
   while (!stop && Date.now() < endAt) await sleep(50);

@@ -24,6 +24,11 @@ export class ThrottledFeaturePublisher {
     this.intervalMs = 1000 / rateHz;
   }
 
+  /** Symbols whose trailing edge is still to be published. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   /** Notes that a symbol's state changed. */
   touch(s: SymbolState): void {
     const now = this.clock();

@@ -54,7 +54,7 @@ async function publishStream(t0: number, n: number): Promise<number> {
 
 describe('what the live service publishes and answers matches the JSON Schemas (docs/CONTRACT.md)', () => {
   it('every features, signal and alert payload on NATS, and every HTTP answer', async () => {
-    const { base, stop } = await startService(nats.url, { FEATURES_PUB_RATE_HZ: '50', LATENCY_ALERT_MS: '1' });
+    const { base, service, stop } = await startService(nats.url, { FEATURES_PUB_RATE_HZ: '50', LATENCY_ALERT_MS: '1' });
     const out = await Collector.open(nats.url, ['senpai.>']);
     try {
       const sent = await publishStream(Date.now() - 20_000, 600);
@@ -62,7 +62,8 @@ describe('what the live service publishes and answers matches the JSON Schemas (
       await pub.flush();
       await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === sent + 1, 'all events processed');
       await waitFor(() => out.on('senpai.signals.').length > 0 && out.on('senpai.alerts').some((a) => a.kind === 'gap') && out.on('senpai.alerts').some((a) => a.kind === 'latency'), 'signals, gap and latency alerts');
-      await new Promise((r) => setTimeout(r, 100)); // trailing-edge publishes
+      await waitFor(() => service.pipeline.features.pendingCount === 0, 'trailing-edge publishes sent');
+      await out.nc.flush();
 
       const problems: string[] = [];
       const check = (name: SchemaName, what: string, value: unknown) => {

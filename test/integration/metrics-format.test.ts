@@ -28,7 +28,7 @@ let text: string;
 beforeAll(async () => {
   nats = await TestNatsServer.start({ jetstream: false });
   // a bound of 2 symbol labels: MX and MA keep theirs, MB and MC are "other"
-  const { base, stop } = await startService(nats.url, { METRICS_MAX_SYMBOLS: '2' });
+  const { base, service, stop } = await startService(nats.url, { METRICS_MAX_SYMBOLS: '2' });
   const nc = await connect({ servers: nats.url });
   const t0 = Date.now();
   // 40 providers: label values beyond the first 32 become "other"
@@ -38,7 +38,7 @@ beforeAll(async () => {
   for (const [i, symbol] of ['MA', 'MB', 'MC'].entries()) nc.publish(`md.events.trade.${symbol}`, JSON.stringify({ type: 'trade', provider: 'prov0', symbol, price: 10, size: 1, trade_id: `x${i}`, ts_exchange: t0 }));
   await nc.flush();
   await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === 45, 'processing');
-  await new Promise((r) => setTimeout(r, 150)); // let the trailing feature publish happen
+  await waitFor(() => service.pipeline.features.pendingCount === 0, 'the trailing feature publish');
   text = await (await fetch(`${base}/metrics`)).text();
   await nc.close();
   await stop();

@@ -25,18 +25,18 @@ describe('simulate → service → record, then compute over the recording', () 
   it('gives the features the live service published for the same events', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'senpai-e2e-'));
     const recording = join(dir, 'recording.jsonl');
-    const { base, stop } = await startService(nats.url, { SIGNAL_RETURN_THRESHOLD: '0.001', SIGNAL_VOLUME_THRESHOLD: '0.5' });
+    const { base, service, stop } = await startService(nats.url, { SIGNAL_RETURN_THRESHOLD: '0.001', SIGNAL_VOLUME_THRESHOLD: '0.5' });
     const published = await Collector.open(nats.url, ['senpai.features.>', 'senpai.signals.>']);
     const record = CliProcess.start(['record', recording], { NATS_URL: nats.url });
     try {
       await waitFor(() => record.output.includes('record: md.events.>'), 'record subscribed');
-      await new Promise((r) => setTimeout(r, 200)); // the subscription reaches the server
       const sim = CliProcess.start(['simulate', '--rate', '300', '--duration', '12', '--seed', '7', '--symbols', 'BTCUSDT,ETHUSDT,SOLUSDT'], { NATS_URL: nats.url });
       expect(await sim.exited).toBe(0);
       const sent = Number(/simulate: (\d+) events published\s*$/.exec(sim.output)?.[1]);
       expect(sent).toBeGreaterThan(1000);
       await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === sent, 'the service processed every event');
-      await new Promise((r) => setTimeout(r, 300)); // trailing feature publishes
+      await waitFor(() => service.pipeline.features.pendingCount === 0, 'trailing feature publishes sent');
+      await published.nc.flush();
       record.kill('SIGINT');
       expect(await record.exited).toBe(0);
 

@@ -71,6 +71,7 @@ describe('JetStream warm start (SPEC §11)', () => {
           acks.push(js.publish(`md.events.quote.${s}`, JSON.stringify({ type: 'quote', provider: 'p', symbol: s, bid: p - 0.01, ask: p + 0.01, ts_exchange: now - 19 })));
         }
         await Promise.all(acks);
+        return now;
       };
       const started = Date.now();
       while (Date.now() - started < 13_000) {
@@ -89,12 +90,13 @@ describe('JetStream warm start (SPEC §11)', () => {
         return h.status === 200 ? h : null;
       }, 'second service warm and up', 30_000);
       expect(health.body.status).toBe('ok');
-      await publishRound(); // the first live events after the restart
+      const lastRound = await publishRound(); // the first live events after the restart
       await waitFor(async () => {
         const info = await (await jetstreamManager(nc)).consumers.info('MD_EVENTS', 'senpai-md-consumer');
         return info.num_pending === 0 && info.num_ack_pending === 0;
       }, 'every message processed and acknowledged');
-      await new Promise((r) => setTimeout(r, 200));
+      // the features of that round (its quote is each symbol's newest event) reached the collector
+      await waitFor(() => SYMBOLS.every((s) => features.messages.some((m) => m.data.symbol === s && m.data.ts === lastRound - 19)), 'the last round published');
 
       // what an uninterrupted run computes over the same stored events
       const input = new PassThrough();
