@@ -10,7 +10,7 @@ import { numberScan, readJsonNumber } from './json-number.js';
  * falls back to `JSON.parse`, which stays the authority on what JSON means.
  * On what it does handle it returns exactly what `JSON.parse` would, except that
  * integer literals longer than 15 digits come back as {@link ExactInteger}
- * (test/decode/json-scanner.test.ts proves this against `JSON.parse`).
+ * (test/decode/json-scanner.property.test.ts proves this against `JSON.parse`).
  */
 
 const MAX_DEPTH = 6;

@@ -86,12 +86,6 @@ export class LatencyHistogram {
     this.count++;
   }
 
-  reset(): void {
-    this.counts.fill(0);
-    this.sum = 0;
-    this.count = 0;
-  }
-
   /** The prom-client metric object: cumulative buckets, +Inf, _sum, _count. */
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string | number>; value: number; metricName: string }[] }> {
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];

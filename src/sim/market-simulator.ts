@@ -49,7 +49,7 @@ interface SymbolSim {
 }
 
 /**
- * A realistic synthetic `md.events.*` stream (issue 4): per-symbol price
+ * A realistic synthetic `md.events.*` stream: per-symbol price
  * levels, geometric random-walk prices with occasional jumps, trending bursts
  * (so the default signal rules fire within a minute), quiet stretches, quotes
  * and L2 snapshots around the price, per-provider heartbeats, and log-normal
