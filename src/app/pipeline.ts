@@ -54,6 +54,12 @@ export class Pipeline {
    * once, so `Date.now()` is read once per run (a microtask clears it after).
    */
   private recvMs = 0;
+  /**
+   * `performance.now()` at the first callback of the socket read being
+   * delivered: the processing latency starts there (SPEC §8), so neither the
+   * queue nor the messages ahead in the same read can hide a wait.
+   */
+  private readT0 = 0;
   private recvClockSet = false;
   private readonly clearRecvClock = () => {
     this.recvClockSet = false;
@@ -89,14 +95,14 @@ export class Pipeline {
 
   /** The NATS callback's whole job: timestamp, admit or drop, schedule processing. */
   offer(subject: string, data: Uint8Array, ack: (() => void) | null): void {
-    const t0 = performance.now(); // the processing latency starts at this callback, per message
     if (!this.recvClockSet) {
       this.recvMs = Date.now();
+      this.readT0 = performance.now();
       this.recvClockSet = true;
       queueMicrotask(this.clearRecvClock);
     }
     const subjectType = subjectEventType(subject);
-    const m: QueuedMessage = { subject, data, subjectType, recvMs: this.recvMs, t0, ack };
+    const m: QueuedMessage = { subject, data, subjectType, recvMs: this.recvMs, t0: this.readT0, ack };
     const admission = this.queue.offer(m);
     if (admission === 'overflow') {
       this.overflow(m);

@@ -187,7 +187,7 @@ export class Telemetry {
     });
     this.processingLatency = new LatencyHistogram(
       'senpai_processing_latency_ms',
-      'Milliseconds from the NATS callback receiving a message to the end of its processing, queue wait included.',
+      'Milliseconds from the socket read that carried a message reaching the client (its first NATS callback) to the end of the message\'s processing, queue wait included.',
       PROCESSING_LATENCY_BUCKETS,
       this.registry,
     );

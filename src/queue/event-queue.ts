@@ -8,7 +8,7 @@ export interface QueuedMessage {
   readonly subjectType: EventTypeLabel;
   /** Local wall-clock receive time, epoch ms. */
   readonly recvMs: number;
-  /** `performance.now()` at the NATS callback, for processing latency. */
+  /** `performance.now()` at the first NATS callback of the socket read that carried it, for processing latency. */
   readonly t0: number;
   /** JetStream: acknowledges this message once processed. */
   readonly ack: (() => void) | null;
