@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import type { Alert, FeatureSnapshot, Signal } from '../../src/domain/features.js';
+import { MarketEngine } from '../../src/engine/market-engine.js';
+import { DataQualityMetrics } from '../../src/obs/data-quality-metrics.js';
+import { Telemetry } from '../../src/obs/telemetry.js';
+import { AlertThrottle } from '../../src/alerts/alert-throttle.js';
+import { Pipeline } from '../../src/app/pipeline.js';
+import { engineConfig } from '../helpers/events.js';
+
+function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity?: number; signalMaxAgeMs?: number } = {}) {
+  let now = 1_000_000;
+  const alerts: Alert[] = [];
+  const features: FeatureSnapshot[] = [];
+  const signals: Signal[] = [];
+  const manager = new AlertThrottle(10_000, (a) => alerts.push(a), () => now);
+  const engine = new MarketEngine(engineConfig({ maxSymbols: over.maxSymbols ?? 100 }), 'live');
+  const telemetry = new Telemetry(() => 0, { defaultMetrics: false });
+  const quality = new DataQualityMetrics(telemetry.registry);
+  const pipeline = new Pipeline(engine, telemetry, manager, { features: (f) => features.push(f), signal: (s) => signals.push(s), alert: (a) => alerts.push(a) }, {
+    queueCapacity: over.queueCapacity ?? 1000,
+    dropOnBackpressure: true,
+    featuresPubRateHz: 1000,
+    latencyAlertMs: over.latencyAlertMs ?? 2000,
+    maxSymbols: over.maxSymbols ?? 100,
+    ...(over.signalMaxAgeMs !== undefined ? { signalMaxAgeMs: over.signalMaxAgeMs } : {}),
+  }, quality);
+  const send = (subject: string, payload: object) => pipeline.offer(subject, Buffer.from(JSON.stringify(payload)), null);
+  return { alerts, features, signals, pipeline, quality, send, advance: (ms: number) => (now += ms), get now() { return now; } };
+}
+
+describe('pipeline alerts', () => {
+  it('gap: a numeric trade id more than one above the highest accepted, with the missing count', async () => {
+    const r = rig();
+    const t = Date.now();
+    r.send('md.events.trade.G', { type: 'trade', provider: 'binance', symbol: 'G', price: 1, size: 1, trade_id: 100, ts_exchange: t });
+    r.send('md.events.trade.G', { type: 'trade', provider: 'binance', symbol: 'G', price: -1, size: 1, trade_id: 150, ts_exchange: t }); // rejected: does not move it
+    r.send('md.events.trade.G', { type: 'trade', provider: 'binance', symbol: 'G', price: 1, size: 1, trade_id: 104, ts_exchange: t });
+    await r.pipeline.idle();
+    expect(r.alerts.map((a) => [a.kind, a.level, a.symbol, a.provider, a.value, a.threshold])).toEqual([['gap', 'warn', 'G', 'binance', 3, 0]]);
+  });
+
+  it('latency: warn above LATENCY_ALERT_MS, critical above 5x', async () => {
+    const r = rig({ latencyAlertMs: 100 });
+    r.send('md.events.quote.L', { type: 'quote', provider: 'p', symbol: 'L', bid: 1, ask: 2, ts_exchange: Date.now() - 300 });
+    r.send('md.events.quote.M', { type: 'quote', provider: 'p', symbol: 'M', bid: 1, ask: 2, ts_exchange: Date.now() - 5000 });
+    await r.pipeline.idle();
+    const byKind = r.alerts.map((a) => [a.kind, a.level, a.symbol, a.threshold]);
+    expect(byKind).toEqual([
+      ['latency', 'warn', 'L', 100],
+      ['latency', 'critical', 'M', 100],
+    ]);
+  });
+
+  it('stale: a provider silent for STALE_AFTER_MS (heartbeats count), not while backpressure drops', async () => {
+    const r = rig();
+    r.send('md.events.heartbeat.__system__', { type: 'heartbeat', provider: 'okx', ts_exchange: Date.now() });
+    await r.pipeline.idle();
+    const seen = r.pipeline.providerLastSeen.get('okx')!;
+    r.pipeline.checkStale(seen + 5_000, 10_000);
+    expect(r.alerts).toHaveLength(0);
+    r.pipeline.lastBackpressureDropMs = seen + 9_000;
+    r.pipeline.checkStale(seen + 12_000, 10_000);
+    expect(r.alerts).toHaveLength(0);
+    r.pipeline.lastBackpressureDropMs = 0;
+    r.pipeline.checkStale(seen + 12_000, 10_000);
+    expect(r.alerts.map((a) => [a.kind, a.provider, a.value, a.threshold])).toEqual([['stale', 'okx', 12_000, 10_000]]);
+  });
+
+  it('symbol_limit: critical, with the symbol count and the limit', async () => {
+    const r = rig({ maxSymbols: 1 });
+    r.send('md.events.quote.A', { type: 'quote', provider: 'p', symbol: 'A', bid: 1, ask: 2 });
+    r.send('md.events.quote.B', { type: 'quote', provider: 'p', symbol: 'B', bid: 1, ask: 2 });
+    await r.pipeline.idle();
+    expect(r.alerts.map((a) => [a.kind, a.level, a.symbol, a.value, a.threshold])).toEqual([['symbol_limit', 'critical', 'B', 1, 1]]);
+  });
+
+  it('backpressure: warn when non-trades are dropped at 90 % fill, critical when trades overflow the capacity', async () => {
+    const r = rig({ queueCapacity: 10 });
+    for (let i = 0; i < 9; i++) r.send('md.events.trade.Q', { type: 'trade', provider: 'p', symbol: 'Q', price: 1, size: 1 });
+    r.send('md.events.quote.Q', { type: 'quote', provider: 'p', symbol: 'Q', bid: 1, ask: 2 }); // dropped at 90 %
+    r.send('md.events.trade.Q', { type: 'trade', provider: 'p', symbol: 'Q', price: 1, size: 1 });
+    r.send('md.events.trade.Q', { type: 'trade', provider: 'p', symbol: 'Q', price: 1, size: 1 }); // beyond capacity
+    expect(r.pipeline.queue.size).toBe(11);
+    await r.pipeline.idle();
+    expect(r.alerts.map((a) => [a.kind, a.level])).toEqual([
+      ['backpressure', 'warn'],
+      ['backpressure', 'critical'],
+    ]);
+    expect(r.alerts[0]!.threshold).toBe(0.9);
+  });
+});
+
+describe('pipeline signals (SPEC §11)', () => {
+  it('does not publish a signal evaluated on history older than SIGNAL_MAX_AGE_MS, and counts it', async () => {
+    const r = rig({ signalMaxAgeMs: 30_000 });
+    const send = (t: number) => {
+      r.send('md.events.quote.OLD', { type: 'quote', provider: 'p', symbol: 'OLD', bid: 99.99, ask: 100.01, ts_exchange: t });
+      r.send('md.events.trade.OLD', { type: 'trade', provider: 'p', symbol: 'OLD', price: 100, size: 2, trade_id: '1', ts_exchange: t });
+      r.send('md.events.trade.OLD', { type: 'trade', provider: 'p', symbol: 'OLD', price: 101, size: 2, trade_id: '2', ts_exchange: t + 10_001 });
+    };
+    send(Date.now() - 60_000); // a replayed backlog: long signal at t = now - 50 s
+    await r.pipeline.idle();
+    expect(r.signals).toHaveLength(0);
+    expect(r.quality.signalsSuppressed.get('stale')).toBe(1);
+    const fresh = rig({ signalMaxAgeMs: 30_000 });
+    const t = Date.now() - 10_001;
+    fresh.send('md.events.quote.NEW', { type: 'quote', provider: 'p', symbol: 'NEW', bid: 99.99, ask: 100.01, ts_exchange: t });
+    fresh.send('md.events.trade.NEW', { type: 'trade', provider: 'p', symbol: 'NEW', price: 100, size: 2, trade_id: '1', ts_exchange: t });
+    fresh.send('md.events.trade.NEW', { type: 'trade', provider: 'p', symbol: 'NEW', price: 101, size: 2, trade_id: '2', ts_exchange: t + 10_001 });
+    await fresh.pipeline.idle();
+    expect(fresh.signals.map((s) => [s.symbol, s.direction])).toEqual([['NEW', 'long']]);
+    expect(fresh.quality.signalsSuppressed.get('stale')).toBe(0);
+  });
+});
