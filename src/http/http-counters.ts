@@ -1,5 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
+import type { StatsAnswer } from '../domain/http-answers.js';
 
 /** Why the HTTP layer refused a request: the `reason` label of `senpai_http_requests_rejected_total`. */
 export const HTTP_REJECT_REASONS = ['connections', 'stream_clients', 'overload', 'unauthorized'] as const;
@@ -7,16 +8,8 @@ export type HttpRejectReason = (typeof HTTP_REJECT_REASONS)[number];
 
 const REASON_INDEX = new Map<HttpRejectReason, number>(HTTP_REJECT_REASONS.map((r, i) => [r, i]));
 
-/** The `/stats` `http` object. */
-export interface HttpStats {
-  connections: number;
-  max_connections: number;
-  requests_waiting: number;
-  stream_clients: number;
-  max_stream_clients: number;
-  slow_readers_disconnected: number;
-  rejected: Record<HttpRejectReason, number>;
-}
+/** The `/stats` `http` object, as the published contract types it. */
+export type HttpStats = NonNullable<StatsAnswer['http']>;
 
 /**
  * What the HTTP layer counts about itself (SPEC §7 `/stats`, §8): open
