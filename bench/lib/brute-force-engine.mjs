@@ -22,6 +22,7 @@ function newSymbol(symbol) {
     keys: new Set(),
     bestBid: null,
     bestAsk: null,
+    bestTs: Number.NEGATIVE_INFINITY,
     lastLongAt: Number.NEGATIVE_INFINITY,
     lastShortAt: Number.NEGATIVE_INFINITY,
   };
@@ -86,12 +87,11 @@ export class BruteForceEngine {
       while (i > s.tradesHead && tr[i - 1].ts > ts) i--;
       tr.splice(i, 0, rec);
       if (key !== null) s.keys.add(key);
-    } else if (ev.type === 'quote') {
-      s.bestBid = ev.bid;
-      s.bestAsk = ev.ask;
-    } else {
-      s.bestBid = ev.bids[0][0];
-      s.bestAsk = ev.asks[0][0];
+    } else if (ts >= s.bestTs) {
+      // the newest quote or book by event time gives the best bid/ask, ties to the later arrival (SPEC §3)
+      s.bestTs = ts;
+      s.bestBid = ev.type === 'quote' ? ev.bid : ev.bids[0][0];
+      s.bestAsk = ev.type === 'quote' ? ev.ask : ev.asks[0][0];
     }
     if (ev.tsExchange !== null) s.latencies.push({ ts, value: recv - ev.tsExchange });
     if (!withFeatures) return true;
