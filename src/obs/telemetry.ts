@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventTypeLabel, RejectReason } from '../domain/events.js';
-import { REJECT_REASONS } from '../domain/events.js';
+import { EVENT_TYPE_LABELS, REJECT_REASONS } from '../domain/events.js';
 import type { AlertKind, AlertLevel, SignalDirection } from '../domain/features.js';
 import { ALERT_KINDS, ALERT_LEVELS } from '../domain/features.js';
 
@@ -19,22 +19,13 @@ export type PublishOutput = (typeof PUBLISH_OUTPUTS)[number];
 
 const SIGNAL_DIRECTIONS: readonly SignalDirection[] = ['long', 'short'];
 
-const TYPE_LABELS: readonly EventTypeLabel[] = ['trade', 'quote', 'book_l2', 'heartbeat', 'unknown'];
+/** The `type` label values, from the one table of event types (`unknown` last). */
+const TYPE_LABELS = EVENT_TYPE_LABELS;
 const TYPES = TYPE_LABELS.length;
+const TYPE_INDEX = new Map<EventTypeLabel, number>(TYPE_LABELS.map((t, i) => [t, i]));
 
 function typeIndex(type: EventTypeLabel): number {
-  switch (type) {
-    case 'trade':
-      return 0;
-    case 'quote':
-      return 1;
-    case 'book_l2':
-      return 2;
-    case 'heartbeat':
-      return 3;
-    default:
-      return 4;
-  }
+  return TYPE_INDEX.get(type) ?? TYPES - 1;
 }
 
 const REASON_INDEX = new Map<RejectReason, number>(REJECT_REASONS.map((r, i) => [r, i]));
