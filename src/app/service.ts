@@ -139,6 +139,8 @@ export class Service {
     this.log.info({ servers: cfg.nats.servers }, 'connecting to NATS');
     const nc = await connectWithRetry(natsOptions(cfg.nats, 'senpai-md-consumer'), { failed: (r, n, wait) => this.link.attemptFailed(r, n, wait) }, () => this.stopping);
     if (nc === null) return; // stopped while waiting
+    // warming from the moment the connection is up, so /health never says ok before the windows are rebuilt
+    if (cfg.jetstream.enabled && cfg.warmup.enabled) this.beginWarming();
     this.nc = nc;
     this.natsSink.attach(nc);
     this.link.follow(nc, {
@@ -172,11 +174,16 @@ export class Service {
   }
 
   /** The JetStream warm start (SPEC §11), with its gauges and `/health` progress. */
-  private async warmUp(js: JetStreamSource, maxAgeMs: number): Promise<void> {
-    const cfg = this.config;
+  private beginWarming(): WarmupProgress {
     const progress: WarmupProgress = { startedMs: Date.now(), messages: 0 };
     this.warming = progress;
     this.quality.warming = true;
+    return progress;
+  }
+
+  private async warmUp(js: JetStreamSource, maxAgeMs: number): Promise<void> {
+    const cfg = this.config;
+    const progress = this.warming ?? this.beginWarming();
     try {
       await warmStart(js, maxAgeMs, { stream: cfg.jetstream.stream, windowMs: cfg.windowMs, marginS: cfg.warmup.marginS }, {
         setCoverageStart: (ms) => this.engine.setCoverageStart(ms),
