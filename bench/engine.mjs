@@ -1,7 +1,9 @@
 /**
  * Engine throughput, in process on one core: decode → engine.ingest (rules
  * included) → computeFeatures, over pre-encoded simulator chunks, against the
- * brute-force engine of lib/brute-force-engine.mjs on the same events.
+ * brute force on the same events: the naive reference model the property test
+ * trusts (test/helpers/reference-model.mjs, via lib/brute-force.mjs), which
+ * recomputes every feature from its window arrays on every event.
  *
  *   node --expose-gc bench/engine.mjs [--symbols 8,1000] [--rate 20000] [--brute-rates 2000,200] [--quick]
  *
@@ -16,8 +18,9 @@
 import { MarketEngine } from '../dist/engine/market-engine.js';
 import { computeFeatures } from '../dist/features/feature-engine.js';
 import { decode, normalize } from '../dist/decode/decode.js';
+import { isRejection } from '../dist/domain/events.js';
 import { ThrottledFeaturePublisher } from '../dist/publish/feature-publisher.js';
-import { BruteForceEngine } from './lib/brute-force-engine.mjs';
+import { BruteForce } from './lib/brute-force.mjs';
 import { emitResult, engineConfig, fullGc, median, parseArgs, progress } from './lib/common.mjs';
 import { SimulatedStream } from './lib/stream.mjs';
 
@@ -29,7 +32,7 @@ let liveClock = 0;
 
 /**
  * Runs events [from, to) of a chunk through the engine.
- * @returns {{ns: number, accepted: number, rejected: number, features: number}}
+ * @returns {{ns: number, events: number, accepted: number, rejected: number, features: number}}
  */
 export function runEngine(engine, chunk, from, to, mode, publisher) {
   const { subjects, payloads, recvMs } = chunk;
@@ -40,7 +43,7 @@ export function runEngine(engine, chunk, from, to, mode, publisher) {
   if (mode === 'compute') {
     for (let i = from; i < to; i++) {
       const d = decode(subjects[i], payloads[i]);
-      if (d.kind === 'rejection') {
+      if (isRejection(d)) {
         rejected++;
         continue;
       }
@@ -60,7 +63,7 @@ export function runEngine(engine, chunk, from, to, mode, publisher) {
     const before = publisher.count;
     for (let i = from; i < to; i++) {
       const d = decode(subjects[i], payloads[i]);
-      if (d.kind === 'rejection') {
+      if (isRejection(d)) {
         rejected++;
         continue;
       }
@@ -91,7 +94,7 @@ function runBrute(brute, chunk, from, to, budgetMs) {
     const deadline = t0 + budgetMs;
     for (; i < to; i++) {
       const d = decode(subjects[i], payloads[i]);
-      if (d.kind !== 'rejection') {
+      if (!isRejection(d)) {
         const f = brute.ingest(d, recvMs[i], true);
         if (typeof f === 'object') sink += f.trade_count_10s;
       }
@@ -105,22 +108,25 @@ function runBrute(brute, chunk, from, to, budgetMs) {
   }
   for (; i < to; i++) {
     const d = decode(subjects[i], payloads[i]);
-    if (d.kind !== 'rejection') brute.ingest(d, recvMs[i], false);
+    if (!isRejection(d)) brute.ingest(d, recvMs[i], false);
   }
   return { ns, events: timed };
 }
 
+/** @typedef {{ count: number, throttle: ThrottledFeaturePublisher }} CountingPublisher */
+
+/** @returns {CountingPublisher} */
 function newPublisher() {
-  const p = { count: 0, throttle: null };
-  p.throttle = new ThrottledFeaturePublisher(
+  const counter = { count: 0 };
+  const throttle = new ThrottledFeaturePublisher(
     10,
     (f) => {
       sink += f.trade_count_10s;
-      p.count++;
+      counter.count++;
     },
     () => liveClock,
   );
-  return p;
+  return Object.assign(counter, { throttle });
 }
 
 const CLOSE_KEYS = ['mid', 'spread_abs', 'spread_bps', 'trade_vwap_10s', 'trade_vwap_60s', 'trade_volume_10s', 'return_10s'];
@@ -137,11 +143,11 @@ function crossCheck(symbols, n) {
   const stream = new SimulatedStream({ symbols, rate: 2000, seed: 7 });
   const chunk = stream.chunk(n);
   const engine = new MarketEngine(engineConfig(WINDOW_MS), 'live');
-  const brute = new BruteForceEngine(engineConfig(WINDOW_MS));
+  const brute = new BruteForce(engineConfig(WINDOW_MS));
   let compared = 0;
   for (let i = 0; i < n; i++) {
     const d = decode(chunk.subjects[i], chunk.payloads[i]);
-    if (d.kind === 'rejection') continue;
+    if (isRejection(d)) continue;
     const o = engine.ingest(d, chunk.recvMs[i]);
     const b = brute.ingest(d, chunk.recvMs[i], true);
     if (o.kind !== 'accepted' || o.state === null) {
@@ -165,7 +171,7 @@ function crossCheck(symbols, n) {
 function measureStream({ symbols, rate, reps, chunkEvents, bruteBudgetMs, seed = 1 }) {
   const stream = new SimulatedStream({ symbols, rate, seed });
   const engine = new MarketEngine(engineConfig(WINDOW_MS), 'live');
-  const brute = bruteBudgetMs > 0 ? new BruteForceEngine(engineConfig(WINDOW_MS)) : null;
+  const brute = bruteBudgetMs > 0 ? new BruteForce(engineConfig(WINDOW_MS)) : null;
   const publisher = newPublisher();
   // fill the windows (decoded events, no JSON round trip), then warm the JIT on the whole path
   const warmUntil = stream.lastMs + WINDOW_MS + 5_000;
