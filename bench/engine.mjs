@@ -154,6 +154,7 @@ function crossCheck(symbols, n) {
       if (typeof b === 'object') throw new Error(`cross-check: event ${i} rejected by the engine, accepted by brute force`);
       continue;
     }
+    if (typeof b !== 'object') throw new Error(`cross-check: event ${i} accepted by the engine, brute force says ${b}`);
     const f = computeFeatures(o.state);
     for (const k of EXACT_KEYS) if (f[k] !== b[k]) throw new Error(`cross-check: event ${i} ${k}: engine ${f[k]}, brute force ${b[k]}`);
     for (const k of CLOSE_KEYS) if (!close(f[k], b[k], 1e-9, 0)) throw new Error(`cross-check: event ${i} ${k}: engine ${f[k]}, brute force ${b[k]}`);

@@ -55,7 +55,7 @@ try {
       max_messages: 4096,
       callback: (m) => {
         read++;
-        if (m.info.pending === 0) resolve();
+        if (m.info.pending === 0) resolve(undefined);
       },
     });
   });

@@ -6,7 +6,12 @@
 import { writeFileSync } from 'node:fs';
 
 /** Parses `--flag value`, `--flag=value` (for values that start with --) and `--flag` arguments into an object. */
+/**
+ * @param {readonly string[]} argv
+ * @returns {Record<string, string | boolean>}
+ */
 export function parseArgs(argv) {
+  /** @type {Record<string, string | boolean>} */
   const out = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

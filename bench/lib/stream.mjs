@@ -12,11 +12,21 @@ import { SeededRandom } from '../../dist/sim/random.js';
  * The simulator picks each event's symbol with a linear walk over the symbols,
  * which makes generating 10,000-symbol streams slow. Same draw, same choice,
  * by binary search over the cumulative weights (generation speed only).
+ * It reaches into the simulator's private members (`syms`, `rnd`, `totalWeight`,
+ * `pickSymbol`), hence the casts and the expected error below.
  */
+/**
+ * @typedef {object} SimulatorInternals The private members of MarketSimulator read here.
+ * @property {{ weight: number }[]} syms
+ * @property {{ next(): number }} rnd
+ * @property {number} totalWeight
+ */
+// @ts-expect-error -- overrides the private MarketSimulator.pickSymbol (see above)
 class FastPickSimulator extends MarketSimulator {
+  /** @param {ConstructorParameters<typeof MarketSimulator>[0]} opts */
   constructor(opts) {
     super(opts);
-    const syms = this.syms;
+    const syms = this.#internals.syms;
     this.cumulative = new Float64Array(syms.length);
     let acc = 0;
     for (let i = 0; i < syms.length; i++) {
@@ -25,8 +35,15 @@ class FastPickSimulator extends MarketSimulator {
     }
   }
 
+  /** @returns {SimulatorInternals} */
+  get #internals() {
+    return /** @type {SimulatorInternals} */ (/** @type {unknown} */ (this));
+  }
+
+  /** @override */
   pickSymbol() {
-    const x = this.rnd.next() * this.totalWeight;
+    const { rnd, totalWeight, syms } = this.#internals;
+    const x = rnd.next() * totalWeight;
     const c = this.cumulative;
     let lo = 0;
     let hi = c.length - 1;
@@ -35,7 +52,7 @@ class FastPickSimulator extends MarketSimulator {
       if (c[mid] > x) hi = mid;
       else lo = mid + 1;
     }
-    return this.syms[lo];
+    return syms[lo];
   }
 }
 
