@@ -24,6 +24,10 @@ import { BruteForce } from './lib/brute-force.mjs';
 import { emitResult, engineConfig, fullGc, median, parseArgs, progress } from './lib/common.mjs';
 import { SimulatedStream } from './lib/stream.mjs';
 
+/** @typedef {import('./lib/stream.mjs').Chunk} Chunk */
+/** @typedef {import('../dist/domain/features.js').FeatureSnapshot} FeatureSnapshot */
+/** @typedef {'compute' | 'live'} Mode */
+
 const WINDOW_MS = 60_000;
 
 /** Sinks that keep results alive so nothing is optimised away. */
@@ -32,6 +36,12 @@ let liveClock = 0;
 
 /**
  * Runs events [from, to) of a chunk through the engine.
+ * @param {MarketEngine} engine
+ * @param {Chunk} chunk
+ * @param {number} from
+ * @param {number} to
+ * @param {Mode} mode
+ * @param {CountingPublisher | null} publisher live mode's publisher (unused in compute mode)
  * @returns {{ns: number, events: number, accepted: number, rejected: number, features: number}}
  */
 export function runEngine(engine, chunk, from, to, mode, publisher) {
@@ -60,6 +70,7 @@ export function runEngine(engine, chunk, from, to, mode, publisher) {
       }
     }
   } else {
+    if (publisher === null) throw new Error('live mode needs a publisher');
     const before = publisher.count;
     for (let i = from; i < to; i++) {
       const d = decode(subjects[i], payloads[i]);
@@ -83,7 +94,14 @@ export function runEngine(engine, chunk, from, to, mode, publisher) {
   return { ns, events: to - from, accepted, rejected, features };
 }
 
-/** Brute force over [from, to): timed with features until `budgetMs` is spent, the rest state-only (untimed). */
+/**
+ * Brute force over [from, to): timed with features until `budgetMs` is spent, the rest state-only (untimed).
+ * @param {BruteForce} brute
+ * @param {Chunk} chunk
+ * @param {number} from
+ * @param {number} to
+ * @param {number} budgetMs
+ */
 function runBrute(brute, chunk, from, to, budgetMs) {
   const { subjects, payloads, recvMs } = chunk;
   let timed = 0;
@@ -129,16 +147,28 @@ function newPublisher() {
   return Object.assign(counter, { throttle });
 }
 
+/** @type {readonly ('mid' | 'spread_abs' | 'spread_bps' | 'trade_vwap_10s' | 'trade_vwap_60s' | 'trade_volume_10s' | 'return_10s')[]} */
 const CLOSE_KEYS = ['mid', 'spread_abs', 'spread_bps', 'trade_vwap_10s', 'trade_vwap_60s', 'trade_volume_10s', 'return_10s'];
+/** @type {readonly ('symbol' | 'ts' | 'trade_count_10s' | 'latency_ms_p50' | 'latency_ms_p95')[]} */
 const EXACT_KEYS = ['symbol', 'ts', 'trade_count_10s', 'latency_ms_p50', 'latency_ms_p95'];
 
+/**
+ * @param {number | null} a
+ * @param {number | null} b
+ * @param {number} rel
+ * @param {number} abs
+ */
 function close(a, b, rel, abs) {
   if (a === null || b === null) return a === b;
   const d = Math.abs(a - b);
   return d <= rel * Math.max(Math.abs(a), Math.abs(b)) || d <= abs;
 }
 
-/** The brute-force engine must agree with the engine, or the comparison is void. */
+/**
+ * The brute force must agree with the engine, or the comparison is void.
+ * @param {number} symbols
+ * @param {number} n
+ */
 function crossCheck(symbols, n) {
   const stream = new SimulatedStream({ symbols, rate: 2000, seed: 7 });
   const chunk = stream.chunk(n);
@@ -168,6 +198,7 @@ function crossCheck(symbols, n) {
  * One stream: warm the windows (event time past the window) and the JIT, then
  * `reps` chunks, each timed in compute mode (first half), live mode (second
  * half) and brute force (from the start of the chunk, time-bounded).
+ * @param {{ symbols: number, rate: number, reps: number, chunkEvents: number, bruteBudgetMs: number, seed?: number }} o
  */
 function measureStream({ symbols, rate, reps, chunkEvents, bruteBudgetMs, seed = 1 }) {
   const stream = new SimulatedStream({ symbols, rate, seed });
@@ -180,12 +211,14 @@ function measureStream({ symbols, rate, reps, chunkEvents, bruteBudgetMs, seed =
   while (stream.lastMs < warmUntil) {
     const c = stream.decodedChunk(Math.min(50_000, Math.ceil(rate * 5)), normalize);
     for (let i = 0; i < c.count; i++) {
-      engine.ingest(c.events[i], c.recvMs[i]);
-      brute?.ingest(c.events[i], c.recvMs[i], false);
+      const ev = c.events[i];
+      if (isRejection(ev)) throw new Error(`simulator event rejected while warming: ${ev.detail}`);
+      engine.ingest(ev, c.recvMs[i]);
+      brute?.ingest(ev, c.recvMs[i], false);
     }
     warm += c.count;
   }
-  for (const mode of ['compute', 'live']) {
+  for (const mode of /** @type {Mode[]} */ (['compute', 'live'])) {
     const c = stream.chunk(50_000);
     runEngine(engine, c, 0, c.count, mode, publisher);
     if (brute !== null) runBrute(brute, c, 0, c.count, 0);
