@@ -1,7 +1,9 @@
 /**
  * Engine throughput, in process on one core: decode → engine.ingest (rules
  * included) → computeFeatures, over pre-encoded simulator chunks, against the
- * brute-force engine of lib/brute-force-engine.mjs on the same events.
+ * brute force on the same events: the naive reference model the property test
+ * trusts (test/helpers/reference-model.mjs, via lib/brute-force.mjs), which
+ * recomputes every feature from its window arrays on every event.
  *
  *   node --expose-gc bench/engine.mjs [--symbols 8,1000] [--rate 20000] [--brute-rates 2000,200] [--quick]
  *
@@ -16,10 +18,15 @@
 import { MarketEngine } from '../dist/engine/market-engine.js';
 import { computeFeatures } from '../dist/features/feature-engine.js';
 import { decode, normalize } from '../dist/decode/decode.js';
+import { isRejection } from '../dist/domain/events.js';
 import { ThrottledFeaturePublisher } from '../dist/publish/feature-publisher.js';
-import { BruteForceEngine } from './lib/brute-force-engine.mjs';
+import { BruteForce } from './lib/brute-force.mjs';
 import { emitResult, engineConfig, fullGc, median, parseArgs, progress } from './lib/common.mjs';
 import { SimulatedStream } from './lib/stream.mjs';
+
+/** @typedef {import('./lib/stream.mjs').Chunk} Chunk */
+/** @typedef {import('../dist/domain/features.js').FeatureSnapshot} FeatureSnapshot */
+/** @typedef {'compute' | 'live'} Mode */
 
 const WINDOW_MS = 60_000;
 
@@ -29,7 +36,13 @@ let liveClock = 0;
 
 /**
  * Runs events [from, to) of a chunk through the engine.
- * @returns {{ns: number, accepted: number, rejected: number, features: number}}
+ * @param {MarketEngine} engine
+ * @param {Chunk} chunk
+ * @param {number} from
+ * @param {number} to
+ * @param {Mode} mode
+ * @param {CountingPublisher | null} publisher live mode's publisher (unused in compute mode)
+ * @returns {{ns: number, events: number, accepted: number, rejected: number, features: number}}
  */
 export function runEngine(engine, chunk, from, to, mode, publisher) {
   const { subjects, payloads, recvMs } = chunk;
@@ -40,7 +53,7 @@ export function runEngine(engine, chunk, from, to, mode, publisher) {
   if (mode === 'compute') {
     for (let i = from; i < to; i++) {
       const d = decode(subjects[i], payloads[i]);
-      if (d.kind === 'rejection') {
+      if (isRejection(d)) {
         rejected++;
         continue;
       }
@@ -57,10 +70,11 @@ export function runEngine(engine, chunk, from, to, mode, publisher) {
       }
     }
   } else {
+    if (publisher === null) throw new Error('live mode needs a publisher');
     const before = publisher.count;
     for (let i = from; i < to; i++) {
       const d = decode(subjects[i], payloads[i]);
-      if (d.kind === 'rejection') {
+      if (isRejection(d)) {
         rejected++;
         continue;
       }
@@ -80,7 +94,14 @@ export function runEngine(engine, chunk, from, to, mode, publisher) {
   return { ns, events: to - from, accepted, rejected, features };
 }
 
-/** Brute force over [from, to): timed with features until `budgetMs` is spent, the rest state-only (untimed). */
+/**
+ * Brute force over [from, to): timed with features until `budgetMs` is spent, the rest state-only (untimed).
+ * @param {BruteForce} brute
+ * @param {Chunk} chunk
+ * @param {number} from
+ * @param {number} to
+ * @param {number} budgetMs
+ */
 function runBrute(brute, chunk, from, to, budgetMs) {
   const { subjects, payloads, recvMs } = chunk;
   let timed = 0;
@@ -91,7 +112,7 @@ function runBrute(brute, chunk, from, to, budgetMs) {
     const deadline = t0 + budgetMs;
     for (; i < to; i++) {
       const d = decode(subjects[i], payloads[i]);
-      if (d.kind !== 'rejection') {
+      if (!isRejection(d)) {
         const f = brute.ingest(d, recvMs[i], true);
         if (typeof f === 'object') sink += f.trade_count_10s;
       }
@@ -105,49 +126,65 @@ function runBrute(brute, chunk, from, to, budgetMs) {
   }
   for (; i < to; i++) {
     const d = decode(subjects[i], payloads[i]);
-    if (d.kind !== 'rejection') brute.ingest(d, recvMs[i], false);
+    if (!isRejection(d)) brute.ingest(d, recvMs[i], false);
   }
   return { ns, events: timed };
 }
 
+/** @typedef {{ count: number, throttle: ThrottledFeaturePublisher }} CountingPublisher */
+
+/** @returns {CountingPublisher} */
 function newPublisher() {
-  const p = { count: 0, throttle: null };
-  p.throttle = new ThrottledFeaturePublisher(
+  const counter = { count: 0 };
+  const throttle = new ThrottledFeaturePublisher(
     10,
     (f) => {
       sink += f.trade_count_10s;
-      p.count++;
+      counter.count++;
     },
     () => liveClock,
   );
-  return p;
+  return Object.assign(counter, { throttle });
 }
 
+/** @type {readonly ('mid' | 'spread_abs' | 'spread_bps' | 'trade_vwap_10s' | 'trade_vwap_60s' | 'trade_volume_10s' | 'return_10s')[]} */
 const CLOSE_KEYS = ['mid', 'spread_abs', 'spread_bps', 'trade_vwap_10s', 'trade_vwap_60s', 'trade_volume_10s', 'return_10s'];
+/** @type {readonly ('symbol' | 'ts' | 'trade_count_10s' | 'latency_ms_p50' | 'latency_ms_p95')[]} */
 const EXACT_KEYS = ['symbol', 'ts', 'trade_count_10s', 'latency_ms_p50', 'latency_ms_p95'];
 
+/**
+ * @param {number | null} a
+ * @param {number | null} b
+ * @param {number} rel
+ * @param {number} abs
+ */
 function close(a, b, rel, abs) {
   if (a === null || b === null) return a === b;
   const d = Math.abs(a - b);
   return d <= rel * Math.max(Math.abs(a), Math.abs(b)) || d <= abs;
 }
 
-/** The brute-force engine must agree with the engine, or the comparison is void. */
+/**
+ * The brute force must agree with the engine, or the comparison is void.
+ * @param {number} symbols
+ * @param {number} n
+ */
 function crossCheck(symbols, n) {
   const stream = new SimulatedStream({ symbols, rate: 2000, seed: 7 });
   const chunk = stream.chunk(n);
   const engine = new MarketEngine(engineConfig(WINDOW_MS), 'live');
-  const brute = new BruteForceEngine(engineConfig(WINDOW_MS));
+  const brute = new BruteForce(engineConfig(WINDOW_MS));
   let compared = 0;
   for (let i = 0; i < n; i++) {
     const d = decode(chunk.subjects[i], chunk.payloads[i]);
-    if (d.kind === 'rejection') continue;
+    if (isRejection(d)) continue;
     const o = engine.ingest(d, chunk.recvMs[i]);
     const b = brute.ingest(d, chunk.recvMs[i], true);
     if (o.kind !== 'accepted' || o.state === null) {
       if (typeof b === 'object') throw new Error(`cross-check: event ${i} rejected by the engine, accepted by brute force`);
       continue;
     }
+    if (typeof b !== 'object') throw new Error(`cross-check: event ${i} accepted by the engine, brute force says ${b}`);
     const f = computeFeatures(o.state);
     for (const k of EXACT_KEYS) if (f[k] !== b[k]) throw new Error(`cross-check: event ${i} ${k}: engine ${f[k]}, brute force ${b[k]}`);
     for (const k of CLOSE_KEYS) if (!close(f[k], b[k], 1e-9, 0)) throw new Error(`cross-check: event ${i} ${k}: engine ${f[k]}, brute force ${b[k]}`);
@@ -161,11 +198,12 @@ function crossCheck(symbols, n) {
  * One stream: warm the windows (event time past the window) and the JIT, then
  * `reps` chunks, each timed in compute mode (first half), live mode (second
  * half) and brute force (from the start of the chunk, time-bounded).
+ * @param {{ symbols: number, rate: number, reps: number, chunkEvents: number, bruteBudgetMs: number, seed?: number }} o
  */
 function measureStream({ symbols, rate, reps, chunkEvents, bruteBudgetMs, seed = 1 }) {
   const stream = new SimulatedStream({ symbols, rate, seed });
   const engine = new MarketEngine(engineConfig(WINDOW_MS), 'live');
-  const brute = bruteBudgetMs > 0 ? new BruteForceEngine(engineConfig(WINDOW_MS)) : null;
+  const brute = bruteBudgetMs > 0 ? new BruteForce(engineConfig(WINDOW_MS)) : null;
   const publisher = newPublisher();
   // fill the windows (decoded events, no JSON round trip), then warm the JIT on the whole path
   const warmUntil = stream.lastMs + WINDOW_MS + 5_000;
@@ -173,12 +211,14 @@ function measureStream({ symbols, rate, reps, chunkEvents, bruteBudgetMs, seed =
   while (stream.lastMs < warmUntil) {
     const c = stream.decodedChunk(Math.min(50_000, Math.ceil(rate * 5)), normalize);
     for (let i = 0; i < c.count; i++) {
-      engine.ingest(c.events[i], c.recvMs[i]);
-      brute?.ingest(c.events[i], c.recvMs[i], false);
+      const ev = c.events[i];
+      if (isRejection(ev)) throw new Error(`simulator event rejected while warming: ${ev.detail}`);
+      engine.ingest(ev, c.recvMs[i]);
+      brute?.ingest(ev, c.recvMs[i], false);
     }
     warm += c.count;
   }
-  for (const mode of ['compute', 'live']) {
+  for (const mode of /** @type {Mode[]} */ (['compute', 'live'])) {
     const c = stream.chunk(50_000);
     runEngine(engine, c, 0, c.count, mode, publisher);
     if (brute !== null) runBrute(brute, c, 0, c.count, 0);

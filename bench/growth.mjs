@@ -8,22 +8,34 @@
  */
 import { MarketEngine } from '../dist/engine/market-engine.js';
 import { normalize } from '../dist/decode/decode.js';
+import { isRejection } from '../dist/domain/events.js';
 import { runEngine } from './engine.mjs';
 import { emitResult, engineConfig, fullGc, median, parseArgs, progress } from './lib/common.mjs';
 import { SimulatedStream } from './lib/stream.mjs';
 
+/**
+ * @param {number} symbols
+ * @param {number[]} windowsS
+ * @param {number} rate
+ * @param {number} reps
+ * @param {number} chunkEvents
+ */
 function measure(symbols, windowsS, rate, reps, chunkEvents) {
   const stream = new SimulatedStream({ symbols, rate, seed: 21 });
   const start = stream.lastMs;
   const longest = Math.max(...windowsS) * 1000;
-  const engines = windowsS.map((w) => ({ windowS: w, engine: new MarketEngine(engineConfig(w * 1000), 'live'), runs: [] }));
+  const engines = windowsS.map((w) => ({ windowS: w, engine: new MarketEngine(engineConfig(w * 1000), 'live'), runs: /** @type {number[]} */ ([]) }));
   // fill: each engine takes the events of the last W + 5 s before timing starts (decoded, no JSON round trip)
   const fillUntil = start + longest + 5_000;
   while (stream.lastMs < fillUntil) {
     const c = stream.decodedChunk(50_000, normalize);
     for (const e of engines) {
       const from = fillUntil - e.windowS * 1000 - 5_000;
-      for (let i = 0; i < c.count; i++) if (c.recvMs[i] >= from) e.engine.ingest(c.events[i], c.recvMs[i]);
+      for (let i = 0; i < c.count; i++) {
+        const ev = c.events[i];
+        if (isRejection(ev)) throw new Error(`simulator event rejected: ${ev.detail}`);
+        if (c.recvMs[i] >= from) e.engine.ingest(ev, c.recvMs[i]);
+      }
     }
   }
   // JIT warm-up of the whole path, untimed

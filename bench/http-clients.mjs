@@ -12,7 +12,7 @@
 /* global setImmediate */
 import { Agent, get } from 'node:http';
 import { connect } from 'node:net';
-import { serveParent } from './lib/child.mjs';
+import { serveParent, toParent } from './lib/child.mjs';
 import { percentile } from './lib/common.mjs';
 
 const RETRY_MS = 2000;
@@ -86,7 +86,7 @@ async function load(m) {
           latencies.push(performance.now() - t0);
           if (res.statusCode === 200) ok++;
           else other++;
-          resolve();
+          resolve(undefined);
         });
       });
       req.on('error', () => {
@@ -117,19 +117,19 @@ serveParent(async (m) => {
         if (i < m.readers) reader(m.port);
         if (i < m.stalled) stalled(m.port);
       }
-      process.send({ type: 'streams-started' });
+      toParent({ type: 'streams-started' });
       break;
     }
     case 'load': {
       const result = await load(m);
-      process.send({ type: 'load-done', ...result });
+      toParent({ type: 'load-done', ...result });
       break;
     }
     case 'stop': {
       stopping = true;
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
-      process.send({ type: 'stopped', streams });
+      toParent({ type: 'stopped', streams });
       setImmediate(() => process.exit(0));
       break;
     }
@@ -137,4 +137,4 @@ serveParent(async (m) => {
       throw new Error(`unknown command ${m.type}`);
   }
 });
-process.send({ type: 'ready' });
+toParent({ type: 'ready' });

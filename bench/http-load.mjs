@@ -103,6 +103,7 @@ function startLoad(wrk, port, path, connections, seconds) {
       c.send({ type: 'stop' });
       await c.next('stopped').catch(() => undefined);
       await c.stop();
+      /** @type {Record<string, unknown>} */
       const rest = { ...r };
       delete rest.type;
       return { tool: 'node', path, connections, ...rest };
@@ -140,7 +141,7 @@ function startProbe(port) {
 async function httpStats(port) {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(10_000) });
-    return (await res.json()).http ?? {};
+    return (/** @type {{ http?: Record<string, number> }} */ (await res.json())).http ?? {};
   } catch {
     return {};
   }

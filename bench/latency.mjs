@@ -23,7 +23,13 @@ import { BenchNatsServer } from './lib/nats-server.mjs';
 const CONSUMER = new URL('./nats-consumer.mjs', import.meta.url).pathname;
 const PUBLISHER = new URL('./nats-publisher.mjs', import.meta.url).pathname;
 
-/** histogram_quantile: linear interpolation inside the bucket holding rank q·count. */
+/**
+ * histogram_quantile: linear interpolation inside the bucket holding rank q·count.
+ * @param {number} q
+ * @param {readonly number[]} bounds
+ * @param {readonly number[]} counts
+ * @returns {number}
+ */
 function histogramQuantile(q, bounds, counts) {
   const total = counts.reduce((a, b) => a + b, 0);
   if (total === 0) return NaN;
@@ -41,8 +47,14 @@ function histogramQuantile(q, bounds, counts) {
   return bounds[bounds.length - 1];
 }
 
-/** Observations per bucket (the last one above every bound), as the service's histogram counts them. */
+/**
+ * Observations per bucket (the last one above every bound), as the service's histogram counts them.
+ * @param {Iterable<number>} values
+ * @param {readonly number[]} bounds
+ * @returns {number[]}
+ */
 function bucketCounts(values, bounds) {
+  /** @type {number[]} */
   const counts = new Array(bounds.length + 1).fill(0);
   for (const v of values) {
     let i = 0;
@@ -52,8 +64,11 @@ function bucketCounts(values, bounds) {
   return counts;
 }
 
+/** @param {ArrayLike<number> & Iterable<number>} values */
 function stats(values) {
-  return { p50: percentile(values, 0.5), p99: percentile(values, 0.99), p999: percentile(values, 0.999), max: values.reduce((a, b) => Math.max(a, b), -Infinity), n: values.length };
+  let max = -Infinity;
+  for (const v of values) max = Math.max(max, v);
+  return { p50: percentile(values, 0.5), p99: percentile(values, 0.99), p999: percentile(values, 0.999), max, n: values.length };
 }
 
 async function main() {

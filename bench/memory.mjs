@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MarketEngine } from '../dist/engine/market-engine.js';
 import { decode } from '../dist/decode/decode.js';
+import { isRejection } from '../dist/domain/events.js';
 import { emitResult, engineConfig, fullGc, parseArgs, progress } from './lib/common.mjs';
 import { SimulatedStream } from './lib/stream.mjs';
 
@@ -36,7 +37,7 @@ function heapPerTrade({ symbols, tradesPerSecond, seconds }) {
     const c = stream.chunk(100_000);
     for (let i = 0; i < c.count; i++) {
       const d = decode(c.subjects[i], c.payloads[i]);
-      if (d.kind !== 'rejection') engine.ingest(d, c.recvMs[i]);
+      if (!isRejection(d)) engine.ingest(d, c.recvMs[i]);
     }
     events += c.count;
   }

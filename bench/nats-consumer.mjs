@@ -19,7 +19,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../dist/config/config.js';
 import { attachDashboard } from '../dist/http/dashboard.js';
 import { Service } from '../dist/app/service.js';
-import { serveParent } from './lib/child.mjs';
+import { serveParent, toParent } from './lib/child.mjs';
 import { parseArgs } from './lib/common.mjs';
 
 const args = parseArgs(process.argv.slice(2));
@@ -99,7 +99,7 @@ async function report() {
       out.loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
     }
   }
-  process.send(out);
+  toParent(out);
 }
 
 async function startService() {
@@ -198,7 +198,8 @@ serveParent(async (m) => {
         gcObserver = new PerformanceObserver((list) => {
           if (tMark === 0 || done) return;
           for (const e of list.getEntries()) {
-            const k = kinds[e.detail?.kind] ?? String(e.detail?.kind);
+            const kind = /** @type {{ detail?: { kind?: number } }} */ (/** @type {unknown} */ (e)).detail?.kind;
+            const k = kinds[kind] ?? String(kind);
             const g = (gcPauses[k] ??= { count: 0, totalMs: 0, maxMs: 0 });
             g.count++;
             g.totalMs += e.duration;
@@ -212,13 +213,13 @@ serveParent(async (m) => {
       else if (mode === 'bare-core') await startBareCore();
       else await startBareJetStream();
       lastProgress = performance.now();
-      process.send({ type: 'expecting' });
+      toParent({ type: 'expecting' });
       break;
     case 'stop':
       if (service !== null) await service.stop();
       if (messages !== null) await messages.close().catch(() => undefined);
       if (nc !== null) await nc.drain().catch(() => undefined);
-      process.send({ type: 'stopped' });
+      toParent({ type: 'stopped' });
       setImmediate(() => process.exit(0));
       break;
     default:
@@ -229,4 +230,4 @@ serveParent(async (m) => {
 if (mode === 'service') await startService();
 else if (mode === 'bare-core' || mode === 'bare-js') nc = await connect({ servers: url, name: `senpai-bench-${mode}` });
 else throw new Error(`unknown --mode ${mode}`);
-process.send({ type: 'ready', port: httpPort });
+toParent({ type: 'ready', port: httpPort });

@@ -8,7 +8,7 @@
 /* global setImmediate */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { serveParent } from './lib/child.mjs';
+import { serveParent, toParent } from './lib/child.mjs';
 import { SimulatedStream, TYPE_NAMES, encodeMessages } from './lib/stream.mjs';
 
 const NANOS = 1_000_000;
@@ -51,7 +51,7 @@ serveParent(async (m) => {
   switch (m.type) {
     case 'connect': {
       nc = await connect({ servers: m.url, name: 'senpai-bench-publisher' });
-      process.send({ type: 'connected' });
+      toParent({ type: 'connected' });
       break;
     }
     case 'generate': {
@@ -60,7 +60,7 @@ serveParent(async (m) => {
       const spanMs = (m.events / m.rate) * 1000;
       const stream = new SimulatedStream({ symbols: m.symbols, rate: m.rate, seed: m.seed ?? 3, startMs: Date.now() - spanMs - 5_000 });
       chunk = stream.chunk(m.events);
-      process.send({ type: 'generated', events: chunk.count, byType: counts(chunk), bytes: chunk.bytes, ms: performance.now() - t0 });
+      toParent({ type: 'generated', events: chunk.count, byType: counts(chunk), bytes: chunk.bytes, ms: performance.now() - t0 });
       break;
     }
     case 'setup-js': {
@@ -84,7 +84,7 @@ serveParent(async (m) => {
           deliver_policy: DeliverPolicy.New,
         });
       }
-      process.send({ type: 'js-ready' });
+      toParent({ type: 'js-ready' });
       break;
     }
     case 'publish': {
@@ -101,7 +101,7 @@ serveParent(async (m) => {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
-      process.send({ type: 'published', sent: chunk.count, byType: counts(chunk), ms, rate: chunk.count / (ms / 1000), stored });
+      toParent({ type: 'published', sent: chunk.count, byType: counts(chunk), ms, rate: chunk.count / (ms / 1000), stored });
       break;
     }
     case 'paced': {
@@ -110,7 +110,7 @@ serveParent(async (m) => {
     }
     case 'close': {
       if (nc !== null) await nc.drain().catch(() => undefined);
-      process.send({ type: 'closed' });
+      toParent({ type: 'closed' });
       setImmediate(() => process.exit(0));
       break;
     }
@@ -174,7 +174,7 @@ async function paced(m) {
   sub.unsubscribe();
   const sortedLate = lateness.slice(Math.round(n * 0.1)).sort();
   const pct = (a, p) => a[Math.max(1, Math.ceil(p * a.length)) - 1];
-  process.send({
+  toParent({
     type: 'paced-done',
     sent: n,
     byType: counts(c),

@@ -103,6 +103,7 @@ async function main() {
     const gen = await pub.next('generated', 300_000);
     progress(`nats: ${gen.events} events pre-encoded (${gen.byType.trade} trades, ${(gen.bytes / gen.events).toFixed(0)} B each) in ${(gen.ms / 1000).toFixed(1)} s`);
 
+    /** @type {{ bare: Record<string, unknown>[], service: Record<string, unknown>[] }} */
     const core = { bare: [], service: [] };
     for (let r = 0; r < reps; r++) {
       const order = r % 2 === 0 ? ['bare-core', 'service'] : ['service', 'bare-core'];
@@ -117,6 +118,7 @@ async function main() {
     const bp = await coreRun(server, pub, 'service', n, DEFAULT_QUEUE);
     const backpressure = { ...summary(bp), tradesPublished: bp.published.byType.trade, published: bp.published.sent };
 
+    /** @type {{ bare: Record<string, unknown>[], service: Record<string, unknown>[] }} */
     const js = { bare: [], service: [] };
     if (!skipJs) {
       for (let r = 0; r < reps; r++) {

@@ -353,7 +353,8 @@ newer ones in the windows, which the engine handles as the SPEC requires.
 \`computeFeatures\`. The windows are filled first (60 s + 5 s of event time) and the JIT warmed on the same path;
 then 5 chunks (3 with \`--quick\`), each timed in compute mode (features after every accepted event), in live mode
 (the real \`ThrottledFeaturePublisher\` driven by event time, trailing edges flushed inside the timed part) and with
-the brute-force engine (\`bench/lib/brute-force-engine.mjs\`: same validation and state, but every feature recomputed
+the brute force (the naive reference model the property test checks the engine against,
+\`test/helpers/reference-model.mjs\`, in live mode: same validation and state, but every feature recomputed
 from the window arrays on every event — filter, sum, walk the returns, sort the latencies — what a quick
 implementation does). The brute force is timed on the start of each chunk for a fixed time budget and fed the rest
 untimed; before timing, it is checked to agree with the engine event by event. Figures are medians; the ratio is the

@@ -58,7 +58,7 @@ try {
       max_messages: 4096,
       callback: (m) => {
         read++;
-        if (m.info.pending === 0) resolve();
+        if (m.info.pending === 0) resolve(undefined);
       },
     });
   });
@@ -87,7 +87,7 @@ try {
     await new Promise((r) => setTimeout(r, 20));
   }
   const toHealthySeconds = (performance.now() - started) / 1000;
-  const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  const metric = (/** @type {string} */ name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
   const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(metrics)?.[1]);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));

@@ -5,6 +5,28 @@
  */
 import { fork } from 'node:child_process';
 
+/**
+ * A message between a section and its child: `type` names it; the rest is the
+ * message's own (loosely typed: each section and child agree on their fields).
+ * @typedef {{ type: string, message?: string, [field: string]: any }} Message
+ */
+
+/**
+ * @typedef {object} Waiter
+ * @property {string} type
+ * @property {(m: Message) => void} resolve
+ * @property {(e: Error) => void} reject
+ */
+
+/**
+ * In a child: sends `m` to the parent over IPC.
+ * @param {Message} m
+ */
+export function toParent(m) {
+  if (process.send === undefined) throw new Error('not a child process with an IPC channel');
+  process.send(m);
+}
+
 export class Child {
   /**
    * @param {string} script module path
@@ -17,10 +39,12 @@ export class Child {
       env: { ...process.env, ...(opts.env ?? {}) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    /** @type {Waiter[]} */
     this.waiting = [];
+    /** @type {Message[]} */
     this.inbox = [];
     this.exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
-    this.proc.on('message', (m) => {
+    this.proc.on('message', (/** @type {Message} */ m) => {
       const i = this.waiting.findIndex((w) => w.type === m.type || m.type === 'error');
       if (i >= 0) {
         const [w] = this.waiting.splice(i, 1);
@@ -35,11 +59,17 @@ export class Child {
     });
   }
 
+  /** @param {Message} m */
   send(m) {
     this.proc.send(m);
   }
 
-  /** The next message of `type` (or an error message from the child). */
+  /**
+   * The next message of `type` (or an error message from the child).
+   * @param {string} type
+   * @param {number} [timeoutMs]
+   * @returns {Promise<Message>}
+   */
   next(type, timeoutMs = 120_000) {
     const i = this.inbox.findIndex((m) => m.type === type || m.type === 'error');
     if (i >= 0) {
@@ -47,6 +77,7 @@ export class Child {
       return m.type === 'error' ? Promise.reject(new Error(m.message)) : Promise.resolve(m);
     }
     return new Promise((resolve, reject) => {
+      /** @type {Waiter} */
       const w = { type, resolve, reject };
       const t = setTimeout(() => {
         this.waiting.splice(this.waiting.indexOf(w), 1);
@@ -78,11 +109,14 @@ export class Child {
   }
 }
 
-/** In a child: runs `handler` for each parent message; errors go back as {type: 'error'}. */
+/**
+ * In a child: runs `handler` for each parent message; errors go back as {type: 'error'}.
+ * @param {(m: Message) => unknown} handler
+ */
 export function serveParent(handler) {
-  process.on('message', (m) => {
+  process.on('message', (/** @type {Message} */ m) => {
     Promise.resolve()
       .then(() => handler(m))
-      .catch((err) => process.send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+      .catch((err) => toParent({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
   });
 }

@@ -6,7 +6,12 @@
 import { writeFileSync } from 'node:fs';
 
 /** Parses `--flag value`, `--flag=value` (for values that start with --) and `--flag` arguments into an object. */
+/**
+ * @param {readonly string[]} argv
+ * @returns {Record<string, string | boolean>}
+ */
 export function parseArgs(argv) {
+  /** @type {Record<string, string | boolean>} */
   const out = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -28,6 +33,10 @@ export function parseArgs(argv) {
   return out;
 }
 
+/**
+ * @param {readonly number[]} xs
+ * @returns {number}
+ */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const n = s.length;
@@ -35,7 +44,12 @@ export function median(xs) {
   return n % 2 === 1 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-/** Nearest-rank percentile of an unsorted array (p in 0..1). */
+/**
+ * Nearest-rank percentile of an unsorted array (p in 0..1).
+ * @param {ArrayLike<number>} xs
+ * @param {number} p
+ * @returns {number}
+ */
 export function percentile(xs, p) {
   if (xs.length === 0) return NaN;
   const s = Float64Array.from(xs).sort();
@@ -51,11 +65,11 @@ export function fullGc() {
 }
 
 export const fmt = {
-  int: (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a'),
-  num: (n, d = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a'),
-  ratio: (n) => (Number.isFinite(n) ? `${n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2)}×` : 'n/a'),
-  pct: (n) => (Number.isFinite(n) ? `${(n * 100).toFixed(0)} %` : 'n/a'),
-  mb: (b) => (Number.isFinite(b) ? `${(b / 1048576).toFixed(0)} MB` : 'n/a'),
+  int: (/** @type {number} */ n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a'),
+  num: (/** @type {number} */ n, d = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : 'n/a'),
+  ratio: (/** @type {number} */ n) => (Number.isFinite(n) ? `${n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2)}×` : 'n/a'),
+  pct: (/** @type {number} */ n) => (Number.isFinite(n) ? `${(n * 100).toFixed(0)} %` : 'n/a'),
+  mb: (/** @type {number} */ b) => (Number.isFinite(b) ? `${(b / 1048576).toFixed(0)} MB` : 'n/a'),
 };
 
 /** Default engine settings (SPEC §9 defaults) with a window of `windowMs`. */
@@ -79,7 +93,10 @@ export function emitResult(args, result) {
   else process.stdout.write(text + '\n');
 }
 
-/** Progress to stderr (run.mjs passes it through). */
+/**
+ * Progress to stderr (run.mjs passes it through).
+ * @param {string} msg
+ */
 export function progress(msg) {
   process.stderr.write(`  · ${msg}\n`);
 }

@@ -8,15 +8,28 @@
 import { MarketSimulator, simulatorSymbols } from '../../dist/sim/market-simulator.js';
 import { SeededRandom } from '../../dist/sim/random.js';
 
+/** @typedef {import('../../dist/sim/market-simulator.js').SimulatedMessage} SimulatedMessage */
+/** @typedef {ReturnType<typeof encodeMessages>} Chunk An encoded chunk of events. */
+
 /**
  * The simulator picks each event's symbol with a linear walk over the symbols,
  * which makes generating 10,000-symbol streams slow. Same draw, same choice,
  * by binary search over the cumulative weights (generation speed only).
+ * It reaches into the simulator's private members (`syms`, `rnd`, `totalWeight`,
+ * `pickSymbol`), hence the casts and the expected error below.
  */
+/**
+ * @typedef {object} SimulatorInternals The private members of MarketSimulator read here.
+ * @property {{ weight: number }[]} syms
+ * @property {{ next(): number }} rnd
+ * @property {number} totalWeight
+ */
+// @ts-expect-error -- overrides the private MarketSimulator.pickSymbol (see above)
 class FastPickSimulator extends MarketSimulator {
+  /** @param {ConstructorParameters<typeof MarketSimulator>[0]} opts */
   constructor(opts) {
     super(opts);
-    const syms = this.syms;
+    const syms = this.#internals.syms;
     this.cumulative = new Float64Array(syms.length);
     let acc = 0;
     for (let i = 0; i < syms.length; i++) {
@@ -25,8 +38,15 @@ class FastPickSimulator extends MarketSimulator {
     }
   }
 
+  /** @returns {SimulatorInternals} */
+  get #internals() {
+    return /** @type {SimulatorInternals} */ (/** @type {unknown} */ (this));
+  }
+
+  /** @override */
   pickSymbol() {
-    const x = this.rnd.next() * this.totalWeight;
+    const { rnd, totalWeight, syms } = this.#internals;
+    const x = rnd.next() * totalWeight;
     const c = this.cumulative;
     let lo = 0;
     let hi = c.length - 1;
@@ -35,7 +55,7 @@ class FastPickSimulator extends MarketSimulator {
       if (c[mid] > x) hi = mid;
       else lo = mid + 1;
     }
-    return this.syms[lo];
+    return syms[lo];
   }
 }
 
@@ -58,7 +78,9 @@ export class SimulatedStream {
     this.rate = o.rate;
     this.sim = new FastPickSimulator({ symbols: this.symbols, rate: o.rate / keptFraction, seed, startMs: o.startMs ?? 1_760_000_000_000 });
     this.filter = new SeededRandom(seed ^ 0x5eed);
+    /** @type {Map<string, number>} */
     this.subjectIds = new Map();
+    /** @type {string[]} */
     this.subjects = [];
     /** Event time of the last message handed out. */
     this.lastMs = o.startMs ?? 1_760_000_000_000;
@@ -75,7 +97,11 @@ export class SimulatedStream {
     }
   }
 
-  /** The interned subject string (NATS hands out one string per message; interning keeps chunks small). */
+  /**
+   * The interned subject string (NATS hands out one string per message; interning keeps chunks small).
+   * @param {string} s
+   * @returns {string}
+   */
   subject(s) {
     let id = this.subjectIds.get(s);
     if (id === undefined) {
@@ -83,11 +109,16 @@ export class SimulatedStream {
       this.subjects.push(s);
       this.subjectIds.set(s, id);
     }
-    return this.subjects[id];
+    return /** @type {string} */ (this.subjects[id]);
   }
 
-  /** The next `n` simulator messages, not yet encoded. */
+  /**
+   * The next `n` simulator messages, not yet encoded.
+   * @param {number} n
+   * @returns {SimulatedMessage[]}
+   */
   messages(n) {
+    /** @type {SimulatedMessage[]} */
     const out = new Array(n);
     for (let i = 0; i < n; i++) out[i] = this.next();
     return out;
@@ -101,8 +132,14 @@ export class SimulatedStream {
     return encodeMessages(this.messages(n), (s) => this.subject(s));
   }
 
-  /** The next `n` events decoded by `normalize` (no JSON round trip), for filling windows fast. */
+  /**
+   * The next `n` events decoded by `normalize` (no JSON round trip), for filling windows fast.
+   * @template E
+   * @param {number} n
+   * @param {(subject: string, payload: unknown) => E} normalize
+   */
   decodedChunk(n, normalize) {
+    /** @type {E[]} */
     const events = new Array(n);
     const recvMs = new Float64Array(n);
     for (let i = 0; i < n; i++) {
@@ -117,12 +154,14 @@ export class SimulatedStream {
 /**
  * Encodes simulator messages: one latin1 copy of all JSON texts (the simulator
  * writes ASCII only), then a plain Uint8Array view per payload.
- * @param {{subject: string, payload: Record<string, unknown>, atMs: number}[]} msgs
+ * @param {readonly SimulatedMessage[]} msgs
  * @param {(s: string) => string} [intern]
  */
 export function encodeMessages(msgs, intern = (s) => s) {
   const n = msgs.length;
+  /** @type {string[]} */
   const texts = new Array(n);
+  /** @type {string[]} */
   const subjects = new Array(n);
   const recvMs = new Float64Array(n);
   const types = new Uint8Array(n);
@@ -135,10 +174,11 @@ export function encodeMessages(msgs, intern = (s) => s) {
     bytes += text.length;
     subjects[i] = intern(m.subject);
     recvMs[i] = m.atMs;
-    types[i] = TYPE_CODE[m.payload.type];
+    types[i] = TYPE_CODE[/** @type {keyof typeof TYPE_CODE} */ (m.payload.type)];
     if (m.payload.type === 'trade') trades++;
   }
   const buf = Buffer.from(texts.join(''), 'latin1');
+  /** @type {Uint8Array[]} */
   const payloads = new Array(n);
   let off = 0;
   for (let i = 0; i < n; i++) {
@@ -153,7 +193,12 @@ export function encodeMessages(msgs, intern = (s) => s) {
 export const TYPE_CODE = { trade: 0, quote: 1, book_l2: 2, heartbeat: 3 };
 export const TYPE_NAMES = ['trade', 'quote', 'book_l2', 'heartbeat'];
 
-/** The simulator's own trade share for these symbols, from a pilot run with the same seed. */
+/**
+ * The simulator's own trade share for these symbols, from a pilot run with the same seed.
+ * @param {string[]} symbols
+ * @param {number} seed
+ * @param {number} rate
+ */
 function naturalTradeShare(symbols, seed, rate) {
   const sim = new FastPickSimulator({ symbols, rate, seed, startMs: 0 });
   let trades = 0;

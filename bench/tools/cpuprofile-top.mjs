@@ -14,7 +14,7 @@ if (file === undefined) {
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, 'utf8'));
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const byId = new Map(profile.nodes.map((/** @type {{ id: number }} */ n) => [n.id, n]));
 const self = new Map();
 const deltas = profile.timeDeltas;
 let total = 0;

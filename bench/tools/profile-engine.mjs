@@ -25,8 +25,8 @@ const out = typeof args.out === 'string' ? args.out : 'engine.cpuprofile';
 const stream = new SimulatedStream({ symbols, rate });
 const engine = new MarketEngine(engineConfig(windowMs), 'live');
 let clock = 0;
-const publisher = { count: 0, throttle: null };
-publisher.throttle = new ThrottledFeaturePublisher(10, () => publisher.count++, () => clock);
+const counter = { count: 0 };
+const publisher = Object.assign(counter, { throttle: new ThrottledFeaturePublisher(10, () => counter.count++, () => clock) });
 const warmUntil = stream.lastMs + windowMs + 5000;
 while (stream.lastMs < warmUntil) {
   const c = stream.chunk(100_000);

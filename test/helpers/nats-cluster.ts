@@ -1,25 +1,13 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PARTITION_MAPPING_SOURCE, partitionMappingDestination } from '../../src/cluster/partition.js';
-import { freePort, natsServerBin, waitFor } from './nats-server.js';
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = tcpConnect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+import { canConnect, freePort, natsServerBin, waitFor } from './nats-server.js';
 
 /** One node of a {@link TestNatsCluster}. */
 interface Node {
