@@ -573,6 +573,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium (sk
     await page.getByTestId('symbol-filter').fill('btc, sol  link');
     await expect.poll(async () => (await attrAll(rows(), 'data-symbol')).sort()).toEqual(['BTCUSDT', 'LINKUSDT', 'SOLUSDT']);
     await expect.poll(() => page.getByTestId('symbol-count').textContent()).toMatch(/^3 of 50 symbols/);
+    // a filter down to a few symbols charts exactly those
+    expect((await attrAll(page.locator('#legend button:visible'), 'data-symbol')).sort()).toEqual(['BTCUSDT', 'LINKUSDT', 'SOLUSDT']);
     await page.getByTestId('symbol-filter').fill('');
     await expect.poll(() => rows().count()).toBe(50);
 
@@ -629,6 +631,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium (sk
     expect(await page.getByTestId('legend').evaluate((e) => e.scrollWidth <= e.clientWidth)).toBe(true);
     await expect.poll(async () => Number(await page.getByTestId('chart').getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(20);
 
+    // a screenshot worth looking at: 10 s of trades behind the returns, and the first signals
+    await expect.poll(async () => (await page.locator('[data-testid="row-ETHUSDT"] [data-col="ret"]').textContent())!.endsWith('%'), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => page.locator('#feed [data-kind="signal"]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     mkdirSync(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-50-symbols.png') });
   });
