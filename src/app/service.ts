@@ -96,6 +96,8 @@ export class Service {
       rules: config.rules,
       http: config.http,
       natsConnected: () => this.link.connected,
+      providerLastSeen: () => this.pipeline.providerLastSeen,
+      staleAfterMs: config.staleAfterMs,
       subscribe: (sink) => this.output.add(sink),
     };
     this.http = buildHttpApp({

@@ -34,6 +34,10 @@ const FRAME_MAX_FEATURES = 256;
 /** Symbols whose newest features are kept for the snapshot a browser starts from. */
 const SNAPSHOT_MAX_SYMBOLS = 256;
 const STATS_INTERVAL_MS = 1000;
+/** Processing latency quantiles cover this many seconds of observations. */
+export const LATENCY_WINDOW_S = 10;
+/** Providers listed in stats; the telemetry bounds provider labels at 32, the map is small. */
+const STATS_MAX_PROVIDERS = 64;
 const PING_INTERVAL_MS = 15_000;
 /** Browser reconnect delay announced with `retry:`. */
 const RECONNECT_RETRY_MS = 2000;
@@ -73,6 +77,26 @@ const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** Processing latency (`senpai_processing_latency_ms`) over the last {@link LATENCY_WINDOW_S} s, estimated from its histogram buckets. */
+export interface DashboardLatency {
+  /** Observations in the window. */
+  count: number;
+  /** The window actually covered, in seconds (shorter right after start). */
+  window_s: number;
+  /** Quantiles interpolated linearly inside their bucket; null without observations. */
+  p50: number | null;
+  p99: number | null;
+  mean: number | null;
+}
+
+/** A provider's last accepted event. */
+export interface DashboardProvider {
+  provider: string;
+  last_seen_ms_ago: number;
+  /** Silent longer than `stale_after_ms`. */
+  stale: boolean;
+}
+
 /** The `stats` event body. */
 export interface DashboardStats {
   queue: { size: number; capacity: number; fill_ratio: number };
@@ -83,9 +107,18 @@ export interface DashboardStats {
   nats_connected: boolean;
   symbols: number;
   uptime_s: number;
+  /** Drops by reason since start, reasons in the order they first dropped an event. */
+  dropped_by_reason: Record<string, number>;
+  processing_latency_ms: DashboardLatency;
+  /** Providers by name, at most {@link STATS_MAX_PROVIDERS}. */
+  providers: DashboardProvider[];
+  stale_after_ms: number;
   /** Frames this client missed because its connection could not keep up. */
   stream_dropped: number;
 }
+
+/** Stats without the per-client field. */
+type SharedStats = Omit<DashboardStats, 'stream_dropped'>;
 
 /** The `snapshot` event body, sent first on every connection. */
 export interface DashboardSnapshot {
@@ -130,6 +163,11 @@ export class DashboardStream {
   private readonly pendingAlerts = new RecentRing<Alert>(RECENT_CAPACITY);
   private frameTimer: NodeJS.Timeout | null = null;
   private lastStatsMs = 0;
+  /** The shared part of the stats, rebuilt at most once per stats interval for every client. */
+  private sharedStats: SharedStats | null = null;
+  private sharedStatsMs = 0;
+  /** Histogram bucket counts (and sum) at each stats build, oldest first, for the latency window. */
+  private readonly latencySamples: { ms: number; counts: Float64Array; sum: number }[] = [];
   private closed = false;
   readonly maxClients: number;
   private readonly frameIntervalMs: number;
@@ -240,8 +278,26 @@ export class DashboardStream {
   }
 
   private stats(client: StreamClient): DashboardStats {
+    const now = Date.now();
+    if (this.sharedStats === null || now - this.sharedStatsMs >= STATS_INTERVAL_MS / 2) {
+      this.sharedStats = this.buildStats(now);
+      this.sharedStatsMs = now;
+    }
+    return { ...this.sharedStats, stream_dropped: client.dropped };
+  }
+
+  /** Everything but `stream_dropped`: a few dozen numbers, built at most twice a second whatever the event rate. */
+  private buildStats(now: number): SharedStats {
     const t = this.views.telemetry;
     const q = this.views.queue;
+    const staleAfterMs = this.views.staleAfterMs;
+    const providers: DashboardProvider[] = [];
+    for (const [provider, lastSeen] of this.views.providerLastSeen()) {
+      const ago = Math.max(0, now - lastSeen);
+      providers.push({ provider, last_seen_ms_ago: ago, stale: ago > staleAfterMs });
+    }
+    providers.sort((a, b) => (a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0));
+    if (providers.length > STATS_MAX_PROVIDERS) providers.length = STATS_MAX_PROVIDERS;
     return {
       queue: { size: q.size, capacity: q.capacity, fill_ratio: q.fillRatio },
       events_per_sec: t.eventsPerSecond(),
@@ -251,7 +307,40 @@ export class DashboardStream {
       nats_connected: this.views.natsConnected(),
       symbols: this.views.symbols.size,
       uptime_s: t.uptimeSeconds(),
-      stream_dropped: client.dropped,
+      dropped_by_reason: t.droppedByReasonObject(),
+      processing_latency_ms: this.latencyWindow(now),
+      providers,
+      stale_after_ms: staleAfterMs,
+    };
+  }
+
+  /** Quantiles of the processing latency observed since the oldest kept sample (≤ {@link LATENCY_WINDOW_S} s ago). */
+  private latencyWindow(now: number): DashboardLatency {
+    const h = this.views.telemetry.processingLatency;
+    const samples = this.latencySamples;
+    samples.push({ ms: now, counts: Float64Array.from(h.counts), sum: h.sum });
+    while (samples.length > 2 && now - samples[1]!.ms >= LATENCY_WINDOW_S * 1000) samples.shift();
+    const first = samples[0]!;
+    const delta = new Float64Array(h.counts.length);
+    let count = 0;
+    for (let i = 0; i < delta.length; i++) {
+      delta[i] = h.counts[i]! - first.counts[i]!;
+      count += delta[i]!;
+    }
+    // the first sample is the start of the window: right after the first build, use everything so far
+    const fromStart = samples.length === 1;
+    if (fromStart) {
+      count = 0;
+      for (let i = 0; i < delta.length; i++) count += (delta[i] = h.counts[i]!);
+    }
+    const sum = fromStart ? h.sum : h.sum - first.sum;
+    const windowS = fromStart ? this.views.telemetry.uptimeSeconds() : (now - first.ms) / 1000;
+    return {
+      count,
+      window_s: Math.round(windowS * 10) / 10,
+      p50: bucketQuantile(delta, h.upperBounds, count, 0.5),
+      p99: bucketQuantile(delta, h.upperBounds, count, 0.99),
+      mean: count > 0 ? sum / count : null,
     };
   }
 
@@ -324,6 +413,28 @@ export class DashboardStream {
     this.pendingSignals.drain();
     this.pendingAlerts.drain();
   }
+}
+
+/**
+ * The q-quantile of a histogram's per-bucket counts (not cumulative; the last
+ * slot is above every bound), interpolated linearly inside its bucket as
+ * Prometheus' `histogram_quantile` does; the top bound when it lies above them.
+ */
+export function bucketQuantile(counts: ArrayLike<number>, upperBounds: readonly number[], total: number, q: number): number | null {
+  if (!(total > 0)) return null;
+  const rank = q * total;
+  let acc = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i]!;
+    if (acc + c >= rank && c > 0) {
+      if (i >= upperBounds.length) return upperBounds[upperBounds.length - 1]!;
+      const lo = i === 0 ? 0 : upperBounds[i - 1]!;
+      const hi = upperBounds[i]!;
+      return lo + (hi - lo) * ((rank - acc) / c);
+    }
+    acc += c;
+  }
+  return upperBounds[upperBounds.length - 1]!;
 }
 
 /** Registers `GET /` (the page) and `GET /stream` (its events) on the service's HTTP app. */

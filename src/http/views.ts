@@ -38,5 +38,9 @@ export interface DashboardViews {
   readonly rules: RuleConfig;
   readonly http: HttpOptions;
   natsConnected(): boolean;
+  /** Wall-clock ms of the last accepted event per provider (the pipeline's map, read-only). */
+  providerLastSeen(): ReadonlyMap<string, number>;
+  /** A provider silent longer than this is stale (`STALE_AFTER_MS`). */
+  readonly staleAfterMs: number;
   subscribe(sink: OutputPort): void;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
@@ -253,7 +253,7 @@ describe('GET /stream (server-sent events)', () => {
 
     const stats = parse<DashboardStats>(events.find((e) => e.event === 'stats')!);
     expect(Object.keys(stats).sort()).toEqual(
-      ['events_dropped_total', 'events_in_total', 'events_per_sec', 'nats_connected', 'queue', 'signals_emitted_total', 'stream_dropped', 'symbols', 'uptime_s'].sort(),
+      ['dropped_by_reason', 'events_dropped_total', 'events_in_total', 'events_per_sec', 'nats_connected', 'processing_latency_ms', 'providers', 'queue', 'signals_emitted_total', 'stale_after_ms', 'stream_dropped', 'symbols', 'uptime_s'].sort(),
     );
     expect(stats.events_per_sec).toBeGreaterThan(50);
     expect(stats.nats_connected).toBe(true);
@@ -327,7 +327,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page in Chromium (skipped: no browse
     }
     await expect.poll(() => page.getByTestId('feed-item').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     await expect.poll(() => page.locator('[data-testid="feed-item"][data-kind="signal"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
-    await expect.poll(() => page.locator('[data-testid="feed-item"][data-kind="alert"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('alert-group').count(), { timeout: 30_000 }).toBeGreaterThan(0);
 
     expect(await page.getByTestId('nats-status').textContent()).toBe('connected');
     await expect.poll(async () => numeric(await page.getByTestId('events-per-sec').textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
@@ -445,6 +445,233 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with HTTP_AUTH_TOKEN in Chromiu
     await context.close();
   });
 });
+
+/** 50 symbols, as in issue 11: ticker names of a real exchange. */
+const FIFTY = 'BTC ETH SOL BNB XRP ADA DOGE AVAX DOT LINK MATIC LTC TRX ATOM UNI XLM ETC FIL APT ARB OP NEAR ICP HBAR VET ALGO AAVE MKR SAND MANA AXS EGLD THETA FTM GRT RUNE INJ SUI SEI TIA PEPE SHIB WIF BONK JUP PYTH LDO CRV SNX COMP'
+  .split(' ')
+  .map((s) => `${s}USDT`);
+const FIFTY_PROVIDERS = ['binance', 'bybit', 'okx'];
+/** Every 7th symbol skips trade ids now and then: a flood of `gap` warnings, as in the issue. */
+const gapsOn = (i: number): boolean => i % 7 === 3;
+
+/**
+ * Trades and quotes for 50 symbols from three live providers (~1000 events/s),
+ * trade-id gaps on a few symbols, a duplicate trade and unparsable payloads
+ * now and then, and a fourth provider that sends a little and then goes quiet.
+ */
+class FiftySymbolMarket {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly prices = FIFTY.map((_, i) => 10 ** ((i % 5) - 1) * (1 + i / 7));
+  private readonly tradeIds = FIFTY.map((_, i) => 1_000_000 * (i + 1));
+  private tick = 0;
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  start(): void {
+    const now = Date.now();
+    // kraken sends one quote per symbol of a handful, then nothing: it goes stale
+    for (let i = 0; i < 5; i++) this.quote(i, 'kraken', now);
+    this.timer = setInterval(() => this.publish(), 100);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private publish(): void {
+    const now = Date.now();
+    this.tick++;
+    for (let i = 0; i < FIFTY.length; i++) {
+      const provider = FIFTY_PROVIDERS[i % FIFTY_PROVIDERS.length]!;
+      // a slow sine trend per symbol, so returns differ in sign and size
+      const drift = 2e-4 * Math.sin(this.tick / 40 + i);
+      this.prices[i]! *= Math.exp(drift + (Math.random() - 0.5) * 2e-4);
+      this.tradeIds[i]! += gapsOn(i) && this.tick % 15 === 0 ? 4 : 1;
+      this.trade(i, provider, now, this.tradeIds[i]!);
+      this.quote(i, provider, now);
+    }
+    // a replayed trade (`duplicate`) and a broken payload (`parse_error`) every second
+    if (this.tick % 10 === 0) {
+      this.trade(0, 'binance', now, this.tradeIds[0]!);
+      this.nc.publish('md.events.trade.BTCUSDT', '{"type":"trade",');
+    }
+  }
+
+  private trade(i: number, provider: string, now: number, id: number): void {
+    this.nc.publish(`md.events.trade.${FIFTY[i]}`, JSON.stringify({
+      type: 'trade', provider, symbol: FIFTY[i], price: round(this.prices[i]!, 6), size: round(0.01 + Math.random(), 4),
+      side: Math.random() < 0.5 ? 'buy' : 'sell', trade_id: String(id), ts_exchange: now - 5 - Math.random() * 30, ts_recv: now,
+    }));
+  }
+
+  private quote(i: number, provider: string, now: number): void {
+    const p = this.prices[i]!;
+    const half = p * (0.5e-4 + Math.random() * 1e-4);
+    this.nc.publish(`md.events.quote.${FIFTY[i]}`, JSON.stringify({
+      type: 'quote', provider, symbol: FIFTY[i], bid: round(p - half, 8), ask: round(p + half, 8), bid_size: 1, ask_size: 1, ts_exchange: now - 5, ts_recv: now,
+    }));
+  }
+}
+
+describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium (skipped: no browser at ${CHROMIUM})`, () => {
+  let browser: Browser;
+  let page: Page;
+  let fifty: FiftySymbolMarket;
+  let many: { service: Service; base: string };
+  const consoleErrors: string[] = [];
+  const foreignRequests: string[] = [];
+
+  beforeAll(async () => {
+    // the three-symbol market stays quiet: this service sees the 50 symbols only
+    market.stop();
+    // latency alerts off, a short alert cooldown so gaps repeat, a short stale limit for the quiet provider
+    many = await startDashboardService(nats.url, 0, { LATENCY_ALERT_MS: '60000', ALERT_COOLDOWN_MS: '200', STALE_AFTER_MS: '3000' });
+    fifty = new FiftySymbolMarket(pub);
+    fifty.start();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'dark' });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    page.on('request', (r) => {
+      if (!r.url().startsWith(many.base) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
+    });
+  });
+
+  afterAll(async () => {
+    fifty?.stop();
+    await browser?.close();
+    await many?.service.stop();
+  });
+
+  const rows = () => page.locator('[data-testid="symbol-table"] tbody tr:visible');
+
+  it('switches to the compact table, one row per symbol, and the filter narrows it live', async () => {
+    await waitFor(() => many.service.engine.symbols.size === 50, '50 symbols tracked', 15_000, 100);
+    await page.goto(`${many.base}/`);
+    await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 10_000 }).toBe('ok');
+    await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(50);
+    expect(await page.getByTestId('view-table').getAttribute('aria-pressed')).toBe('true');
+    expect(await page.getByTestId('tiles').isVisible()).toBe(false);
+    // labelled columns, figures in every row
+    const heads = await page.locator('[data-testid="symbol-table"] thead th').allTextContents();
+    expect(heads).toEqual(['Symbol', 'Mid', 'Spread bps', 'VWAP 10s', 'Ret 10s', 'Volume 10s', 'Vol 60s', 'Lat p95', 'Warm']);
+    await expect.poll(async () => numeric(await page.locator('[data-testid="row-ETHUSDT"] [data-col="mid"]').textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid="row-ETHUSDT"] [data-col="spread"]').textContent()).toMatch(/^\d+\.\d{2}$/);
+    expect(await page.locator('[data-testid="row-ETHUSDT"] [data-col="lat"]').textContent()).toMatch(/ ms$/);
+    // a minute has not passed: every symbol is cold, and says so
+    expect(await page.locator('[data-testid="row-ETHUSDT"] .warm-flag').textContent()).toBe('cold');
+    await expect.poll(() => page.getByTestId('symbol-count').textContent()).toBe('50 symbols · 50 cold');
+
+    await page.getByTestId('symbol-filter').fill('eth');
+    await expect.poll(() => rows().count()).toBe(1);
+    await page.getByTestId('symbol-filter').fill('btc, sol  link');
+    await expect.poll(async () => (await attrAll(rows(), 'data-symbol')).sort()).toEqual(['BTCUSDT', 'LINKUSDT', 'SOLUSDT']);
+    await expect.poll(() => page.getByTestId('symbol-count').textContent()).toMatch(/^3 of 50 symbols/);
+    // a filter down to a few symbols charts exactly those
+    expect((await attrAll(page.locator('#legend button:visible'), 'data-symbol')).sort()).toEqual(['BTCUSDT', 'LINKUSDT', 'SOLUSDT']);
+    await page.getByTestId('symbol-filter').fill('');
+    await expect.poll(() => rows().count()).toBe(50);
+
+    // sorted by a header click: descending spread, then back
+    await page.locator('th[data-sort="spread"]').click();
+    expect(await page.locator('th[data-sort="spread"]').getAttribute('aria-sort')).toBe('descending');
+    // rows are re-sorted once a second while the numbers shown move on: check the values they were sorted by
+    await expect.poll(async () => {
+      const spreads = (await attrAll(rows(), 'data-sort-value')).map(Number);
+      return spreads.length === 50 && spreads.every((v, i) => i === 0 || spreads[i - 1]! >= v);
+    }, { timeout: 5_000 }).toBe(true);
+    await page.locator('th[data-sort="symbol"]').click();
+    await expect.poll(() => rows().first().getAttribute('data-symbol')).toBe('AAVEUSDT');
+    await page.locator('th[data-sort="symbol"]').click();
+    await expect.poll(() => rows().first().getAttribute('data-symbol')).toBe('XRPUSDT');
+    await page.locator('th[data-sort="symbol"]').click();
+  });
+
+  it('groups the alert flood by kind and symbol, with counts and whole messages', async () => {
+    const gapSymbols = FIFTY.filter((_, i) => gapsOn(i));
+    const gapGroups = page.locator('[data-testid="alert-group"][data-alert-kind="gap"]');
+    // each gap symbol raises a `gap` every 1.5 s: after a few seconds each is one line with a count
+    await expect.poll(() => gapGroups.count(), { timeout: 20_000 }).toBe(gapSymbols.length);
+    await expect.poll(async () => Math.min(...(await attrAll(gapGroups, 'data-count')).map(Number)), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    const subjects = await attrAll(gapGroups, 'data-subject');
+    expect(subjects.sort()).toEqual([...gapSymbols].sort());
+    const first = gapGroups.first();
+    expect(await first.getByTestId('alert-count').textContent()).toMatch(/^×\d+$/);
+    // the whole message, wrapped inside the panel, not cut off with an ellipsis
+    const msg = first.getByTestId('alert-message');
+    expect(await msg.textContent()).toMatch(/^3 trade ids missing from \w+ for [A-Z]+USDT$/);
+    expect(await msg.evaluate((e) => e.scrollWidth <= e.clientWidth)).toBe(true);
+    // the summary counts alerts and groups; signals stay in their own list
+    expect(await page.getByTestId('alerts-summary').textContent()).toMatch(/^\d+ in \d+ groups$/);
+    expect(await page.locator('#feed [data-kind="alert"]').count()).toBe(0);
+  });
+
+  it('shows processing latency, drops by reason and each provider with its last event', async () => {
+    await expect.poll(async () => page.getByTestId('ops-latency-p50').textContent(), { timeout: 5_000 }).toMatch(/(ms|µs)$/);
+    expect(await page.getByTestId('ops-latency-p99').textContent()).toMatch(/(ms|µs)$/);
+    await expect.poll(async () => numeric(await page.getByTestId('drop-duplicate').getAttribute('data-count')), { timeout: 5_000 }).toBeGreaterThan(0);
+    expect(numeric(await page.getByTestId('drop-parse_error').getAttribute('data-count'))).toBeGreaterThan(0);
+    for (const provider of FIFTY_PROVIDERS) {
+      expect(await page.getByTestId(`provider-${provider}`).getAttribute('data-stale')).toBe('false');
+    }
+    // kraken went quiet at the start: past STALE_AFTER_MS it is marked stale
+    await expect.poll(() => page.getByTestId('provider-kraken').getAttribute('data-stale'), { timeout: 10_000 }).toBe('true');
+    expect(await page.getByTestId('provider-kraken').textContent()).toMatch(/s agostale$/);
+    expect(await page.getByTestId('ops-nats').textContent()).toBe('connected');
+
+    // the chart keeps its height and its legend stays inside its box with 50 symbols
+    const chart = await page.getByTestId('chart').boundingBox();
+    expect(chart!.height).toBeGreaterThanOrEqual(240);
+    expect(await page.getByTestId('legend').evaluate((e) => e.scrollWidth <= e.clientWidth)).toBe(true);
+    await expect.poll(async () => Number(await page.getByTestId('chart').getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(20);
+
+    // a screenshot worth looking at: 10 s of trades behind the returns, and the first signals
+    await expect.poll(async () => (await page.locator('[data-testid="row-ETHUSDT"] [data-col="ret"]').textContent())!.endsWith('%'), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => page.locator('#feed [data-kind="signal"]').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-50-symbols.png') });
+  });
+
+  it('is usable 420 px wide: one column, no horizontal scroll of the page, the table scrolls in its own box', async () => {
+    await page.getByTestId('symbol-filter').fill('');
+    await page.setViewportSize({ width: 420, height: 900 });
+    await expect.poll(() => page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(420);
+    const table = await page.getByTestId('symbol-table').boundingBox();
+    const ops = await page.getByTestId('ops').boundingBox();
+    const chart = await page.getByTestId('chart').boundingBox();
+    // stacked: symbols, chart, then the operations panel, each within the viewport's width
+    expect(ops!.y).toBeGreaterThan(chart!.y);
+    for (const box of [ops!, chart!]) expect(box.x + box.width).toBeLessThanOrEqual(420);
+    expect(table!.width).toBeGreaterThan(420); // wider than the screen, scrolled inside .table-wrap
+    expect(await page.locator('#table-wrap').evaluate((e) => e.scrollWidth > e.clientWidth && e.getBoundingClientRect().right <= 420)).toBe(true);
+    await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-420px.png'), fullPage: true });
+
+    // the user's choice of view wins over the symbol count
+    await page.getByTestId('view-tiles').click();
+    await expect.poll(() => page.locator('[data-testid="tiles"] .tile:visible').count()).toBe(50);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(420);
+    expect(await page.getByTestId('tile-ETHUSDT-return').textContent()).not.toBe('');
+    expect(await page.getByTestId('tile-ETHUSDT').locator('.ret-l').textContent()).toBe('ret 10s');
+    await page.getByTestId('symbol-filter').fill('sol');
+    await expect.poll(() => page.locator('[data-testid="tiles"] .tile:visible').count()).toBe(1);
+    await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard-420px-tiles.png') });
+    await page.getByTestId('symbol-filter').fill('');
+
+    expect(foreignRequests).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+});
+
+/** One attribute of every element a locator matches. */
+async function attrAll(locator: Locator, name: string): Promise<string[]> {
+  return locator.evaluateAll((els, n) => els.map((e) => e.getAttribute(n) ?? ''), name);
+}
 
 function numeric(text: string | null): number {
   const n = Number((text ?? '').replace(/,/g, ''));

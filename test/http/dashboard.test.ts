@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { FeatureSnapshot } from '../../src/domain/features.js';
-import { DASHBOARD_HTML_CANDIDATES, DashboardStream, attachDashboard, loadDashboardHtml } from '../../src/http/dashboard.js';
-import type { DashboardSnapshot } from '../../src/http/dashboard.js';
+import { DASHBOARD_HTML_CANDIDATES, DashboardStream, attachDashboard, bucketQuantile, loadDashboardHtml } from '../../src/http/dashboard.js';
+import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
 import { HttpCounters } from '../../src/http/http-counters.js';
 import { Service } from '../../src/app/service.js';
 import { waitFor } from '../helpers/nats-server.js';
@@ -233,5 +233,39 @@ describe('DashboardStream', () => {
     await waitFor(() => counters.streamClients === 1, 'the slow client gone');
     stream.close();
     await service.http.close();
+  });
+
+  it('stats carry drops by reason, processing latency quantiles of the last seconds and each provider\'s last event', async () => {
+    const service = buildService();
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
+    const res = new StalledResponse();
+    res.release();
+    const t0 = Date.now() - 1000;
+    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, t0), null);
+    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, t0), null); // duplicate
+    service.pipeline.offer('md.events.trade.AAA', new TextEncoder().encode('{not json'), null);
+    await service.pipeline.idle();
+    stream.open(res as unknown as ServerResponse);
+    const snap = JSON.parse(res.events('snapshot')[0]!) as DashboardSnapshot;
+    const stats: DashboardStats = snap.stats;
+    expect(stats.dropped_by_reason).toEqual({ duplicate: 1, parse_error: 1 });
+    expect(stats.processing_latency_ms.count).toBe(3);
+    expect(stats.processing_latency_ms.p50).toEqual(expect.any(Number));
+    expect(stats.processing_latency_ms.p99!).toBeGreaterThanOrEqual(stats.processing_latency_ms.p50!);
+    expect(stats.providers).toEqual([{ provider: 'p', last_seen_ms_ago: expect.any(Number), stale: false }]);
+    expect(stats.stale_after_ms).toBe(10_000);
+    stream.close();
+    await service.http.close();
+  });
+});
+
+describe('bucketQuantile', () => {
+  const bounds = [1, 2, 5];
+  it('interpolates inside the bucket that holds the rank, and answers the top bound above every bucket', () => {
+    expect(bucketQuantile([0, 0, 0, 0], bounds, 0, 0.5)).toBeNull();
+    expect(bucketQuantile([10, 0, 0, 0], bounds, 10, 0.5)).toBeCloseTo(0.5);
+    expect(bucketQuantile([5, 5, 0, 0], bounds, 10, 0.75)).toBeCloseTo(1.5);
+    expect(bucketQuantile([0, 0, 10, 0], bounds, 10, 0.99)).toBeCloseTo(4.97);
+    expect(bucketQuantile([0, 0, 0, 4], bounds, 4, 0.5)).toBe(5);
   });
 });
