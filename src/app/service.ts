@@ -18,6 +18,8 @@ import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import { Telemetry } from '../obs/telemetry.js';
 import type { OutputPort } from '../output/output-port.js';
 import { FanOut } from '../output/output-port.js';
+import { ClusterMetrics } from '../obs/cluster-metrics.js';
+import { ClusterMember } from './cluster-member.js';
 import { Pipeline } from './pipeline.js';
 
 /** Longest wait for NATS to flush at shutdown (it cannot while disconnected). */
@@ -49,6 +51,9 @@ export class Service {
   private stopping = false;
   /** The warm-up in progress, for `/health`. */
   private warming: WarmupProgress | null = null;
+  /** Cluster mode (SPEC §12): this process as a member, once connected; null otherwise. */
+  cluster: ClusterMember | null = null;
+  private readonly clusterMetrics: ClusterMetrics | null;
 
   constructor(
     readonly config: Readonly<Config>,
@@ -86,6 +91,7 @@ export class Service {
       this.quality,
     );
     queueFill = () => this.pipeline.queue.fillRatio;
+    this.clusterMetrics = config.cluster === null ? null : new ClusterMetrics(this.telemetry.registry);
     this.http = buildHttpApp({
       engine: this.engine,
       telemetry: this.telemetry,
@@ -94,7 +100,11 @@ export class Service {
       http: config.http,
       lastBackpressureDropMs: () => this.pipeline.lastBackpressureDropMs,
       natsError: () => this.link.error,
-      warmup: () => (this.warming === null ? null : { messages: this.warming.messages, elapsed_s: (Date.now() - this.warming.startedMs) / 1000 }),
+      warmup: () => {
+        const w = this.warming ?? this.cluster?.warming() ?? null;
+        return w === null ? null : { messages: w.messages, elapsed_s: (Date.now() - w.startedMs) / 1000 };
+      },
+      ...(config.cluster !== null ? { cluster: () => this.cluster } : {}),
       log: this.log,
       ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance, counters: HttpCounters) => opts.extendHttp!(app, this, counters) } : {}),
     });
@@ -137,7 +147,10 @@ export class Service {
         if (!cfg.jetstream.enabled) void this.pipeline.idle().then(() => this.engine.coverageLost());
       },
     });
-    if (cfg.jetstream.enabled) {
+    if (cfg.cluster !== null) {
+      await this.startCluster(nc);
+      if (this.stopping) return;
+    } else if (cfg.jetstream.enabled) {
       const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize });
       const maxAgeMs = await js.ensureStream();
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
@@ -152,11 +165,49 @@ export class Service {
       this.log.info({ subject: cfg.nats.subject }, 'subscribed');
     }
     this.staleTimer = setInterval(() => {
-      if (this.link.connected) this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
+      // cluster mode: only the owner of the heartbeats' partition speaks for the providers (SPEC §12)
+      if (this.link.connected && (this.cluster === null || this.cluster.ownsProviderAlerts())) this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
     }, 1000);
     this.staleTimer.unref();
     this.evictTimer = setInterval(() => this.evictIdle(), Math.max(1000, Math.min(60_000, cfg.symbolIdleEvictMs / 10)));
     this.evictTimer.unref();
+  }
+
+  /**
+   * Cluster mode (SPEC §12): the stream is ensured once, then the member
+   * joins the group; each partition it is given is warmed and consumed on its
+   * own durable.
+   */
+  private async startCluster(nc: NatsConnection): Promise<void> {
+    const cfg = this.config;
+    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize });
+    const maxAgeMs = await js.ensureStream();
+    const historyMs = cfg.windowMs + cfg.warmup.marginS * 1000;
+    if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
+      this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
+    }
+    const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log });
+    this.pipeline.gate = member;
+    this.cluster = member;
+    await member.start();
+    this.log.info({ member: cfg.cluster!.memberId, partitions: cfg.cluster!.partitions, owned: member.owned() }, 'cluster member started');
+  }
+
+  /**
+   * Test hook: what `kill -9` of this process looks like to the others — timers
+   * stop, no lease is released, nothing is drained or acknowledged, the NATS
+   * connection is closed at once.
+   */
+  async crash(): Promise<void> {
+    this.stopping = true;
+    if (this.staleTimer !== null) clearInterval(this.staleTimer);
+    if (this.evictTimer !== null) clearInterval(this.evictTimer);
+    this.cluster?.crash();
+    this.pipeline.gate = { admits: () => false, publishes: () => false, misplaced: () => null };
+    this.pipeline.features.flush();
+    await this.nc?.close().catch(() => undefined);
+    this.link.closed();
+    await this.http.close();
   }
 
   /** The JetStream warm start (SPEC §11), with its gauges and `/health` progress. */
@@ -193,6 +244,7 @@ export class Service {
     this.stopping = true;
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
+    if (this.cluster !== null) await this.cluster.stop();
     if (this.jetstream !== null) await this.jetstream.stop();
     if (this.core !== null) await this.core.stop();
     await this.pipeline.idle();

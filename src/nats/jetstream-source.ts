@@ -130,6 +130,8 @@ export class JetStreamSource {
     if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return 0;
     const js = jetstream(this.nc);
     const filter = streamSubjects(this.settings.subject)[0] === this.settings.subject ? undefined : this.settings.subject;
+    // a filter nothing in the stream matches would deliver nothing: do not wait for the stall timeout
+    if (filter !== undefined && Object.keys(await this.subjectCounts(filter)).length === 0) return 0;
     const consumer = await js.consumers.get(this.settings.stream, {
       opt_start_time: new Date(fromMs).toISOString(),
       ...(filter !== undefined ? { filter_subjects: filter } : {}),
@@ -174,6 +176,13 @@ export class JetStreamSource {
       max_messages: batch,
       callback: (m) => handler(m.subject, m.data, () => m.ack()),
     });
+  }
+
+  /** Stored message counts per subject matching `filter` (`state.subjects`). */
+  async subjectCounts(filter: string): Promise<Record<string, number>> {
+    const jsm = (this.jsm ??= await manager(this.nc));
+    const info = await jsm.streams.info(this.settings.stream, { subjects_filter: filter });
+    return info.state.subjects ?? {};
   }
 
   /** Stops pulling; messages in flight stay unacknowledged and are redelivered later. */
