@@ -41,6 +41,8 @@ export interface ClusterMemberDeps {
   readonly quality: DataQualityMetrics;
   readonly metrics: ClusterMetrics;
   readonly log: Logger;
+  /** Where this member answers HTTP (`CLUSTER_ADVERTISE_URL`, the port actually bound when it was 0). */
+  readonly httpUrl: string;
 }
 
 /**
@@ -75,7 +77,7 @@ export class ClusterMember implements PartitionGate {
     const log = deps.log;
     this.leases = new PartitionLeases(nc, {
       memberId: this.cluster.memberId,
-      httpUrl: this.cluster.advertiseUrl,
+      httpUrl: deps.httpUrl,
       partitions: this.cluster.partitions,
       bucket: this.cluster.bucket,
       leaseMs: this.cluster.leaseMs,
@@ -194,7 +196,7 @@ export class ClusterMember implements PartitionGate {
     this.deps.metrics.partitionsOwned = this.leases.owned().length;
     if (info.previousOwner !== null && info.previousOwner !== this.cluster.memberId) {
       const unownedS = info.unownedMs === null ? null : info.unownedMs / 1000;
-      this.deps.alerts.raise(partitionMovedAlert(k, this.cluster.memberId, info.previousOwner, unownedS, this.cluster.leaseMs / 1000));
+      this.deps.alerts.raiseEvent(partitionMovedAlert(k, this.cluster.memberId, info.previousOwner, unownedS, this.cluster.leaseMs / 1000));
     }
     const run: PartitionRun = { partition: k, current: true, consuming: false, source: null, started: Promise.resolve() };
     this.runs.set(k, run);

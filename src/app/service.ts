@@ -54,6 +54,8 @@ export class Service {
   /** Cluster mode (SPEC §12): this process as a member, once connected; null otherwise. */
   cluster: ClusterMember | null = null;
   private readonly clusterMetrics: ClusterMetrics | null;
+  /** The HTTP port bound by {@link listen}, null before. */
+  private boundPort: number | null = null;
 
   constructor(
     readonly config: Readonly<Config>,
@@ -123,7 +125,8 @@ export class Service {
   async listen(): Promise<number> {
     await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
     const addr = this.http.server.address();
-    return typeof addr === 'object' && addr !== null ? addr.port : this.config.http.port;
+    this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : this.config.http.port;
+    return this.boundPort;
   }
 
   /**
@@ -186,11 +189,17 @@ export class Service {
     if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
       this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
     }
-    const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log });
+    const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log, httpUrl: this.advertisedUrl() });
     this.pipeline.gate = member;
     this.cluster = member;
     await member.start();
     this.log.info({ member: cfg.cluster!.memberId, partitions: cfg.cluster!.partitions, owned: member.owned() }, 'cluster member started');
+  }
+
+  /** `CLUSTER_ADVERTISE_URL`; a default built on HTTP_PORT=0 names the port actually bound. */
+  private advertisedUrl(): string {
+    const url = this.config.cluster!.advertiseUrl;
+    return this.boundPort !== null && this.config.http.port === 0 ? url.replace(/:0$/, `:${this.boundPort}`) : url;
   }
 
   /**
