@@ -38,13 +38,13 @@ interface Member {
   readonly alerts: Alert[];
 }
 
-async function startMember(cluster: TestNatsCluster, id: string): Promise<Member> {
+async function startMember(cluster: TestNatsCluster, id: string, leaseMs = LEASE_MS): Promise<Member> {
   const published: { symbol: string; atMs: number }[] = [];
   const alerts: Alert[] = [];
   const m = await startService(cluster.urls.join(','), {
     USE_JETSTREAM: 'true',
     CLUSTER_PARTITIONS: String(P),
-    CLUSTER_LEASE_MS: String(LEASE_MS),
+    CLUSTER_LEASE_MS: String(leaseMs),
     CLUSTER_MEMBER_ID: id,
     ROLLING_WINDOW_SECONDS: String(WINDOW_MS / 1000),
     WARMUP_MARGIN_S: '2',
@@ -273,6 +273,53 @@ describe('cluster mode (SPEC §12) on a three-node nats-server cluster', () => {
       );
     } finally {
       await publisher?.stop().catch(() => undefined);
+      await nc.close();
+    }
+  }, 120_000);
+
+  it('kill -9 of one nats-server (the lease bucket\'s leader) moves no partition at the default lease', async () => {
+    const cluster = await TestNatsCluster.start({ partitions: P });
+    clusters.push(cluster);
+    await cluster.waitForJetStream();
+    const nc = await cluster.connect();
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'], num_replicas: 3, max_age: 3_600_000 * 1e6 });
+      await new Kvm(jetstream(nc, { timeout: 10_000 })).create('senpai_cluster', { history: 1, replicas: 3, ttl: 60_000, allow_direct: false });
+      const m = await Promise.all(['k1', 'k2', 'k3'].map((id) => startMember(cluster, id, 15_000)));
+      await waitFor(() => settled(m), 'three members own every partition', 40_000);
+      const before = m.map((x) => owned(x).join(','));
+
+      const leader = (await jsm.streams.info('KV_senpai_cluster')).cluster?.leader ?? '';
+      const node = cluster.indexOf(leader);
+      expect(node, `leader ${leader}`).toBeGreaterThanOrEqual(0);
+      const killedAt = Date.now();
+      await cluster.kill(node);
+      // the bucket answers again (a new leader), then every member confirms two more renewals of each of its leases
+      const other = await cluster.connect();
+      try {
+        const kv = await new Kvm(jetstream(other, { timeout: 2000 })).open('senpai_cluster');
+        await waitFor(async () => (await kv.status()).streamInfo.cluster?.leader !== undefined && (await kv.keys()) !== null, 'the bucket has a leader again', 40_000, 250);
+      } finally {
+        await other.close();
+      }
+      const recoveredMs = Date.now() - killedAt;
+      const renewalsAfterRecovery = m.map((x) => x.service.cluster!.leases.stats().renewals);
+      await waitFor(
+        () => m.every((x, i) => x.service.cluster!.leases.stats().renewals >= renewalsAfterRecovery[i]! + 2 * owned(x).length),
+        'two more renewals of every lease confirmed',
+        40_000,
+        100,
+      );
+      expect(m.map((x) => owned(x).join(','))).toEqual(before);
+      for (const x of m) {
+        const st = x.service.cluster!.leases.stats();
+        expect([st.lost, st.released], `${x.id}: partitions lost or released`).toEqual([0, 0]);
+        expect(x.alerts.filter((a) => a.kind === 'cluster')).toEqual([]);
+      }
+      const worstGap = Math.max(...m.map((x) => x.service.cluster!.leases.stats().maxRenewalGapMs));
+      console.log(`cluster: kill -9 of nats-server ${leader} (the lease bucket's leader): bucket usable again after ${recoveredMs} ms, longest gap between two confirmed renewals ${Math.round(worstGap)} ms of a 15000 ms lease; no partition moved`);
+    } finally {
       await nc.close();
     }
   }, 120_000);
