@@ -43,6 +43,8 @@ export interface ClusterMemberDeps {
   readonly log: Logger;
   /** Where this member answers HTTP (`CLUSTER_ADVERTISE_URL`, the port actually bound when it was 0). */
   readonly httpUrl: string;
+  /** Replicas of the lease bucket when this member creates it: the stream's. */
+  readonly replicas: number;
 }
 
 /**
@@ -81,6 +83,7 @@ export class ClusterMember implements PartitionGate {
       partitions: this.cluster.partitions,
       bucket: this.cluster.bucket,
       leaseMs: this.cluster.leaseMs,
+      replicas: deps.replicas,
       handlers: {
         acquired: (k, info) => this.acquired(k, info),
         lost: (k, info) => this.lost(k, info.reason),

@@ -183,13 +183,13 @@ export class Service {
    */
   private async startCluster(nc: NatsConnection): Promise<void> {
     const cfg = this.config;
-    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize });
+    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, replicas: 3 });
     const maxAgeMs = await js.ensureStream();
     const historyMs = cfg.windowMs + cfg.warmup.marginS * 1000;
     if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
       this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
     }
-    const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log, httpUrl: this.advertisedUrl() });
+    const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log, httpUrl: this.advertisedUrl(), replicas: js.replicas });
     this.pipeline.gate = member;
     this.cluster = member;
     await member.start();

@@ -16,6 +16,8 @@ export interface JetStreamSettings {
   readonly subject: string;
   /** The queue capacity: the server never has more unacknowledged messages out. */
   readonly maxAckPending: number;
+  /** Replicas of the stream when this service creates it (cluster mode: 3, falling back to 1). Default 1. */
+  readonly replicas?: number;
 }
 
 export type MessageHandler = (subject: string, data: Uint8Array, ack: () => void) => void;
@@ -71,6 +73,8 @@ const REPLAY_STALL_MS = 10_000;
 export class JetStreamSource {
   private messages: ConsumerMessages | null = null;
   private jsm: JetStreamManager | null = null;
+  /** The stream's replicas, known after {@link ensureStream}. */
+  replicas = 1;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -83,17 +87,35 @@ export class JetStreamSource {
     const { stream, subject } = this.settings;
     try {
       const info = await jsm.streams.info(stream);
+      this.replicas = info.config.num_replicas;
       return info.config.max_age / NANOS_PER_MS;
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await jsm.streams.add({
+      const config = {
         name: stream,
         subjects: streamSubjects(subject),
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
         max_age: STREAM_MAX_AGE_MS * NANOS_PER_MS,
-      });
+      };
+      const wanted = this.settings.replicas ?? 1;
+      try {
+        await jsm.streams.add({ ...config, num_replicas: wanted });
+        this.replicas = wanted;
+      } catch (err2) {
+        // another member created it meanwhile (members start together; concurrent creations of a
+        // replicated stream can time out while one of them succeeds)
+        const now = await jsm.streams.info(stream).catch(() => null);
+        if (now !== null) {
+          this.replicas = now.config.num_replicas;
+          return now.config.max_age / NANOS_PER_MS;
+        }
+        // a single server (or a smaller cluster) cannot place the replicas: one copy rather than none
+        if (wanted === 1 || !(err2 instanceof JetStreamApiError)) throw err2;
+        await jsm.streams.add({ ...config, num_replicas: 1 });
+        this.replicas = 1;
+      }
       return STREAM_MAX_AGE_MS;
     }
   }

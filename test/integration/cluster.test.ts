@@ -11,6 +11,7 @@ import type { Alert, FeatureSnapshot } from '../../src/domain/features.js';
 import { TestNatsCluster } from '../helpers/nats-cluster.js';
 import { parseJsonl } from '../helpers/golden.js';
 import type { GoldenRecord } from '../helpers/golden.js';
+import { contractErrors } from '../helpers/contract.js';
 import { waitFor } from '../helpers/nats-server.js';
 import { getJson, startService } from '../helpers/service.js';
 
@@ -134,14 +135,20 @@ class Publisher {
   }
 }
 
-/** `GET path?symbol=S` from any member, following a 421 to the owner (SPEC §12). */
+/**
+ * `GET path?symbol=S` from any member, following a 421 to the owner (SPEC §12);
+ * a 503 (the partition is between owners) is retried, as its Retry-After says.
+ */
 async function fromOwner(any: Member, path: string, symbol: string): Promise<{ body: Record<string, unknown>; via421: boolean }> {
-  const first = await getJson(`${any.base}${path}?symbol=${symbol}`);
-  if (first.status === 200) return { body: first.body, via421: false };
-  expect(first.status, `${path} ${symbol}: ${JSON.stringify(first.body)}`).toBe(421);
-  const second = await getJson(`${String(first.body.http_url)}${path}?symbol=${symbol}`);
-  expect(second.status, `${path} ${symbol} at ${String(first.body.owner)}`).toBe(200);
-  return { body: second.body, via421: true };
+  return waitFor(async () => {
+    const first = await getJson(`${any.base}${path}?symbol=${symbol}`);
+    if (first.status === 200) return { body: first.body, via421: false };
+    if (first.status === 503) return null;
+    expect(first.status, `${path} ${symbol}: ${JSON.stringify(first.body)}`).toBe(421);
+    expect(contractErrors('http-error', first.body)).toEqual([]);
+    const second = await getJson(`${String(first.body.http_url)}${path}?symbol=${symbol}`);
+    return second.status === 200 ? { body: second.body, via421: true } : null;
+  }, `${path} ${symbol} from its owner`);
 }
 
 describe('cluster mode (SPEC §12) on a three-node nats-server cluster', () => {
@@ -162,13 +169,19 @@ describe('cluster mode (SPEC §12) on a three-node nats-server cluster', () => {
       expect(m.map((x) => owned(x).length)).toEqual([4, 4, 4]);
       const health = await getJson(`${m[0]!.base}/health`);
       expect(health.body.partitions).toEqual(owned(m[0]!));
+      expect(contractErrors('http-health', health.body)).toEqual([]);
       const view = await getJson(`${m[0]!.base}/cluster`);
       expect((view.body.members as unknown[]).length).toBe(3);
+      expect(contractErrors('http-cluster', view.body)).toEqual([]);
 
       publisher = new Publisher(jetstream(nc));
       const publishStart = Date.now();
       publisher.start();
       await waitFor(() => Date.now() - publishStart > 3000 && m.every((x) => x.published.length > 0), 'features from every member');
+      // filed under a symbol token that is not its normalised symbol: it would land in another partition than ZZZ's other events
+      await jetstream(nc).publish('md.events.trade.zzz', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'zzz', price: 1, size: 1, trade_id: '1', ts_exchange: Date.now() }));
+      await waitFor(() => m.some((x) => (x.service.telemetry.droppedByReasonObject().invalid ?? 0) >= 1), 'the misplaced event refused as invalid');
+      expect(m.every((x) => !x.service.engine.symbols.has('ZZZ'))).toBe(true);
 
       // a fourth member joins: 3 each
       const m4 = await startMember(cluster, 'm4');
@@ -284,10 +297,11 @@ describe('cluster mode (SPEC §12) on a three-node nats-server cluster', () => {
     const nc = await cluster.connect();
     try {
       const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'], num_replicas: 3, max_age: 3_600_000 * 1e6 });
-      await new Kvm(jetstream(nc, { timeout: 10_000 })).create('senpai_cluster', { history: 1, replicas: 3, ttl: 60_000, allow_direct: false });
+      // the members create the stream and the bucket themselves, replicated on the three nodes
       const m = await Promise.all(['k1', 'k2', 'k3'].map((id) => startMember(cluster, id, 15_000)));
       await waitFor(() => settled(m), 'three members own every partition', 40_000);
+      expect((await jsm.streams.info('MD_EVENTS')).config.num_replicas).toBe(3);
+      expect((await jsm.streams.info('KV_senpai_cluster')).config.num_replicas).toBe(3);
       const before = m.map((x) => owned(x).join(','));
 
       const leader = (await jsm.streams.info('KV_senpai_cluster')).cluster?.leader ?? '';
