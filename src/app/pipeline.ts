@@ -101,7 +101,7 @@ export class Pipeline {
   }
 
   /** The NATS callback's whole job: timestamp, admit or drop, schedule processing. */
-  offer(subject: string, data: Uint8Array, ack: (() => void) | null): void {
+  offer(subject: string, data: Uint8Array, ack: ((redeliver?: boolean) => void) | null): void {
     const t0 = performance.now(); // the processing latency starts at this callback, per message
     if (!this.recvClockSet) {
       this.recvMs = Date.now();
@@ -224,7 +224,10 @@ export class Pipeline {
         const m = this.queue.poll();
         if (m === undefined) break;
         if (this.gate !== null && !this.gate.admits(m.subject)) {
-          this.skippedMoved++; // not acknowledged: redelivered to the partition's owner
+          // not processed: handed back (nak) so the partition's next owner gets it without waiting for
+          // ack_wait; if this member is cut off, the server redelivers it after ack_wait anyway
+          this.skippedMoved++;
+          m.ack?.(true);
           continue;
         }
         this.process(m);

@@ -20,7 +20,8 @@ export interface JetStreamSettings {
   readonly replicas?: number;
 }
 
-export type MessageHandler = (subject: string, data: Uint8Array, ack: () => void) => void;
+/** `ack()` acknowledges the message; `ack(true)` asks for its redelivery at once (nak). */
+export type MessageHandler = (subject: string, data: Uint8Array, ack: (redeliver?: boolean) => void) => void;
 
 /** The stream's subjects when this service creates it: md.events.> unless the subscription lies outside it. */
 function streamSubjects(subject: string): string[] {
@@ -196,7 +197,15 @@ export class JetStreamSource {
     const batch = Math.max(1, Math.min(this.settings.maxAckPending, 1024));
     this.messages = await consumer.consume({
       max_messages: batch,
-      callback: (m) => handler(m.subject, m.data, () => m.ack()),
+      callback: (m) =>
+        handler(m.subject, m.data, (redeliver) => {
+          try {
+            if (redeliver === true) m.nak();
+            else m.ack();
+          } catch {
+            // the connection is closed: the server redelivers it after ack_wait
+          }
+        }),
     });
   }
 
