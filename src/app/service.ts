@@ -20,8 +20,11 @@ import type { OutputPort } from '../output/output-port.js';
 import { FanOut } from '../output/output-port.js';
 import { ClusterMetrics } from '../obs/cluster-metrics.js';
 import { ClusterMember } from './cluster-member.js';
+import { JetStreamUnavailableError } from '../domain/errors.js';
 import { Pipeline } from './pipeline.js';
 
+/** Attempts, a second apart, to read or create the stream at a cluster member's start. */
+const STREAM_START_ATTEMPTS = 10;
 /** Longest wait for NATS to flush at shutdown (it cannot while disconnected). */
 const DRAIN_TIMEOUT_MS = 5000;
 
@@ -184,7 +187,18 @@ export class Service {
   private async startCluster(nc: NatsConnection): Promise<void> {
     const cfg = this.config;
     const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, replicas: 3 });
-    const maxAgeMs = await js.ensureStream();
+    // members starting together race to create the replicated stream; a cluster electing its leaders times out
+    let maxAgeMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        maxAgeMs = await js.ensureStream();
+        break;
+      } catch (err) {
+        if (err instanceof JetStreamUnavailableError || attempt >= STREAM_START_ATTEMPTS || this.stopping) throw err;
+        this.log.warn({ err, attempt }, 'cluster: the stream could not be read or created yet; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
     const historyMs = cfg.windowMs + cfg.warmup.marginS * 1000;
     if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
       this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
