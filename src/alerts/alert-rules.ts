@@ -79,3 +79,12 @@ export function symbolLimitAlert(symbol: string, provider: string, tracked: numb
 export function natsRestoredAlert(seconds: number): AlertSpec {
   return spec('nats', 'warn', `NATS connection was lost for ${seconds.toFixed(1)} s and is restored`, { value: seconds, threshold: null });
 }
+
+/**
+ * `cluster` (SPEC §12): a partition moved to `newOwner` after being unowned
+ * for `unownedS` seconds (null: unknown); the threshold is the lease.
+ */
+export function partitionMovedAlert(partition: number, newOwner: string, previousOwner: string, unownedS: number | null, leaseS: number): AlertSpec {
+  const after = unownedS === null ? '' : ` after ${unownedS.toFixed(1)} s unowned`;
+  return spec('cluster', 'warn', `partition ${partition} moved from ${previousOwner} to ${newOwner}${after}`, { value: unownedS, threshold: leaseS });
+}

@@ -28,4 +28,9 @@ export class AlertThrottle {
     this.emit({ v: RECORD_VERSION, ts: now, ...spec });
     return true;
   }
+
+  /** Raises `spec` whatever cooled down: for one-off events that share a key (each moved partition, SPEC §12). */
+  raiseEvent(spec: AlertSpec): void {
+    this.emit({ v: RECORD_VERSION, ts: this.clock(), ...spec });
+  }
 }

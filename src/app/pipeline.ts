@@ -1,5 +1,5 @@
-import type { MarketEvent } from '../domain/events.js';
-import { isRejection } from '../domain/events.js';
+import type { MarketEvent, Rejection } from '../domain/events.js';
+import { isRejection, reject } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
 import type { OutputPort } from '../output/output-port.js';
 import type { MarketEngine } from '../engine/market-engine.js';
@@ -12,6 +12,15 @@ import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
 import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
 
+/** Cluster mode (SPEC §12): which messages this member processes and which symbols it publishes. */
+export interface PartitionGate {
+  /** Whether a queued message may be processed now; if not it is skipped unacknowledged (the partition's next owner gets it). */
+  admits(subject: string): boolean;
+  /** Whether this member may publish features and signals of `symbol` now (it owns its partition). */
+  publishes(symbol: string): boolean;
+  /** Why an event must be refused (its symbol is not its subject's symbol token), or null. */
+  misplaced(subject: string, symbol: string): string | null;
+}
 
 export interface PipelineOptions {
   readonly queueCapacity: number;
@@ -72,6 +81,10 @@ export class Pipeline {
   /** `performance.now()` at the end of the last processed message, while draining. */
   private drainNow = 0;
   private draining = false;
+  /** Cluster mode: the partition gate; null otherwise. */
+  gate: PartitionGate | null = null;
+  /** Queued messages skipped because their partition moved away (redelivered to its next owner). */
+  skippedMoved = 0;
 
   constructor(
     private readonly engine: MarketEngine,
@@ -94,7 +107,7 @@ export class Pipeline {
   }
 
   /** The NATS callback's whole job: timestamp, admit or drop, schedule processing. */
-  offer(subject: string, data: Uint8Array, ack: (() => void) | null): void {
+  offer(subject: string, data: Uint8Array, ack: ((redeliver?: boolean) => void) | null): void {
     if (!this.recvClockSet) {
       this.recvMs = Date.now();
       this.readT0 = performance.now();
@@ -159,7 +172,7 @@ export class Pipeline {
   replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): string | null {
     const q = this.quality;
     if (q !== null) q.warmupMessagesTotal++;
-    const decoded = decode(subject, data);
+    const decoded = this.decodeChecked(subject, data);
     if (isRejection(decoded)) {
       q?.countWarmupDropped(decoded.reason);
       return null;
@@ -188,6 +201,14 @@ export class Pipeline {
     return evicted;
   }
 
+  /** Forgets these symbols at once (cluster mode: their partition moved away). */
+  forget(symbols: Iterable<string>): void {
+    for (const symbol of symbols) {
+      this.engine.forget(symbol);
+      this.features.forget(symbol);
+    }
+  }
+
   /** Resolves once the queue is empty and nothing is being processed. */
   idle(): Promise<void> {
     if (this.queue.size === 0 && !this.scheduled) return Promise.resolve();
@@ -208,6 +229,13 @@ export class Pipeline {
       for (let n = 0; n < this.batchSize; n++) {
         const m = this.queue.poll();
         if (m === undefined) break;
+        if (this.gate !== null && !this.gate.admits(m.subject)) {
+          // not processed: handed back (nak) so the partition's next owner gets it without waiting for
+          // ack_wait; if this member is cut off, the server redelivers it after ack_wait anyway
+          this.skippedMoved++;
+          m.ack?.(true);
+          continue;
+        }
         this.process(m);
         m.ack?.(); // JetStream: only once processed
         if (this.drainNow > deadline) break;
@@ -228,7 +256,7 @@ export class Pipeline {
 
   private process(m: QueuedMessage): void {
     const t = this.telemetry;
-    const decoded = decode(m.subject, m.data);
+    const decoded = this.decodeChecked(m.subject, m.data);
     if (isRejection(decoded)) {
       t.countIn(decoded.type, 'unknown', m.recvMs);
       t.countDropped(decoded.reason, decoded.type);
@@ -240,6 +268,15 @@ export class Pipeline {
     const now = performance.now();
     this.drainNow = now;
     t.processingLatency.observe(now - m.t0);
+  }
+
+  /** Decodes; in cluster mode refuses an event filed under another symbol's subject (SPEC §12). */
+  private decodeChecked(subject: string, data: Uint8Array): MarketEvent | Rejection {
+    const decoded = decode(subject, data);
+    const gate = this.gate;
+    if (gate === null || isRejection(decoded) || decoded.symbol === null) return decoded;
+    const why = gate.misplaced(subject, decoded.symbol);
+    return why === null ? decoded : reject('invalid', decoded.type, why);
   }
 
   private apply(ev: MarketEvent, recvMs: number): void {
@@ -262,6 +299,7 @@ export class Pipeline {
 
   /** Publishes a signal unless it was evaluated on history older than SIGNAL_MAX_AGE_MS (SPEC §11). */
   private emitSignal(signal: Signal, nowMs: number): void {
+    if (this.gate !== null && !this.gate.publishes(signal.symbol)) return;
     if (nowMs - signal.ts > this.signalMaxAgeMs) {
       this.quality?.countSignalSuppressed('stale');
       return;
@@ -271,6 +309,7 @@ export class Pipeline {
   }
 
   private publishFeatures(f: FeatureSnapshot): void {
+    if (this.gate !== null && !this.gate.publishes(f.symbol)) return; // its partition moved meanwhile
     this.telemetry.countFeaturePublish(f.symbol);
     this.output.features(f);
     this.alerts.raise(latencyAlert(f.symbol, f.latency_ms_p95, this.opts.latencyAlertMs));

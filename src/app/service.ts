@@ -19,8 +19,13 @@ import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import { Telemetry } from '../obs/telemetry.js';
 import type { OutputPort } from '../output/output-port.js';
 import { FanOut } from '../output/output-port.js';
+import { ClusterMetrics } from '../obs/cluster-metrics.js';
+import { ClusterMember } from './cluster-member.js';
+import { JetStreamUnavailableError } from '../domain/errors.js';
 import { Pipeline } from './pipeline.js';
 
+/** Attempts, a second apart, to read or create the stream at a cluster member's start. */
+const STREAM_START_ATTEMPTS = 10;
 /** Longest wait for NATS to flush at shutdown (it cannot while disconnected). */
 const DRAIN_TIMEOUT_MS = 5000;
 
@@ -52,6 +57,11 @@ export class Service {
   private stopping = false;
   /** The warm-up in progress, for `/health`. */
   private warming: WarmupProgress | null = null;
+  /** Cluster mode (SPEC §12): this process as a member, once connected; null otherwise. */
+  cluster: ClusterMember | null = null;
+  private readonly clusterMetrics: ClusterMetrics | null;
+  /** The HTTP port bound by {@link listen}, null before. */
+  private boundPort: number | null = null;
 
   constructor(
     readonly config: Readonly<Config>,
@@ -89,6 +99,7 @@ export class Service {
       this.quality,
     );
     queueFill = () => this.pipeline.queue.fillRatio;
+    this.clusterMetrics = config.cluster === null ? null : new ClusterMetrics(this.telemetry.registry);
     this.views = {
       symbols: this.engine.symbols,
       telemetry: this.telemetry,
@@ -108,7 +119,11 @@ export class Service {
       http: config.http,
       lastBackpressureDropMs: () => this.pipeline.lastBackpressureDropMs,
       natsError: () => this.link.error,
-      warmup: () => (this.warming === null ? null : { messages: this.warming.messages, elapsed_s: (Date.now() - this.warming.startedMs) / 1000 }),
+      warmup: () => {
+        const w = this.warming ?? this.cluster?.warming() ?? null;
+        return w === null ? null : { messages: w.messages, elapsed_s: (Date.now() - w.startedMs) / 1000 };
+      },
+      ...(config.cluster !== null ? { cluster: () => this.cluster } : {}),
       log: this.log,
       ...(opts.extendHttp !== undefined ? { extend: (app: FastifyInstance, counters: HttpCounters) => opts.extendHttp!(app, this.views, counters) } : {}),
     });
@@ -127,7 +142,8 @@ export class Service {
   async listen(): Promise<number> {
     await this.http.listen({ host: this.config.http.host, port: this.config.http.port });
     const addr = this.http.server.address();
-    return typeof addr === 'object' && addr !== null ? addr.port : this.config.http.port;
+    this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : this.config.http.port;
+    return this.boundPort;
   }
 
   /**
@@ -142,7 +158,7 @@ export class Service {
     const nc = await connectWithRetry(natsOptions(cfg.nats, 'senpai-md-consumer'), { failed: (r, n, wait) => this.link.attemptFailed(r, n, wait) }, () => this.stopping);
     if (nc === null) return; // stopped while waiting
     // warming from the moment the connection is up, so /health never says ok before the windows are rebuilt
-    if (cfg.jetstream.enabled && cfg.warmup.enabled) this.beginWarming();
+    if (cfg.jetstream.enabled && cfg.warmup.enabled && cfg.cluster === null) this.beginWarming();
     this.nc = nc;
     this.natsSink.attach(nc);
     this.link.follow(nc, {
@@ -153,7 +169,10 @@ export class Service {
         if (!cfg.jetstream.enabled) void this.pipeline.idle().then(() => this.engine.coverageLost());
       },
     });
-    if (cfg.jetstream.enabled) {
+    if (cfg.cluster !== null) {
+      await this.startCluster(nc);
+      if (this.stopping) return;
+    } else if (cfg.jetstream.enabled) {
       const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize });
       const maxAgeMs = await js.ensureStream();
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
@@ -168,11 +187,66 @@ export class Service {
       this.log.info({ subject: cfg.nats.subject }, 'subscribed');
     }
     this.staleTimer = setInterval(() => {
-      if (this.link.connected) this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
+      // cluster mode: only the owner of the heartbeats' partition speaks for the providers (SPEC §12)
+      if (this.link.connected && (this.cluster === null || this.cluster.ownsProviderAlerts())) this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
     }, 1000);
     this.staleTimer.unref();
     this.evictTimer = setInterval(() => this.evictIdle(), Math.max(1000, Math.min(60_000, cfg.symbolIdleEvictMs / 10)));
     this.evictTimer.unref();
+  }
+
+  /**
+   * Cluster mode (SPEC §12): the stream is ensured once, then the member
+   * joins the group; each partition it is given is warmed and consumed on its
+   * own durable.
+   */
+  private async startCluster(nc: NatsConnection): Promise<void> {
+    const cfg = this.config;
+    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, replicas: 3 });
+    // members starting together race to create the replicated stream; a cluster electing its leaders times out
+    let maxAgeMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        maxAgeMs = await js.ensureStream();
+        break;
+      } catch (err) {
+        if (err instanceof JetStreamUnavailableError || attempt >= STREAM_START_ATTEMPTS || this.stopping) throw err;
+        this.log.warn({ err, attempt }, 'cluster: the stream could not be read or created yet; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    const historyMs = cfg.windowMs + cfg.warmup.marginS * 1000;
+    if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
+      this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
+    }
+    const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log, httpUrl: this.advertisedUrl(), replicas: js.replicas });
+    this.pipeline.gate = member;
+    this.cluster = member;
+    await member.start();
+    this.log.info({ member: cfg.cluster!.memberId, partitions: cfg.cluster!.partitions, owned: member.owned() }, 'cluster member started');
+  }
+
+  /** `CLUSTER_ADVERTISE_URL`; a default built on HTTP_PORT=0 names the port actually bound. */
+  private advertisedUrl(): string {
+    const url = this.config.cluster!.advertiseUrl;
+    return this.boundPort !== null && this.config.http.port === 0 ? url.replace(/:0$/, `:${this.boundPort}`) : url;
+  }
+
+  /**
+   * Test hook: what `kill -9` of this process looks like to the others — timers
+   * stop, no lease is released, nothing is drained or acknowledged, the NATS
+   * connection is closed at once.
+   */
+  async crash(): Promise<void> {
+    this.stopping = true;
+    if (this.staleTimer !== null) clearInterval(this.staleTimer);
+    if (this.evictTimer !== null) clearInterval(this.evictTimer);
+    this.cluster?.crash();
+    this.pipeline.gate = { admits: () => false, publishes: () => false, misplaced: () => null };
+    this.pipeline.features.flush();
+    await this.nc?.close().catch(() => undefined);
+    this.link.closed();
+    await this.http.close();
   }
 
   /** The JetStream warm start (SPEC §11), with its gauges and `/health` progress. */
@@ -214,6 +288,7 @@ export class Service {
     this.stopping = true;
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
+    if (this.cluster !== null) await this.cluster.stop();
     if (this.jetstream !== null) await this.jetstream.stop();
     if (this.core !== null) await this.core.stop();
     await this.pipeline.idle();

@@ -1,4 +1,6 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from '../domain/errors.js';
@@ -109,10 +111,28 @@ const schema = z.object({
   SYMBOL_IDLE_EVICT_S: int(10, 30 * 86_400).default(3600),
   WARMUP: bool.default(true),
   WARMUP_MARGIN_S: int(0, 86_400).default(10),
+  CLUSTER_PARTITIONS: int(0, 1024).default(0),
+  CLUSTER_BUCKET: z.string().trim().regex(/^[A-Za-z0-9_-]+$/, 'a bucket name of letters, digits, _ and -').default('senpai_cluster'),
+  CLUSTER_LEASE_MS: int(3000, 600_000).default(15000),
+  CLUSTER_ADVERTISE_URL: optionalString.refine((u) => u === undefined || /^https?:\/\/[^\s/]+(\/\S*)?$/.test(u), 'an http:// or https:// URL'),
+  CLUSTER_MEMBER_ID: optionalString.refine((id) => id === undefined || /^[A-Za-z0-9_=-]{1,64}$/.test(id), 'letters, digits, _, - and = (at most 64)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 type Raw = z.output<typeof schema>;
+
+/** Cluster mode settings (SPEC §12). */
+export interface ClusterConfig {
+  /** P: the partition count of the server's subject mapping. */
+  readonly partitions: number;
+  /** The KV bucket holding members and leases. */
+  readonly bucket: string;
+  readonly leaseMs: number;
+  /** Where this member answers HTTP, for other members' 421 answers. */
+  readonly advertiseUrl: string;
+  /** Unique in the group. */
+  readonly memberId: string;
+}
 
 /** The validated configuration. */
 export interface Config {
@@ -163,6 +183,8 @@ export interface Config {
   readonly symbolIdleEvictMs: number;
   /** JetStream warm start (SPEC §11): on, and the history read beyond the window. */
   readonly warmup: { readonly enabled: boolean; readonly marginS: number };
+  /** Cluster mode (SPEC §12); null when `CLUSTER_PARTITIONS=0`. */
+  readonly cluster: ClusterConfig | null;
   readonly logLevel: Raw['LOG_LEVEL'];
   /** Non-fatal findings (unknown variables), for the caller to log. */
   readonly warnings: readonly string[];
@@ -266,6 +288,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
       `invalid SYMBOL_IDLE_EVICT_S=${JSON.stringify(String(r.SYMBOL_IDLE_EVICT_S))}: expected at least ROLLING_WINDOW_SECONDS (${r.ROLLING_WINDOW_SECONDS})`,
     );
   }
+  if (r.CLUSTER_PARTITIONS > 0 && !r.USE_JETSTREAM) {
+    throw new ConfigError(`invalid CLUSTER_PARTITIONS=${JSON.stringify(String(r.CLUSTER_PARTITIONS))}: cluster mode requires USE_JETSTREAM=true (SPEC §12)`);
+  }
   const fromUrl = urlCredentials(r.NATS_URL);
   const user = fromUrl === null ? r.NATS_USER : fromUrl.user;
   const password = fromUrl === null ? r.NATS_PASSWORD : fromUrl.password;
@@ -309,9 +334,31 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     maxFutureSkewMs: r.MAX_FUTURE_SKEW_MS,
     symbolIdleEvictMs: r.SYMBOL_IDLE_EVICT_S * 1000,
     warmup: { enabled: r.WARMUP, marginS: r.WARMUP_MARGIN_S },
+    cluster:
+      r.CLUSTER_PARTITIONS === 0
+        ? null
+        : {
+            partitions: r.CLUSTER_PARTITIONS,
+            bucket: r.CLUSTER_BUCKET,
+            leaseMs: r.CLUSTER_LEASE_MS,
+            advertiseUrl: r.CLUSTER_ADVERTISE_URL ?? defaultAdvertiseUrl(r.HTTP_HOST, r.HTTP_PORT),
+            memberId: r.CLUSTER_MEMBER_ID ?? defaultMemberId(),
+          },
     logLevel: r.LOG_LEVEL,
     warnings: unknownVariableWarnings(env),
   });
+}
+
+/** `http://{host}:{port}`, the machine's name standing for a wildcard host. */
+function defaultAdvertiseUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? hostname() : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/** `{hostname}-{pid}-{random}`, reduced to the member id alphabet. */
+function defaultMemberId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The process environment over a `.env` file in `cwd` (the environment wins). */

@@ -82,6 +82,12 @@ export class MarketEngine {
   private readonly tradeRecord = emptyTradeRecord();
   /** Per-symbol coverage floors of symbols without state: refused at the limit, or evicted. */
   private readonly floors = new Map<string, number>();
+  /**
+   * Cluster mode (SPEC §12): a new symbol's own coverage floor, from the
+   * warm-up of the partition it belongs to (partitions are taken over at
+   * different times, so one global coverage start cannot serve them all).
+   */
+  coverageFloorOf: ((symbol: string) => number) | null = null;
 
   constructor(
     readonly config: EngineConfig,
@@ -207,12 +213,24 @@ export class MarketEngine {
     return evicted;
   }
 
+  /**
+   * Forgets one symbol at once (cluster mode: its partition moved to another
+   * member); it starts from its partition's coverage if it comes back.
+   */
+  forget(symbol: string): boolean {
+    if (!this.symbols.delete(symbol)) return false;
+    this.rules.cooldowns.forget(symbol);
+    this.floors.delete(symbol);
+    return true;
+  }
+
   private createSymbol(symbol: string, firstTs: number): SymbolState {
     const s = new SymbolState(symbol, this.config.windowMs, this.coverage);
+    if (this.coverageFloorOf !== null) s.coverageFloor = this.coverageFloorOf(symbol);
     const floor = this.floors.get(symbol);
     if (floor !== undefined) {
       this.floors.delete(symbol);
-      s.coverageFloor = floor === FROM_FIRST_EVENT ? firstTs : floor;
+      s.coverageFloor = Math.max(s.coverageFloor, floor === FROM_FIRST_EVENT ? firstTs : floor);
     }
     this.symbols.set(symbol, s);
     return s;

@@ -34,6 +34,8 @@ export interface HttpDeps {
   /** Overrides of the request gate's budgets (tests). */
   readonly gate?: Partial<RequestGateOptions>;
   readonly log?: Logger;
+  /** Cluster mode (SPEC §12): `GET /cluster`, owned partitions in `/health`, 421 for symbols owned elsewhere; absent when off. */
+  readonly cluster?: () => ClusterRoutes | null;
   /** Extra routes (the dashboard) registered on the same server, with the layer's counters. */
   readonly extend?: (app: FastifyInstance, counters: HttpCounters) => void;
 }
@@ -45,10 +47,21 @@ const SYMBOL_LIST_MAX_AGE_MS = 1000;
 
 const DEFAULT_HTTP: HttpOptions = { maxConnections: 256, maxStreamClients: 32, authToken: undefined };
 
+/** What the HTTP API reads of a cluster member. */
+export interface ClusterRoutes {
+  /** The `GET /cluster` body (`ClusterAnswer`). */
+  view(): object;
+  owned(): number[];
+  /** Who answers for a symbol: here, another member, or nobody yet (its partition is being taken over). */
+  route(symbol: string): { kind: 'here' } | { kind: 'elsewhere'; owner: string; httpUrl: string } | { kind: 'unowned'; partition: number };
+}
+
 class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** More fields of the answer (421: owner, http_url). */
+    readonly fields: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -65,6 +78,13 @@ function symbolParam(req: FastifyRequest): string {
 
 function stateOf(deps: HttpDeps, req: FastifyRequest): SymbolState {
   const symbol = symbolParam(req);
+  const route = deps.cluster?.()?.route(symbol);
+  if (route !== undefined && route.kind === 'elsewhere') {
+    throw new HttpError(421, `symbol ${symbol} is owned by cluster member ${route.owner}`, { owner: route.owner, http_url: route.httpUrl });
+  }
+  if (route !== undefined && route.kind === 'unowned') {
+    throw new HttpError(503, `symbol ${symbol} is in partition ${route.partition}, which no cluster member owns right now (being taken over); retry shortly`);
+  }
   const s = deps.symbols.get(symbol);
   if (s === undefined) throw new HttpError(404, `unknown symbol ${symbol}: no event seen for it`);
   return s;
@@ -139,12 +159,16 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) => {
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
+    if (err instanceof HttpError && status === 503) {
+      void reply.code(503).header('Retry-After', '1').send({ error: err.message });
+      return;
+    }
     if (status >= 500) {
       req.log.error({ err }, 'request failed');
       void reply.code(status).send({ error: 'internal server error' });
       return;
     }
-    void reply.code(status).send({ error: err.message });
+    void reply.code(status).send({ error: err.message, ...(err instanceof HttpError ? err.fields : {}) });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` });
@@ -214,6 +238,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       degraded: degraded(now),
       uptimeS: deps.telemetry.uptimeSeconds(),
       symbols: symbolList.get(now),
+      partitions: deps.cluster?.()?.owned() ?? null,
     });
     void reply.code(statusCode).send(body);
   });
@@ -246,6 +271,12 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       uptime_s: t.uptimeSeconds(),
       http: counters.stats(),
     });
+  });
+
+  app.get('/cluster', (_req, reply) => {
+    const cluster = deps.cluster?.() ?? null;
+    if (cluster === null) void reply.code(404).send({ error: 'cluster mode off' });
+    else void reply.send(cluster.view());
   });
 
   app.get('/state/latest', (req, reply) => {

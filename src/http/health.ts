@@ -21,6 +21,8 @@ export interface HealthInput {
   readonly degraded: readonly DegradedReason[];
   readonly uptimeS: number;
   readonly symbols: readonly string[];
+  /** Cluster mode: the partitions owned here (SPEC §12); null when off. */
+  readonly partitions?: readonly number[] | null;
 }
 
 export interface HealthAnswer {
@@ -29,7 +31,7 @@ export interface HealthAnswer {
 }
 
 export function healthAnswer(h: HealthInput): HealthAnswer {
-  const common = { nats_connected: h.natsConnected, uptime_s: h.uptimeS, symbols: h.symbols };
+  const common = { nats_connected: h.natsConnected, uptime_s: h.uptimeS, symbols: h.symbols, ...(h.partitions != null ? { partitions: h.partitions } : {}) };
   if (!h.natsConnected) {
     return {
       statusCode: 503,

@@ -16,9 +16,12 @@ export interface JetStreamSettings {
   readonly subject: string;
   /** The queue capacity: the server never has more unacknowledged messages out. */
   readonly maxAckPending: number;
+  /** Replicas of the stream when this service creates it (cluster mode: 3, falling back to 1). Default 1. */
+  readonly replicas?: number;
 }
 
-export type MessageHandler = (subject: string, data: Uint8Array, ack: () => void) => void;
+/** `ack()` acknowledges the message; `ack(true)` asks for its redelivery at once (nak). */
+export type MessageHandler = (subject: string, data: Uint8Array, ack: (redeliver?: boolean) => void) => void;
 
 /** The stream's subjects when this service creates it: md.events.> unless the subscription lies outside it. */
 function streamSubjects(subject: string): string[] {
@@ -71,6 +74,8 @@ const REPLAY_STALL_MS = 10_000;
 export class JetStreamSource {
   private messages: ConsumerMessages | null = null;
   private jsm: JetStreamManager | null = null;
+  /** The stream's replicas, known after {@link ensureStream}. */
+  replicas = 1;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -83,17 +88,35 @@ export class JetStreamSource {
     const { stream, subject } = this.settings;
     try {
       const info = await jsm.streams.info(stream);
+      this.replicas = info.config.num_replicas;
       return info.config.max_age / NANOS_PER_MS;
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await jsm.streams.add({
+      const config = {
         name: stream,
         subjects: streamSubjects(subject),
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
         max_age: STREAM_MAX_AGE_MS * NANOS_PER_MS,
-      });
+      };
+      const wanted = this.settings.replicas ?? 1;
+      try {
+        await jsm.streams.add({ ...config, num_replicas: wanted });
+        this.replicas = wanted;
+      } catch (err2) {
+        // another member created it meanwhile (members start together; concurrent creations of a
+        // replicated stream can time out while one of them succeeds)
+        const now = await jsm.streams.info(stream).catch(() => null);
+        if (now !== null) {
+          this.replicas = now.config.num_replicas;
+          return now.config.max_age / NANOS_PER_MS;
+        }
+        // a single server (or a smaller cluster) cannot place the replicas: one copy rather than none
+        if (wanted === 1 || !(err2 instanceof JetStreamApiError)) throw err2;
+        await jsm.streams.add({ ...config, num_replicas: 1 });
+        this.replicas = 1;
+      }
       return STREAM_MAX_AGE_MS;
     }
   }
@@ -130,6 +153,8 @@ export class JetStreamSource {
     if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return 0;
     const js = jetstream(this.nc);
     const filter = streamSubjects(this.settings.subject)[0] === this.settings.subject ? undefined : this.settings.subject;
+    // a filter nothing in the stream matches would deliver nothing: do not wait for the stall timeout
+    if (filter !== undefined && Object.keys(await this.subjectCounts(filter)).length === 0) return 0;
     const consumer = await js.consumers.get(this.settings.stream, {
       opt_start_time: new Date(fromMs).toISOString(),
       ...(filter !== undefined ? { filter_subjects: filter } : {}),
@@ -172,8 +197,23 @@ export class JetStreamSource {
     const batch = Math.max(1, Math.min(this.settings.maxAckPending, 1024));
     this.messages = await consumer.consume({
       max_messages: batch,
-      callback: (m) => handler(m.subject, m.data, () => m.ack()),
+      callback: (m) =>
+        handler(m.subject, m.data, (redeliver) => {
+          try {
+            if (redeliver === true) m.nak();
+            else m.ack();
+          } catch {
+            // the connection is closed: the server redelivers it after ack_wait
+          }
+        }),
     });
+  }
+
+  /** Stored message counts per subject matching `filter` (`state.subjects`). */
+  async subjectCounts(filter: string): Promise<Record<string, number>> {
+    const jsm = (this.jsm ??= await manager(this.nc));
+    const info = await jsm.streams.info(this.settings.stream, { subjects_filter: filter });
+    return info.state.subjects ?? {};
   }
 
   /** Stops pulling; messages in flight stay unacknowledged and are redelivered later. */

@@ -10,8 +10,8 @@ export interface QueuedMessage {
   readonly recvMs: number;
   /** `performance.now()` at the first NATS callback of the socket read that carried it, for processing latency. */
   readonly t0: number;
-  /** JetStream: acknowledges this message once processed. */
-  readonly ack: (() => void) | null;
+  /** JetStream: acknowledges this message once processed; `redeliver`: asks for its redelivery at once instead (nak). */
+  readonly ack: ((redeliver?: boolean) => void) | null;
 }
 
 /** Slots allocated up front; the ring doubles as it fills. */

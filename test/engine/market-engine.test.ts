@@ -255,3 +255,27 @@ describe('MarketEngine: symbol limit and idle eviction (SPEC §3)', () => {
     expect(btc.warm).toBe(true);
   });
 });
+
+describe('MarketEngine: cluster mode hooks (SPEC §12)', () => {
+  it('gives each new symbol the coverage of its partition, and forget() drops a symbol at once', () => {
+    const e = new MarketEngine(engineConfig({ windowMs: 10_000 }), 'live');
+    e.setCoverageStart(Number.NEGATIVE_INFINITY);
+    const floors = new Map([['AAA', 0], ['BBB', 50_000]]);
+    e.coverageFloorOf = (symbol) => floors.get(symbol) ?? Number.NaN;
+    accepted(e.ingest(trade(20_000, 100, 1, { symbol: 'AAA', tradeId: '1' }), 20_000));
+    accepted(e.ingest(trade(20_000, 100, 1, { symbol: 'BBB', tradeId: '1' }), 20_000));
+    accepted(e.ingest(trade(20_000, 100, 1, { symbol: 'CCC', tradeId: '1' }), 20_000));
+    expect([e.symbols.get('AAA')!.warm, e.symbols.get('BBB')!.warm, e.symbols.get('CCC')!.warm]).toEqual([true, false, false]);
+    accepted(e.ingest(trade(60_000, 100, 1, { symbol: 'BBB', tradeId: '2' }), 60_000));
+    expect(e.symbols.get('BBB')!.warm).toBe(true); // 60 s − W ≥ its partition's 50 s
+
+    expect(e.forget('AAA')).toBe(true);
+    expect(e.forget('AAA')).toBe(false);
+    expect(e.symbols.has('AAA')).toBe(false);
+    // back later (its partition taken over again): fresh state, the partition's new coverage
+    floors.set('AAA', 70_000);
+    const back = accepted(e.ingest(trade(75_000, 100, 1, { symbol: 'AAA', tradeId: '1' }), 75_000));
+    expect(computeFeatures(back.state!).trade_count_10s).toBe(1);
+    expect(back.state!.warm).toBe(false);
+  });
+});
