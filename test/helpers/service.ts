@@ -1,9 +1,11 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { Config } from '../../src/config/config.js';
 import { Service } from '../../src/app/service.js';
+import { TestNatsServer } from './nats-server.js';
 
 /** An in-process service against a test nats-server, HTTP on a free port. */
 export async function startService(
@@ -50,4 +52,21 @@ export class Collector {
 export async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * A core nats-server (no JetStream) and a publishing connection for one test
+ * file: started before its tests, stopped after them.
+ */
+export function coreNatsForFile(): { readonly nats: TestNatsServer; readonly pub: NatsConnection } {
+  const ctx = {} as { nats: TestNatsServer; pub: NatsConnection };
+  beforeAll(async () => {
+    ctx.nats = await TestNatsServer.start({ jetstream: false });
+    ctx.pub = await connect({ servers: ctx.nats.url });
+  });
+  afterAll(async () => {
+    await ctx.pub?.close();
+    await ctx.nats?.stop();
+  });
+  return ctx;
 }

@@ -1,26 +1,14 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { contractErrors } from '../helpers/contract.js';
 import type { SchemaName } from '../helpers/contract.js';
-import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
-import { Collector, getJson, startService } from '../helpers/service.js';
+import { waitFor } from '../helpers/nats-server.js';
+import { Collector, coreNatsForFile, getJson, startService } from '../helpers/service.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
-let nats: TestNatsServer;
-let pub: NatsConnection;
-
-beforeAll(async () => {
-  nats = await TestNatsServer.start({ jetstream: false });
-  pub = await connect({ servers: nats.url });
-});
-afterAll(async () => {
-  await pub?.close();
-  await nats?.stop();
-});
+const suite = coreNatsForFile();
 
 /**
  * Trades with a rising price (signals), quotes, books and heartbeats for
@@ -32,7 +20,7 @@ async function publishStream(t0: number, n: number): Promise<number> {
   let price = 100;
   let count = 0;
   const send = (subject: string, payload: Record<string, unknown>) => {
-    pub.publish(subject, JSON.stringify(payload));
+    suite.pub.publish(subject, JSON.stringify(payload));
     count++;
   };
   for (let i = 0; i < n; i++) {
@@ -44,22 +32,22 @@ async function publishStream(t0: number, n: number): Promise<number> {
     else send('md.events.trade.BTCUSDT', { type: 'trade', provider: 'binance', symbol: 'BTCUSDT', price, size: 0.3, side: i % 2 === 0 ? 'buy' : 's', trade_id: String(1000 + i), ts_exchange: ts, ts_recv: ts + 3 });
     if (i % 10 === 0) send('md.events.trade.TRADESONLY', { type: 'trade', provider: 'kraken', symbol: 'tradesonly', price: 5 + i / 1000, size: 1, trade_id: 10 * i, ts_exchange: ts });
     if (i % Math.ceil(n / 40) === 0) {
-      await pub.flush();
+      await suite.pub.flush();
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-  await pub.flush();
+  await suite.pub.flush();
   return count;
 }
 
 describe('what the live service publishes and answers matches the JSON Schemas (docs/CONTRACT.md)', () => {
   it('every features, signal and alert payload on NATS, and every HTTP answer', async () => {
-    const { base, service, stop } = await startService(nats.url, { FEATURES_PUB_RATE_HZ: '50', LATENCY_ALERT_MS: '1' });
-    const out = await Collector.open(nats.url, ['senpai.>']);
+    const { base, service, stop } = await startService(suite.nats.url, { FEATURES_PUB_RATE_HZ: '50', LATENCY_ALERT_MS: '1' });
+    const out = await Collector.open(suite.nats.url, ['senpai.>']);
     try {
       const sent = await publishStream(Date.now() - 20_000, 600);
-      pub.publish('md.events.trade.BTCUSDT', 'not json');
-      await pub.flush();
+      suite.pub.publish('md.events.trade.BTCUSDT', 'not json');
+      await suite.pub.flush();
       await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === sent + 1, 'all events processed');
       await waitFor(() => out.on('senpai.signals.').length > 0 && out.on('senpai.alerts').some((a) => a.kind === 'gap') && out.on('senpai.alerts').some((a) => a.kind === 'latency'), 'signals, gap and latency alerts');
       await waitFor(() => service.pipeline.features.pendingCount === 0, 'trailing-edge publishes sent');
@@ -110,9 +98,9 @@ describe('what the live service publishes and answers matches the JSON Schemas (
   });
 
   it('examples/consumer.mjs validates and prints what the service publishes', async () => {
-    const { stop } = await startService(nats.url, { FEATURES_PUB_RATE_HZ: '50' });
+    const { stop } = await startService(suite.nats.url, { FEATURES_PUB_RATE_HZ: '50' });
     const consumer = spawn(process.execPath, [join(root, 'examples', 'consumer.mjs'), '--count', '20'], {
-      env: { PATH: process.env.PATH ?? '', NATS_URL: nats.url },
+      env: { PATH: process.env.PATH ?? '', NATS_URL: suite.nats.url },
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,26 +1,14 @@
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decode } from '../../src/decode/decode.js';
 import { MarketEngine } from '../../src/engine/market-engine.js';
 import { computeFeatures } from '../../src/features/feature-engine.js';
 import { isRejection } from '../../src/domain/events.js';
 import type { FeatureSnapshot } from '../../src/domain/features.js';
-import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
-import { Collector, getJson, startService } from '../helpers/service.js';
+import { waitFor } from '../helpers/nats-server.js';
+import { Collector, coreNatsForFile, getJson, startService } from '../helpers/service.js';
 import { engineConfig } from '../helpers/events.js';
 
-let nats: TestNatsServer;
-let pub: NatsConnection;
-
-beforeAll(async () => {
-  nats = await TestNatsServer.start({ jetstream: false });
-  pub = await connect({ servers: nats.url });
-});
-afterAll(async () => {
-  await pub?.close();
-  await nats?.stop();
-});
+const suite = coreNatsForFile();
 
 /** A deterministic stream: trades with a rising price, quotes, a book, heartbeats; times near now. */
 function stream(n: number, t0: number): { subject: string; payload: Record<string, unknown> }[] {
@@ -45,13 +33,13 @@ const WITHOUT_LATENCY = (f: Record<string, unknown>) => {
 
 describe('live service over a real nats-server', () => {
   it('turns md.events into features, signals and alerts on NATS and HTTP, equal to the offline engine', async () => {
-    const { service, base, stop } = await startService(nats.url, { FEATURES_PUB_RATE_HZ: '10', LATENCY_ALERT_MS: '1' });
-    const out = await Collector.open(nats.url, ['senpai.>']);
+    const { service, base, stop } = await startService(suite.nats.url, { FEATURES_PUB_RATE_HZ: '10', LATENCY_ALERT_MS: '1' });
+    const out = await Collector.open(suite.nats.url, ['senpai.>']);
     try {
       const events = stream(400, Date.now() - 20_000);
-      for (const e of events) pub.publish(e.subject, JSON.stringify(e.payload));
-      pub.publish('md.events.trade.BTCUSDT', '{"type":"trade",'); // one parse error among them
-      await pub.flush();
+      for (const e of events) suite.pub.publish(e.subject, JSON.stringify(e.payload));
+      suite.pub.publish('md.events.trade.BTCUSDT', '{"type":"trade",'); // one parse error among them
+      await suite.pub.flush();
       await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === events.length + 1, 'all events processed');
       await waitFor(() => out.on('senpai.features.BTCUSDT').length > 0 && out.on('senpai.features.ETHUSDT').length > 0, 'features');
 
@@ -110,7 +98,7 @@ describe('live service over a real nats-server', () => {
   });
 
   it('answers HTTP errors as JSON without internals', async () => {
-    const { base, stop } = await startService(nats.url);
+    const { base, stop } = await startService(suite.nats.url);
     try {
       expect(await getJson(`${base}/features/latest`)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/missing/) } });
       expect(await getJson(`${base}/features/latest?symbol=BTC.>`)).toMatchObject({ status: 400 });
@@ -125,19 +113,19 @@ describe('live service over a real nats-server', () => {
   });
 
   it('throttles a burst of 1000 events within 1 s to at most 11 feature publishes, the last equal to the final state', async () => {
-    const { base, stop } = await startService(nats.url, { FEATURES_PUB_RATE_HZ: '10' });
-    const out = await Collector.open(nats.url, ['senpai.features.THR']);
+    const { base, stop } = await startService(suite.nats.url, { FEATURES_PUB_RATE_HZ: '10' });
+    const out = await Collector.open(suite.nats.url, ['senpai.features.THR']);
     try {
       const t0 = Date.now();
       const started = Date.now();
       for (let i = 0; i < 1000; i++) {
-        pub.publish('md.events.trade.THR', JSON.stringify({ type: 'trade', symbol: 'THR', price: 100 + i / 100, size: 1, trade_id: String(i), ts_exchange: t0 + i }));
+        suite.pub.publish('md.events.trade.THR', JSON.stringify({ type: 'trade', symbol: 'THR', price: 100 + i / 100, size: 1, trade_id: String(i), ts_exchange: t0 + i }));
         if (i % 100 === 99) {
-          await pub.flush();
+          await suite.pub.flush();
           await new Promise((r) => setTimeout(r, 85)); // ~0.9 s in all
         }
       }
-      await pub.flush();
+      await suite.pub.flush();
       const spent = Date.now() - started;
       const final = await waitFor(async () => {
         const r = await getJson(`${base}/features/latest?symbol=THR`);
@@ -158,8 +146,8 @@ describe('live service over a real nats-server', () => {
   });
 
   it('under backpressure drops only non-trades, processes every trade, and counts the drops', async () => {
-    const { base, stop } = await startService(nats.url, { QUEUE_MAX_SIZE: '50' });
-    const alerts = await Collector.open(nats.url, ['senpai.alerts']);
+    const { base, stop } = await startService(suite.nats.url, { QUEUE_MAX_SIZE: '50' });
+    const alerts = await Collector.open(suite.nats.url, ['senpai.alerts']);
     try {
       const t0 = Date.now();
       let trades = 0;
@@ -167,13 +155,13 @@ describe('live service over a real nats-server', () => {
       for (let i = 0; i < 20_000; i++) {
         if (i % 4 === 0) {
           trades++;
-          pub.publish('md.events.trade.BP', JSON.stringify({ type: 'trade', symbol: 'BP', price: 100, size: 1, trade_id: String(i), ts_exchange: t0 + i / 100 }));
+          suite.pub.publish('md.events.trade.BP', JSON.stringify({ type: 'trade', symbol: 'BP', price: 100, size: 1, trade_id: String(i), ts_exchange: t0 + i / 100 }));
         } else {
           quotes++;
-          pub.publish('md.events.quote.BP', JSON.stringify({ type: 'quote', provider: 'okx', symbol: 'BP', bid: 99, ask: 101, ts_exchange: t0 + i / 100 }));
+          suite.pub.publish('md.events.quote.BP', JSON.stringify({ type: 'quote', provider: 'okx', symbol: 'BP', bid: 99, ask: 101, ts_exchange: t0 + i / 100 }));
         }
       }
-      await pub.flush();
+      await suite.pub.flush();
       const stats = await waitFor(async () => {
         const s = (await getJson(`${base}/stats`)).body;
         return s.events_in_total === 20_000 && (s.queue as { size: number }).size === 0 ? s : null;

@@ -1,23 +1,12 @@
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
-import { Collector, getJson, startService } from '../helpers/service.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/nats-server.js';
+import { Collector, coreNatsForFile, getJson, startService } from '../helpers/service.js';
 
 /**
  * Numbers a trading agent can trust (SPEC revision 2, §2/§3/§6): each case
  * is one way the previous version published wrong numbers without a word.
  */
-let nats: TestNatsServer;
-let pub: NatsConnection;
-beforeAll(async () => {
-  nats = await TestNatsServer.start({ jetstream: false });
-  pub = await connect({ servers: nats.url });
-});
-afterAll(async () => {
-  await pub.close();
-  await nats.stop();
-});
+const suite = coreNatsForFile();
 
 const trade = (symbol: string, over: Record<string, unknown>) =>
   JSON.stringify({ type: 'trade', provider: 'binance', symbol, price: 100, size: 1, side: 'buy', ...over });
@@ -30,12 +19,12 @@ async function stats(base: string) {
 
 describe('numbers a trading agent can trust (live)', () => {
   it('a trade stamped in the year 3000 (ts_recv only) is invalid and does not move the symbol clock', async () => {
-    const { base, stop } = await startService(nats.url);
+    const { base, stop } = await startService(suite.nats.url);
     try {
       const now = Date.now();
-      pub.publish('md.events.trade.FUT', trade('FUT', { trade_id: '1', ts_recv: 32_503_680_000_000 }));
-      pub.publish('md.events.trade.FUT', trade('FUT', { trade_id: '2', price: 101, ts_exchange: now }));
-      pub.publish('md.events.trade.FUT', trade('FUT', { trade_id: '3', price: 102, ts_exchange: now + 5 }));
+      suite.pub.publish('md.events.trade.FUT', trade('FUT', { trade_id: '1', ts_recv: 32_503_680_000_000 }));
+      suite.pub.publish('md.events.trade.FUT', trade('FUT', { trade_id: '2', price: 101, ts_exchange: now }));
+      suite.pub.publish('md.events.trade.FUT', trade('FUT', { trade_id: '3', price: 102, ts_exchange: now + 5 }));
       const f = await waitFor(async () => {
         const r = await getJson(`${base}/features/latest?symbol=FUT`);
         return r.status === 200 && r.body.trade_count_10s === 2 ? r.body : null;
@@ -49,13 +38,13 @@ describe('numbers a trading agent can trust (live)', () => {
   });
 
   it('a trade of size 1e308 is invalid; VWAP and volume stay numbers', async () => {
-    const { base, stop } = await startService(nats.url);
+    const { base, stop } = await startService(suite.nats.url);
     try {
       const now = Date.now();
-      pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '1', ts_exchange: now }));
-      pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '2', size: 1e308, ts_exchange: now + 1 }));
-      pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '3', price: 2e15, ts_exchange: now + 2 }));
-      pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '4', price: 102, size: 3, ts_exchange: now + 3 }));
+      suite.pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '1', ts_exchange: now }));
+      suite.pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '2', size: 1e308, ts_exchange: now + 1 }));
+      suite.pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '3', price: 2e15, ts_exchange: now + 2 }));
+      suite.pub.publish('md.events.trade.BIG', trade('BIG', { trade_id: '4', price: 102, size: 3, ts_exchange: now + 3 }));
       const f = await waitFor(async () => {
         const r = await getJson(`${base}/features/latest?symbol=BIG`);
         return r.status === 200 && r.body.trade_count_10s === 2 ? r.body : null;
@@ -69,12 +58,12 @@ describe('numbers a trading agent can trust (live)', () => {
   });
 
   it('a redelivered or delayed older quote never replaces the newer best bid/ask', async () => {
-    const { base, stop } = await startService(nats.url);
+    const { base, stop } = await startService(suite.nats.url);
     try {
       const now = Date.now();
-      pub.publish('md.events.quote.Q', quote('Q', 100, 101, now));
-      pub.publish('md.events.quote.Q', quote('Q', 90, 91, now - 500)); // arrives later, older
-      pub.publish('md.events.trade.Q', trade('Q', { trade_id: '1', ts_exchange: now - 400 }));
+      suite.pub.publish('md.events.quote.Q', quote('Q', 100, 101, now));
+      suite.pub.publish('md.events.quote.Q', quote('Q', 90, 91, now - 500)); // arrives later, older
+      suite.pub.publish('md.events.trade.Q', trade('Q', { trade_id: '1', ts_exchange: now - 400 }));
       const f = await waitFor(async () => {
         const r = await getJson(`${base}/features/latest?symbol=Q`);
         return r.status === 200 && r.body.trade_count_10s === 1 ? r.body : null;
@@ -89,15 +78,15 @@ describe('numbers a trading agent can trust (live)', () => {
 
   it('frees the slot of an idle symbol once MAX_SYMBOLS is reached; a new symbol is then accepted', async () => {
     // eviction after 300 ms of silence (operators may choose >= the window, in seconds)
-    const { base, service, stop } = await startService(nats.url, { MAX_SYMBOLS: '1' }, { symbolIdleEvictMs: 300 });
+    const { base, service, stop } = await startService(suite.nats.url, { MAX_SYMBOLS: '1' }, { symbolIdleEvictMs: 300 });
     try {
       const now = Date.now();
-      pub.publish('md.events.trade.OLD', trade('OLD', { trade_id: '1', ts_exchange: now }));
+      suite.pub.publish('md.events.trade.OLD', trade('OLD', { trade_id: '1', ts_exchange: now }));
       await waitFor(() => service.engine.symbols.has('OLD'), 'OLD tracked');
-      pub.publish('md.events.trade.NEW', trade('NEW', { trade_id: '1', ts_exchange: now }));
+      suite.pub.publish('md.events.trade.NEW', trade('NEW', { trade_id: '1', ts_exchange: now }));
       await waitFor(async () => (await stats(base)).dropped_by_reason.symbol_limit === 1, 'NEW refused at the limit');
       await waitFor(() => !service.engine.symbols.has('OLD'), 'OLD forgotten after its idle time', 5000);
-      pub.publish('md.events.trade.NEW', trade('NEW', { trade_id: '2', ts_exchange: now + 10 }));
+      suite.pub.publish('md.events.trade.NEW', trade('NEW', { trade_id: '2', ts_exchange: now + 10 }));
       const f = await waitFor(async () => {
         const r = await getJson(`${base}/features/latest?symbol=NEW`);
         return r.status === 200 ? r.body : null;
@@ -111,16 +100,16 @@ describe('numbers a trading agent can trust (live)', () => {
   });
 
   it('core mode: a flood of large trades is bounded by QUEUE_MAX_BYTES, dropped as overflow with a critical alert', async () => {
-    const { base, service, stop } = await startService(nats.url, { QUEUE_MAX_BYTES: '1048576', QUEUE_MAX_SIZE: '100000' });
-    const alerts = await Collector.open(nats.url, ['senpai.alerts']);
+    const { base, service, stop } = await startService(suite.nats.url, { QUEUE_MAX_BYTES: '1048576', QUEUE_MAX_SIZE: '100000' });
+    const alerts = await Collector.open(suite.nats.url, ['senpai.alerts']);
     try {
       const padding = 'x'.repeat(400_000);
       let peak = 0;
       const sample = setInterval(() => (peak = Math.max(peak, service.pipeline.queue.bytes)), 1);
       const now = Date.now();
       const N = 150;
-      for (let i = 0; i < N; i++) pub.publish('md.events.trade.FLOOD', trade('FLOOD', { trade_id: String(i), ts_exchange: now + i, note: padding }));
-      await pub.flush();
+      for (let i = 0; i < N; i++) suite.pub.publish('md.events.trade.FLOOD', trade('FLOOD', { trade_id: String(i), ts_exchange: now + i, note: padding }));
+      await suite.pub.flush();
       const s = await waitFor(async () => {
         const st = await stats(base);
         return st.events_processed_total + (st.dropped_by_reason.overflow ?? 0) === N ? st : null;
