@@ -33,6 +33,27 @@ const ENV = {
   ALERT_COOLDOWN_MS: '3000',
 };
 
+/** Headless Chromium from the system (Debian's package), with nothing that phones home. */
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A desktop-sized page that records console errors and every request not to `base`. */
+async function watchedPage(browser: Browser, base: string, consoleErrors: string[], foreignRequests: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'dark' });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
+  });
+  return page;
+}
+
 async function startDashboardService(natsUrl: string, httpPort = 0, env: Record<string, string> = {}): Promise<{ service: Service; base: string }> {
   const config = loadConfig({ NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), ...ENV, ...env });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -297,18 +318,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page in Chromium (skipped: no browse
   const foreignRequests: string[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'dark' });
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('request', (r) => {
-      if (!r.url().startsWith(base) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
-    });
+    browser = await launchChromium();
+    page = await watchedPage(browser, base, consoleErrors, foreignRequests);
   });
 
   afterAll(async () => {
@@ -384,10 +395,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with HTTP_AUTH_TOKEN in Chromiu
 
   beforeAll(async () => {
     secured = await startDashboardService(nats.url, 0, { HTTP_AUTH_TOKEN: TOKEN });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -529,18 +537,8 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium (sk
     many = await startDashboardService(nats.url, 0, { LATENCY_ALERT_MS: '60000', ALERT_COOLDOWN_MS: '200', STALE_AFTER_MS: '3000' });
     fifty = new FiftySymbolMarket(pub);
     fifty.start();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'dark' });
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('request', (r) => {
-      if (!r.url().startsWith(many.base) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
-    });
+    browser = await launchChromium();
+    page = await watchedPage(browser, many.base, consoleErrors, foreignRequests);
   });
 
   afterAll(async () => {
