@@ -35,7 +35,7 @@ export function healthAnswer(h: HealthInput): HealthAnswer {
   if (!h.natsConnected) {
     return {
       statusCode: 503,
-      body: { status: 'degraded', reasons: ['nats'], ...(h.natsError !== null ? { nats_error: h.natsError } : {}), ...common },
+      body: { status: 'degraded', reasons: ['nats'], nats_error: h.natsError ?? 'not connected', ...common }, // the contract requires a reason
     };
   }
   if (h.warmup !== null) {

@@ -5,6 +5,7 @@ import type { HttpDeps } from '../../src/http/app.js';
 import { healthAnswer } from '../../src/http/health.js';
 import { Telemetry } from '../../src/obs/telemetry.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
+import { contractErrors } from '../helpers/contract.js';
 import { engineConfig } from '../helpers/events.js';
 
 /** GET /health precedence (SPEC §7) over the views the app reads. */
@@ -40,7 +41,7 @@ describe('GET /health', () => {
     const h = await health({ isNatsConnected: () => false, natsError: () => 'Authorization Violation', warmup: () => ({ messages: 5, elapsed_s: 1 }), fill: 10 });
     expect(h).toEqual({ status: 503, body: { status: 'degraded', reasons: ['nats'], nats_error: 'Authorization Violation', nats_connected: false, uptime_s: expect.any(Number), symbols: [] } });
     const noError = await health({ isNatsConnected: () => false });
-    expect(noError.body.nats_error).toBeUndefined();
+    expect(noError.body.nats_error).toBe('not connected');
   });
 
   it('then warming: 503 with the warm-up progress', async () => {
@@ -53,6 +54,17 @@ describe('GET /health', () => {
     expect((await health({ fill: 8 })).body.status).toBe('ok');
     expect(await health({ lastBackpressureDropMs: () => Date.now() - 1000 })).toMatchObject({ status: 200, body: { status: 'degraded', reasons: ['backpressure'] } });
     expect((await health({ lastBackpressureDropMs: () => Date.now() - 60_000 })).body.status).toBe('ok');
+  });
+
+  it('gives answers the published schema accepts in every state', async () => {
+    const states: Parameters<typeof health>[0][] = [
+      {},
+      { isNatsConnected: () => false, natsError: () => 'Authorization Violation' },
+      { isNatsConnected: () => false },
+      { warmup: () => ({ messages: 1200, elapsed_s: 2.5 }) },
+      { fill: 9 },
+    ];
+    for (const st of states) expect(contractErrors('http-health', (await health(st)).body)).toEqual([]);
   });
 
   it('orders the reasons and keeps the common fields in every answer', () => {
