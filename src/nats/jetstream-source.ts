@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { ConsumerInfo, ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
+import { errors } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamUnavailableError } from '../domain/errors.js';
 
@@ -28,14 +29,30 @@ function streamSubjects(subject: string): string[] {
   return subject === 'md.events.>' || subject.startsWith('md.events.') ? ['md.events.>'] : [subject];
 }
 
+/** How long a JetStream API that does not answer yet (a cluster electing its meta leader) is waited for. */
+const JETSTREAM_READY_WAIT_MS = 30_000;
+
+/**
+ * The JetStream manager. A server without JetStream says so at once (no
+ * responders): that is {@link JetStreamUnavailableError}. A JetStream that only
+ * times out is still starting (a cluster electing its meta leader) and is
+ * asked again, for a bounded time.
+ */
 async function manager(nc: NatsConnection): Promise<JetStreamManager> {
-  try {
-    return await jetstreamManager(nc);
-  } catch (err) {
-    throw new JetStreamUnavailableError(
-      'JetStream is not enabled on the NATS server: start `nats-server -js` or set USE_JETSTREAM=false',
-      { cause: err },
-    );
+  const deadline = Date.now() + JETSTREAM_READY_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await jetstreamManager(nc);
+    } catch (err) {
+      if (err instanceof errors.TimeoutError && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
+        continue;
+      }
+      throw new JetStreamUnavailableError(
+        'JetStream is not enabled on the NATS server: start `nats-server -js` or set USE_JETSTREAM=false',
+        { cause: err },
+      );
+    }
   }
 }
 
