@@ -71,34 +71,27 @@ function stats(values) {
   return { p50: percentile(values, 0.5), p99: percentile(values, 0.99), p999: percentile(values, 0.999), max, n: values.length };
 }
 
-async function main() {
-  const args = parseArgs(process.argv.slice(2));
-  const quick = args.quick === true;
-  const rate = Number(args.rate ?? 20_000);
-  const seconds = Number(args.seconds ?? (quick ? 6 : 12));
-  const symbols = Number(args.symbols ?? 8);
-  const warmupSeconds = 2;
-
-  const server = await BenchNatsServer.start();
-  const pub = new Child(PUBLISHER);
-  let svc = null;
+/**
+ * One measured run of the service (`serviceArgs` choose its variant) at a steady rate.
+ * @param {{ url: string }} server
+ * @param {Child} pub
+ * @param {string[]} serviceArgs
+ * @param {{ rate: number, seconds: number, symbols: number, warmupSeconds: number, execArgv: string[], label: string }} o
+ */
+async function measure(server, pub, serviceArgs, o) {
+  const { rate, seconds, symbols, warmupSeconds } = o;
+  const svc = new Child(CONSUMER, ['--mode', 'service', '--url', server.url, '--queue', '10000', ...serviceArgs], { execArgv: o.execArgv });
   try {
-    pub.send({ type: 'connect', url: server.url });
-    await pub.next('connected');
-    const execArgv = typeof args['service-node-args'] === 'string' ? args['service-node-args'].split(' ') : [];
-    svc = new Child(CONSUMER, ['--mode', 'service', '--url', server.url, '--queue', '10000'], { execArgv });
     await svc.next('ready');
     const n = Math.round(rate * seconds);
     svc.send({ type: 'expect', n, recordLatencies: true, markFraction: warmupSeconds / seconds });
     await svc.next('expecting');
-    progress(`latency: ${rate} events/s for ${seconds} s over ${symbols} symbols (first ${warmupSeconds} s are warm-up)`);
+    progress(`latency (${o.label}): ${rate} events/s for ${seconds} s over ${symbols} symbols (first ${warmupSeconds} s are warm-up)`);
     pub.send({ type: 'paced', rate, seconds, symbols, warmupSeconds });
     const paced = await pub.next('paced-done', (seconds + 60) * 1000);
     const done = await svc.next('done', 120_000);
     svc.send({ type: 'stop' });
     await svc.next('stopped').catch((err) => progress(`service stop: ${err.message}`));
-    await svc.stop();
-    svc = null;
 
     const measured = done.latencies.slice(Math.floor(n * (warmupSeconds / seconds)));
     const h = done.service.histogram;
@@ -107,11 +100,7 @@ async function main() {
     const droppedTrades = Object.entries(s.dropped)
       .filter(([k]) => k.endsWith(':trade'))
       .reduce((a, [, v]) => a + v, 0);
-    emitResult(args, {
-      rate,
-      seconds,
-      symbols,
-      warmupSeconds,
+    return {
       sent: paced.sent,
       achievedRate: paced.rate,
       publisherLagMs: paced.publisherLagMs,
@@ -127,6 +116,7 @@ async function main() {
         cpuPercent: done.cpuPercent,
         rss: done.rss,
         processed: s.processed,
+        processedInline: s.processedInline,
         tradesPublished: paced.byType.trade,
         tradesProcessed: (s.inByType.trade ?? 0) - droppedTrades,
         dropped: s.dropped,
@@ -134,9 +124,33 @@ async function main() {
         complete: done.complete,
         gcWhileMeasuring: done.gc,
       },
-    });
+    };
   } finally {
-    if (svc !== null) await svc.stop();
+    await svc.stop();
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const quick = args.quick === true;
+  const rate = Number(args.rate ?? 20_000);
+  const seconds = Number(args.seconds ?? (quick ? 6 : 12));
+  const symbols = Number(args.symbols ?? 8);
+  const warmupSeconds = 2;
+  const execArgv = typeof args['service-node-args'] === 'string' ? args['service-node-args'].split(' ') : [];
+
+  const server = await BenchNatsServer.start();
+  const pub = new Child(PUBLISHER);
+  try {
+    pub.send({ type: 'connect', url: server.url });
+    await pub.next('connected');
+    const o = { rate, seconds, symbols, warmupSeconds, execArgv };
+    // the service as it runs (inline processing when nothing is queued), then the reference in the same
+    // run: every message waiting for a drain turn (setImmediate), as before inline processing
+    const service = await measure(server, pub, [], { ...o, label: 'service' });
+    const queued = await measure(server, pub, ['--queued'], { ...o, label: 'always queued' });
+    emitResult(args, { rate, seconds, symbols, warmupSeconds, ...service, queued });
+  } finally {
     pub.send({ type: 'close' });
     await pub.next('closed', 10_000).catch(() => undefined);
     await pub.stop();

@@ -84,6 +84,7 @@ async function report() {
     out.service = {
       eventsIn: t.eventsInTotal,
       processed: t.eventsProcessedTotal,
+      processedInline: service.pipeline.processedInline,
       droppedTotal: t.eventsDroppedTotal,
       inByType: byType,
       dropped,
@@ -113,7 +114,12 @@ async function startService() {
     JETSTREAM_STREAM: String(args.stream ?? 'MD_EVENTS'),
     JETSTREAM_DURABLE: String(args.durable ?? 'senpai-md-consumer'),
   };
-  service = new Service(loadConfig(env), pino({ level: 'silent' }), { defaultMetrics: true, ...(args.dashboard === true ? { extendHttp: attachDashboard } : {}) });
+  service = new Service(loadConfig(env), pino({ level: 'silent' }), {
+    defaultMetrics: true,
+    ...(args.dashboard === true ? { extendHttp: attachDashboard } : {}),
+    // --queued: the reference without inline processing (every message waits for a drain turn)
+    ...(args.queued === true ? { inline: null } : {}),
+  });
   httpPort = await service.listen();
   const pipeline = service.pipeline;
   // count what the pipeline has taken in (processed or dropped): every message observed into the

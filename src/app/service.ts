@@ -22,7 +22,8 @@ import { FanOut } from '../output/output-port.js';
 import { ClusterMetrics } from '../obs/cluster-metrics.js';
 import { ClusterMember } from './cluster-member.js';
 import { JetStreamUnavailableError } from '../domain/errors.js';
-import { Pipeline } from './pipeline.js';
+import type { InlineBudget } from './pipeline.js';
+import { DEFAULT_INLINE_BUDGET, Pipeline } from './pipeline.js';
 
 /** Attempts, a second apart, to read or create the stream at a cluster member's start. */
 const STREAM_START_ATTEMPTS = 10;
@@ -66,7 +67,12 @@ export class Service {
   constructor(
     readonly config: Readonly<Config>,
     private readonly log: Logger,
-    opts: { defaultMetrics?: boolean; extendHttp?: (app: FastifyInstance, views: DashboardViews, counters: HttpCounters) => void } = {},
+    opts: {
+      defaultMetrics?: boolean;
+      extendHttp?: (app: FastifyInstance, views: DashboardViews, counters: HttpCounters) => void;
+      /** Processing inside the NATS callback; null: always queue (benchmarks compare the two). */
+      inline?: InlineBudget | null;
+    } = {},
   ) {
     this.engine = new MarketEngine(
       { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
@@ -95,6 +101,7 @@ export class Service {
         featuresPubRateHz: config.featuresPubRateHz,
         latencyAlertMs: config.latencyAlertMs,
         maxSymbols: config.maxSymbols,
+        inline: opts.inline === undefined ? DEFAULT_INLINE_BUDGET : opts.inline,
       },
       this.quality,
     );

@@ -39,6 +39,8 @@ export class EventQueue {
   readonly maxBytes: number;
   /** Sum of the queued payloads' `data.length`. */
   private queuedBytes = 0;
+  /** The most payload bytes ever queued at once. */
+  peakBytes = 0;
   /** Fill ratio from which non-trades are dropped. */
   readonly highWater = 0.9;
 
@@ -80,6 +82,7 @@ export class EventQueue {
     this.buf[this.tail & this.mask] = m;
     this.tail++;
     this.queuedBytes += m.data.length;
+    if (this.queuedBytes > this.peakBytes) this.peakBytes = this.queuedBytes;
     return size >= this.capacity ? 'queued_over_capacity' : 'queued';
   }
 

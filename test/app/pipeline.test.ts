@@ -4,10 +4,11 @@ import { MarketEngine } from '../../src/engine/market-engine.js';
 import { DataQualityMetrics } from '../../src/obs/data-quality-metrics.js';
 import { Telemetry } from '../../src/obs/telemetry.js';
 import { AlertThrottle } from '../../src/alerts/alert-throttle.js';
-import { Pipeline } from '../../src/app/pipeline.js';
+import type { InlineBudget } from '../../src/app/pipeline.js';
+import { DEFAULT_INLINE_BUDGET, Pipeline } from '../../src/app/pipeline.js';
 import { engineConfig } from '../helpers/events.js';
 
-function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity?: number; signalMaxAgeMs?: number } = {}) {
+function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity?: number; signalMaxAgeMs?: number; inline?: InlineBudget } = {}) {
   let now = 1_000_000;
   const alerts: Alert[] = [];
   const features: FeatureSnapshot[] = [];
@@ -23,9 +24,10 @@ function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity
     latencyAlertMs: over.latencyAlertMs ?? 2000,
     maxSymbols: over.maxSymbols ?? 100,
     ...(over.signalMaxAgeMs !== undefined ? { signalMaxAgeMs: over.signalMaxAgeMs } : {}),
+    ...(over.inline !== undefined ? { inline: over.inline } : {}),
   }, quality);
   const send = (subject: string, payload: object) => pipeline.offer(subject, Buffer.from(JSON.stringify(payload)), null);
-  return { alerts, features, signals, pipeline, quality, send, advance: (ms: number) => (now += ms), get now() { return now; } };
+  return { alerts, features, signals, pipeline, quality, telemetry, engine, send, advance: (ms: number) => (now += ms), get now() { return now; } };
 }
 
 describe('pipeline alerts', () => {
@@ -110,5 +112,38 @@ describe('pipeline signals (SPEC §11)', () => {
     await fresh.pipeline.idle();
     expect(fresh.signals.map((s) => [s.symbol, s.direction])).toEqual([['NEW', 'long']]);
     expect(fresh.quality.signalsSuppressed.get('stale')).toBe(0);
+  });
+});
+
+describe('inline processing', () => {
+  const quote = (symbol: string, bid: number) => ({ type: 'quote', provider: 'p', symbol, bid, ask: bid + 1, ts_exchange: Date.now() });
+
+  it('processes a message inside the callback that delivered it when nothing is queued', () => {
+    const r = rig({ inline: DEFAULT_INLINE_BUDGET });
+    r.send('md.events.quote.IN', quote('IN', 10));
+    // no await: the state is there when offer returns
+    expect(r.pipeline.processedInline).toBe(1);
+    expect(r.pipeline.queue.size).toBe(0);
+    expect(r.features.map((f) => [f.symbol, f.mid])).toEqual([['IN', 10.5]]);
+  });
+
+  it('queues once the inline budget of the period is spent, in arrival order, and the queue rules apply again', async () => {
+    const r = rig({ inline: { periodMs: 1e9, budgetMs: 1e-9 }, queueCapacity: 3 });
+    for (let i = 0; i < 5; i++) r.send('md.events.quote.Q', quote('Q', 10 + i));
+    expect(r.pipeline.processedInline).toBe(1); // the first spent the budget
+    expect(r.pipeline.queue.size).toBe(3); // then at 90 % of 3 the last quote was dropped
+    expect(r.telemetry.droppedByReasonObject().backpressure).toBe(1);
+    await r.pipeline.idle();
+    expect(r.telemetry.eventsProcessedTotal).toBe(4);
+    expect(r.engine.symbols.get('Q')!.lastQuote!.event.bid).toBe(13); // the queue drained after the inline one
+  });
+
+  it('never processes inline without a budget (the default of a bare pipeline)', async () => {
+    const r = rig();
+    r.send('md.events.quote.N', quote('N', 10));
+    expect(r.pipeline.queue.size).toBe(1);
+    await r.pipeline.idle();
+    expect(r.pipeline.processedInline).toBe(0);
+    expect(r.features).toHaveLength(1);
   });
 });
