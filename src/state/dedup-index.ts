@@ -24,14 +24,24 @@ function keyHash(provider: number, id: number): number {
  * an open-addressing table of their slots: a few bytes per trade and no
  * allocation. Any other key (ids that are not plain integers, providers past
  * the intern limit) is a string in a set.
+ *
+ * Table entries are forgotten lazily: an entry whose slot's trade has left
+ * (its `ts` is NaN) is dead; lookups skip it and inserts reuse it, and the
+ * table is rebuilt from the live trades when live and dead entries together
+ * fill three quarters of it. A trade leaving the window then costs nothing
+ * here, where a backward-shift deletion rehashed the rest of its cluster
+ * (ids come in runs, so clusters are long). An entry whose slot was reused by
+ * a newer trade compares that trade's key, so it can only answer for it.
  */
 export class DedupIndex {
   /** String keys of the trades inside the window. */
   readonly strings = new Set<string>();
-  /** Linear-probing table of `slot + 1` (0: empty) of the trades with integer keys; at most half full. */
+  /** Linear-probing table of `slot + 1` (0: empty) of the trades with integer keys, live or dead. */
   private table = new Int32Array(32);
   private tableMask = 31;
-  private integerKeys = 0;
+  /** Entries in use (live and dead); the table is rebuilt when they pass {@link tableLimit}. */
+  private used = 0;
+  private tableLimit = 24;
   /**
    * Per interned provider, the largest integer id ever added: a larger id
    * cannot be in the window, which answers the usual lookup (ids rise) without
@@ -56,11 +66,9 @@ export class DedupIndex {
     else if (key !== null) this.strings.add(key);
   }
 
-  /** Forgets the trade at `slot` (still holding it) as it leaves the window. */
+  /** Forgets the trade at `slot` (still holding it) as it leaves the window; table entries die with their trade. */
   remove(slot: number): void {
-    if (this.records.tag[slot]! !== NO_INTEGER_KEY) {
-      this.tableDelete(slot);
-    } else {
+    if (this.records.tag[slot]! === NO_INTEGER_KEY) {
       const key = this.records.keyAt(slot);
       if (key !== null) this.strings.delete(key);
     }
@@ -76,63 +84,51 @@ export class DedupIndex {
     if (id > maxIds[provider]!) maxIds[provider] = id;
   }
 
-  /** The slot of the trade with this integer key, or -1. */
+  /** The slot of the trade in the window with this integer key, or -1. */
   private findSlot(provider: number, id: number): number {
-    if (this.integerKeys === 0) return -1;
+    if (this.used === 0) return -1;
     const table = this.table;
     const mask = this.tableMask;
-    const ids = this.records.id;
-    const tags = this.records.tag;
+    const { id: ids, tag: tags, ts } = this.records;
     for (let i = keyHash(provider, id) & mask; ; i = (i + 1) & mask) {
       const e = table[i]!;
       if (e === 0) return -1;
       const s = e - 1;
-      if (ids[s] === id && tags[s] === provider) return s;
+      if (ids[s] === id && tags[s] === provider && !Number.isNaN(ts[s]!)) return s;
     }
   }
 
+  /** Enters `slot` at the first empty or dead entry from its key's home. */
   private tableInsert(slot: number): void {
     const table = this.table;
     const mask = this.tableMask;
+    const ts = this.records.ts;
     let i = keyHash(this.records.tag[slot]!, this.records.id[slot]!) & mask;
-    while (table[i] !== 0) i = (i + 1) & mask;
-    table[i] = slot + 1;
-    this.integerKeys++;
-  }
-
-  /** Removes `slot` (still holding its trade) with backward-shift deletion: no tombstones. */
-  private tableDelete(slot: number): void {
-    const table = this.table;
-    const mask = this.tableMask;
-    const ids = this.records.id;
-    const tags = this.records.tag;
-    let hole = keyHash(tags[slot]!, ids[slot]!) & mask;
-    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
-    for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
-      const e = table[j]!;
-      if (e === 0) break;
-      const home = keyHash(tags[e - 1]!, ids[e - 1]!) & mask;
-      // the entry at j may fill the hole unless its home lies cyclically in (hole, j]
-      const stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
-      if (stays) continue;
-      table[hole] = e;
-      hole = j;
+    for (;;) {
+      const e = table[i]!;
+      if (e === 0) {
+        this.used++;
+        break;
+      }
+      if (Number.isNaN(ts[e - 1]!)) break; // dead: its trade left
+      i = (i + 1) & mask;
     }
-    table[hole] = 0;
-    this.integerKeys--;
+    table[i] = slot + 1;
+    if (this.used > this.tableLimit) this.rebuild();
   }
 
-  /** Re-indexes every integer key, after the records grew (and their slots moved). */
+  /** Re-indexes the live integer keys: after the records grew (their slots moved), or to clear dead entries. */
   private rebuild(): void {
     const records = this.records;
-    const size = records.capacity * 2;
+    const size = records.capacity * 2; // at most half full of live entries
     if (this.table.length !== size) {
       this.table = new Int32Array(size);
       this.tableMask = size - 1;
+      this.tableLimit = size - (size >>> 2);
     } else {
       this.table.fill(0);
     }
-    this.integerKeys = 0;
+    this.used = 0;
     const tags = records.tag;
     for (let p = records.start; p < records.end; p++) {
       const s = records.slot(p);
