@@ -5,7 +5,8 @@
 const DIGITS = /^\d{1,40}$/;
 
 export class TradeIdGapTracker {
-  private readonly highest = new Map<string, number | bigint>();
+  /** Per provider, a box with the highest id: one lookup per trade, no re-insert. */
+  private readonly highest = new Map<string, { id: number | bigint }>();
 
   /** Records an accepted trade id; returns how many ids were skipped (0 when none). */
   observe(provider: string, tradeId: string | null): number {
@@ -20,13 +21,14 @@ export class TradeIdGapTracker {
   }
 
   private record(provider: string, id: number | bigint): number {
-    const prev = this.highest.get(provider);
-    if (prev === undefined) {
-      this.highest.set(provider, id);
+    const box = this.highest.get(provider);
+    if (box === undefined) {
+      this.highest.set(provider, { id });
       return 0;
     }
+    const prev = box.id;
     if (id <= prev) return 0;
-    this.highest.set(provider, id);
+    box.id = id;
     if (typeof id === 'number' && typeof prev === 'number') return id - prev - 1;
     return Number(BigInt(id) - BigInt(prev) - 1n);
   }
