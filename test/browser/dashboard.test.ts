@@ -274,7 +274,7 @@ describe('GET /stream (server-sent events)', () => {
 
     const stats = parse<DashboardStats>(events.find((e) => e.event === 'stats')!);
     expect(Object.keys(stats).sort()).toEqual(
-      ['dropped_by_reason', 'events_dropped_total', 'events_in_total', 'events_per_sec', 'nats_connected', 'processing_latency_ms', 'providers', 'queue', 'signals_emitted_total', 'stale_after_ms', 'stream_dropped', 'symbols', 'uptime_s'].sort(),
+      ['cluster', 'dropped_by_reason', 'events_dropped_total', 'events_in_total', 'events_per_sec', 'nats_connected', 'processing_latency_ms', 'providers', 'queue', 'signals_emitted_total', 'stale_after_ms', 'stream_dropped', 'symbols', 'uptime_s'].sort(),
     );
     expect(stats.events_per_sec).toBeGreaterThan(50);
     expect(stats.nats_connected).toBe(true);
