@@ -454,12 +454,13 @@ VmRSS from \`/proc\` every 200 ms.
 temp stores removed afterwards) with the partition mapping (P = 12) and a stream replicated 3×, filled once with the
 simulator's events for 200 symbols (JetStream publishes, so every one is stored). Each configuration — the
 single-process JetStream mode, then 1, 2 and 3 members — runs \`senpai-md run\` in child processes on durables of its
-own created just before it (deliver all; \`{durable}-p{K}\` per partition for members, lease 3 s, a lease bucket of its
-own), so each drains the same stored events; the rate counts acknowledged messages (the durables' pending and
-ack-pending, polled every 250 ms) from the 10 % mark to the last, and the CPU is the service processes' user + system
+own created just before it (deliver all; \`{durable}-p{K}\` per partition for members, the default 15 s lease, a lease
+bucket of its own), so each drains the same stored events; the rate counts acknowledged messages (the durables' pending and
+ack-pending, polled every 250 ms) from the 10 % mark (once the members hold their shares) to the last, and the CPU is the service processes' user + system
 time over the same span. The machine has two cores shared by three nats-servers and the members: more members cannot
 be faster here, and the figures show what cluster mode costs (a consumer per partition, lease traffic, replicated
-acknowledgements), not how it scales. With the three members drained, one is killed with SIGKILL: *owned* is when a
+acknowledgements), not how it scales. With three members drained (a run of its own at a 3 s lease; the 3-member
+throughput run for the 15 s lease), one is killed with SIGKILL: *owned* is when a
 survivor's \`GET /cluster\` gives every partition to a survivor, *warm* when every survivor's \`/health\` answers 200
 with the twelve partitions between them (both polled every 25 ms); the warm-up in between replays the moved partitions'
 stored messages, which gives the time per 100k stored messages. The default lease (15 s) is measured without
