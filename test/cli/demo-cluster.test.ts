@@ -1,23 +1,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/cluster/partition.js';
+import { CLI, alive } from '../helpers/cli-process.js';
 import { CHROMIUM, launchChromium, watchedPage } from '../helpers/chromium.js';
 import { freePort, natsServerBin, waitFor } from '../helpers/nats-server.js';
 import { getJson } from '../helpers/service.js';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'senpai-md');
 const P = 12;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The processes whose parent is `pid` (from /proc), so the test knows every process the demo started. */
 function childrenOf(pid: number): number[] {
@@ -50,7 +40,7 @@ afterAll(() => {
 describe('senpai-md demo --cluster 3', () => {
   it('starts three nats-servers and three members that own every partition exactly once, with features and the cluster panel; SIGTERM leaves no process behind', async () => {
     const httpPort = await freePort();
-    const demo = spawn(process.execPath, [bin, 'demo', '--cluster', '3'], {
+    const demo = spawn(process.execPath, [CLI, 'demo', '--cluster', '3'], {
       env: { PATH: process.env.PATH ?? '', NATS_SERVER_BIN: natsServerBin(), HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
