@@ -177,6 +177,7 @@ export function rows(results) {
   }
   const h = s.http;
   if (h !== undefined) out.push(...httpRows(h));
+  if (s.cluster !== undefined) out.push(...clusterRows(s.cluster));
   const m = s.memory;
   if (m !== undefined) {
     const cmd = 'node --expose-gc bench/memory.mjs';
@@ -268,6 +269,58 @@ function httpRows(h) {
   return out;
 }
 
+/** Cluster mode (bench/cluster.mjs): throughput beside the single process, takeover after kill -9, warm-up per 100k. */
+function clusterRows(c) {
+  const cmd = `node bench/cluster.mjs --events ${c.events}`;
+  const single = c.throughput.find((t) => t.members === 0);
+  const out = [];
+  for (const t of c.throughput) {
+    const who = t.members === 0 ? 'single process (JetStream mode)' : `${t.members} member${t.members > 1 ? 's' : ''} (P = ${c.partitions})`;
+    out.push({
+      group: 'cluster',
+      what: `Cluster: ${who} draining ${fmt.int(c.stored)} stored events (${c.symbols} symbols, 3-replica stream)`,
+      value: t.members === 0 ? perS(t.rate) : `${perS(t.rate)} (${fmt.pct(t.rate / single.rate)} of single)`,
+      reference: `service processes' CPU: ${fmt.int(t.cpuMsPer100k)} ms per 100k events${t.members === 0 ? '' : ` (single: ${fmt.int(single.cpuMsPer100k)} ms)`}; on 2 cores the point is the overhead of cluster mode, not a speed-up: the 3 nats-servers and every member share them`,
+      target: '—',
+      ok: null,
+      cmd,
+    });
+  }
+  for (const t of c.takeovers) {
+    out.push({
+      group: 'cluster',
+      what: `Cluster: kill -9 of 1 of 3 members (lease ${fmt.num(t.leaseMs / 1000, 0)} s), its ${t.partitionsMoved} partitions owned again and warm`,
+      value: `${fmt.num(t.warmAfterMs / 1000, 2)} s (owned ${fmt.num(t.ownedAfterMs / 1000, 2)} s + warm-up ${fmt.num(t.warmupMs / 1000, 2)} s)`,
+      reference: `owned = the lease after the victim's last renewal (between ⅔ of the lease and the lease); the warm-up replayed ${fmt.int(t.replayed)} of the ${fmt.int(t.storedInMoved)} messages stored in them`,
+      target: 'owned ≤ lease (SPEC §12: taken over within lease + warm-up)',
+      ok: t.ownedAfterMs <= t.leaseMs + 500,
+      cmd,
+    });
+  }
+  if (!c.takeovers.some((t) => t.leaseMs === 15_000)) {
+    out.push({
+      group: 'cluster',
+      what: 'Cluster: kill -9 of a member at the default lease (15 s)',
+      value: 'not run (--quick)',
+      reference: 'takeover = the lease after the last renewal (10–15 s) + the warm-up (per 100k stored messages below)',
+      target: '—',
+      ok: null,
+      cmd: 'node bench/cluster.mjs',
+    });
+  }
+  const w = c.takeovers.reduce((a, t) => ({ ms: a.ms + t.warmupMs, n: a.n + t.replayed }), { ms: 0, n: 0 });
+  out.push({
+    group: 'cluster',
+    what: 'Cluster: warm-up of partitions taken over, per 100k stored messages',
+    value: `${fmt.num((w.ms / 1000 / w.n) * 1e5, 2)} s`,
+    reference: `${fmt.int(w.n)} messages replayed by the two survivors in ${fmt.num(w.ms / 1000, 2)} s (from owned to every survivor's /health 200), over ${c.takeovers.length} takeover${c.takeovers.length > 1 ? 's' : ''}`,
+    target: '—',
+    ok: null,
+    cmd,
+  });
+  return out;
+}
+
 function growthGrid(g) {
   const symbols = [...new Set(g.cells.map((c) => c.symbols))];
   const windows = [...new Set(g.cells.map((c) => c.windowS))];
@@ -320,7 +373,7 @@ export function renderMarkdown(results) {
   md.push('|---|---|---|---|---|---|');
   for (const x of r) md.push(`| ${x.what} | ${x.value} | ${x.reference} | ${x.target} | ${yes(x.ok)} | \`${x.cmd}\` |`);
   md.push('');
-  md.push('Every command assumes `npm run build` first; `node bench/run.mjs --only SECTION --write` runs a whole section (`engine`, `growth`, `memory`, `nats`, `latency`, `warmup`, `http`) and rewrites this page, keeping the other sections.');
+  md.push('Every command assumes `npm run build` first; `node bench/run.mjs --only SECTION --write` runs a whole section (`engine`, `growth`, `memory`, `nats`, `latency`, `warmup`, `http`, `cluster`) and rewrites this page, keeping the other sections.');
   md.push('');
   const g = s.growth;
   if (g !== undefined) {
@@ -398,6 +451,22 @@ V8's \`heapUsed\` does not include typed-array backing stores, where the windows
 row adds \`arrayBuffers\`. The flatness check writes a JSONL file with the simulator (1000 symbols, 5,000 events/s
 of event time, five windows long), runs \`node dist/cli/main.js compute FILE --output /dev/null\` and samples its
 VmRSS from \`/proc\` every 200 ms.
+
+**Cluster mode** (\`bench/cluster.mjs\`). A three-node nats-server cluster of the bench's own (free loopback ports,
+temp stores removed afterwards) with the partition mapping (P = 12) and a stream replicated 3×, filled once with the
+simulator's events for 200 symbols (JetStream publishes, so every one is stored). Each configuration — the
+single-process JetStream mode, then 1, 2 and 3 members — runs \`senpai-md run\` in child processes on durables of its
+own created just before it (deliver all; \`{durable}-p{K}\` per partition for members, the default 15 s lease, a lease
+bucket of its own), so each drains the same stored events; the rate counts acknowledged messages (the durables' pending and
+ack-pending, polled every 250 ms) from the 10 % mark (once the members hold their shares) to the last, and the CPU is the service processes' user + system
+time over the same span. The machine has two cores shared by three nats-servers and the members: more members cannot
+be faster here, and the figures show what cluster mode costs (a consumer per partition, lease traffic, replicated
+acknowledgements), not how it scales. With three members drained (a run of its own at a 3 s lease; the 3-member
+throughput run for the 15 s lease), one is killed with SIGKILL: *owned* is when a
+survivor's \`GET /cluster\` gives every partition to a survivor, *warm* when every survivor's \`/health\` answers 200
+with the twelve partitions between them (both polled every 25 ms); the warm-up in between replays the moved partitions'
+stored messages, which gives the time per 100k stored messages. The default lease (15 s) is measured without
+\`--quick\`.
 
 **Cost growth** (\`bench/growth.mjs\`). As the engine section, compute mode, for each symbol count × window.
 

@@ -7,7 +7,7 @@
  * measured in the same run as its reference, side by side, so a ratio holds
  * on a noisy machine.
  *
- *   node bench/run.mjs [--only engine,growth,memory,nats,latency,warmup,http] [--quick] [--write]
+ *   node bench/run.mjs [--only engine,growth,memory,nats,latency,warmup,http,cluster] [--quick] [--write]
  *   npm run bench -- --write
  *
  * With --only, the sections not run keep their figures from the last
@@ -23,7 +23,7 @@ import { natsServerBin } from './lib/nats-server.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const SECTIONS = ['engine', 'growth', 'memory', 'nats', 'latency', 'warmup', 'http'];
+const SECTIONS = ['engine', 'growth', 'memory', 'nats', 'latency', 'warmup', 'http', 'cluster'];
 /** The file of each section, when it is not `bench/{section}.mjs`. */
 const SCRIPTS = { http: 'http-load' };
 const NEEDS_GC = new Set(['engine', 'growth', 'memory']);

@@ -116,6 +116,7 @@ export class Service {
       natsConnected: () => this.link.connected,
       providerLastSeen: () => this.pipeline.providerLastSeen,
       staleAfterMs: config.staleAfterMs,
+      cluster: () => this.cluster?.view() ?? null,
       subscribe: (sink) => this.output.add(sink),
     };
     this.http = buildHttpApp({

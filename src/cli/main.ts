@@ -14,6 +14,7 @@ const HELP = `${USAGE}
   replay     publish a recorded JSONL file to NATS
   record     write md.events.> from NATS to a JSONL file of envelopes
   demo       the service and the simulator, with a nats-server of its own when none answers
+             (--cluster: three members on a three-node nats-server cluster of its own)
 
   -V, --version  print the version
   -h, --help     this help`;

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import type { ClusterView } from '../cluster/leases.js';
 import type { Alert, FeatureSnapshot, Signal, SignalThresholds } from '../domain/features.js';
 import type { DashboardViews } from './views.js';
 import type { HistoryPoint } from './dashboard-history.js';
@@ -113,6 +114,8 @@ export interface DashboardStats {
   /** Providers by name, at most {@link STATS_MAX_PROVIDERS}. */
   providers: DashboardProvider[];
   stale_after_ms: number;
+  /** Cluster mode (SPEC §12): the `GET /cluster` body, so the page shows who owns what; null when the mode is off. */
+  cluster: ClusterView | null;
   /** Frames this client missed because its connection could not keep up. */
   stream_dropped: number;
 }
@@ -311,6 +314,7 @@ export class DashboardStream {
       processing_latency_ms: this.latencyWindow(now),
       providers,
       stale_after_ms: staleAfterMs,
+      cluster: this.views.cluster(),
     };
   }
 

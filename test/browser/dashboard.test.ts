@@ -2,7 +2,6 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { chromium } from 'playwright-core';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import type { Alert, FeatureSnapshot, Signal } from '../../src/domain/features.j
 import { attachDashboard } from '../../src/http/dashboard.js';
 import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
 import { Service } from '../../src/app/service.js';
+import { CHROMIUM, launchChromium, watchedPage } from '../helpers/chromium.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 
 /**
@@ -19,8 +19,6 @@ import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
  * read directly and, where Chromium is installed, the page in a real browser.
  */
 
-/** The browser binary; CHROMIUM_PATH overrides it (a missing path skips the browser tests). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUTPUT_DIR = join(import.meta.dirname, '../../test-output');
 
 /** Thresholds low enough that the synthetic trends raise signals, latency alerts and a gap alert within seconds. */
@@ -32,27 +30,6 @@ const ENV = {
   LATENCY_ALERT_MS: '25',
   ALERT_COOLDOWN_MS: '3000',
 };
-
-/** Headless Chromium from the system (Debian's package), with nothing that phones home. */
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
-
-/** A desktop-sized page that records console errors and every request not to `base`. */
-async function watchedPage(browser: Browser, base: string, consoleErrors: string[], foreignRequests: string[]): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, colorScheme: 'dark' });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
-  page.on('request', (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
-  });
-  return page;
-}
 
 async function startDashboardService(natsUrl: string, httpPort = 0, env: Record<string, string> = {}): Promise<{ service: Service; base: string }> {
   const config = loadConfig({ NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort), ...ENV, ...env });
@@ -274,7 +251,7 @@ describe('GET /stream (server-sent events)', () => {
 
     const stats = parse<DashboardStats>(events.find((e) => e.event === 'stats')!);
     expect(Object.keys(stats).sort()).toEqual(
-      ['dropped_by_reason', 'events_dropped_total', 'events_in_total', 'events_per_sec', 'nats_connected', 'processing_latency_ms', 'providers', 'queue', 'signals_emitted_total', 'stale_after_ms', 'stream_dropped', 'symbols', 'uptime_s'].sort(),
+      ['cluster', 'dropped_by_reason', 'events_dropped_total', 'events_in_total', 'events_per_sec', 'nats_connected', 'processing_latency_ms', 'providers', 'queue', 'signals_emitted_total', 'stale_after_ms', 'stream_dropped', 'symbols', 'uptime_s'].sort(),
     );
     expect(stats.events_per_sec).toBeGreaterThan(50);
     expect(stats.nats_connected).toBe(true);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { alive } from '../helpers/cli-process.js';
 import { freePort, natsServerBin, waitFor } from '../helpers/nats-server.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -10,15 +11,6 @@ const bin = join(root, 'bin', 'senpai-md');
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
 const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, cwd: tmpdir() });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('senpai-md top level', () => {
   it('prints the package version with --version and -V', () => {

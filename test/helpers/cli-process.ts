@@ -22,3 +22,13 @@ export class CliProcess {
     if (this.proc.exitCode === null) this.proc.kill(signal);
   }
 }
+
+/** Whether process `pid` exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
