@@ -249,7 +249,8 @@ export class RingReader {
 
   /**
    * Resolves when a record may be waiting: at once if one is, else when the
-   * writer wakes this reader. The event loop keeps running meanwhile.
+   * writer wakes this reader. The event loop keeps running meanwhile; the
+   * wait alone does not keep a thread alive (the engine thread's message port does).
    */
   async waitForRecord(): Promise<void> {
     const ctl = this.ring.ctl;
