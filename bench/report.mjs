@@ -97,7 +97,8 @@ export function rows(results) {
       });
     }
     const bp = n.backpressure;
-    const bpDrops = Object.entries(bp.droppedByReason).filter(([k]) => k.startsWith('backpressure:'));
+    // every label set is exported from the start at 0: only the drops that happened
+    const bpDrops = Object.entries(bp.droppedByReason).filter(([k, v]) => k.startsWith('backpressure:') && v > 0);
     out.push({
       group: 'nats',
       what: 'Core NATS, default queue (10000), same burst: backpressure',
@@ -109,7 +110,7 @@ export function rows(results) {
     });
     const bw = n.backpressureWorker;
     if (bw !== undefined && bw !== null) {
-      const bwDrops = Object.entries(bw.droppedByReason).filter(([k]) => k.startsWith('backpressure:'));
+      const bwDrops = Object.entries(bw.droppedByReason).filter(([k, v]) => k.startsWith('backpressure:') && v > 0);
       out.push({
         group: 'nats',
         what: 'Core NATS, default queue, ENGINE_THREAD=worker: backpressure (queue = ring + waiting)',
