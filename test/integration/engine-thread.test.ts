@@ -1,4 +1,8 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { Service } from '../../src/app/service.js';
+import { loadConfig } from '../../src/config/config.js';
+import { attachDashboard } from '../../src/http/dashboard.js';
 import { waitFor } from '../helpers/nats-server.js';
 import { coreNatsForFile, getJson, startService } from '../helpers/service.js';
 
@@ -26,6 +30,34 @@ describe('ENGINE_THREAD=worker', () => {
       expect(service.engine.symbols.size).toBe(0);
     } finally {
       await stop();
+    }
+  });
+
+  it('feeds the dashboard stream with the features and stats of the engine thread', async () => {
+    const config = loadConfig({ NATS_URL: suite.nats.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ENGINE_THREAD: 'worker' });
+    const service = new Service(config, pino({ level: 'silent' }), { defaultMetrics: false, extendHttp: attachDashboard });
+    const base = `http://127.0.0.1:${await service.listen()}`;
+    await service.start();
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`${base}/stream`, { signal: abort.signal });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = '';
+      const t0 = Date.now();
+      suite.pub.publish('md.events.trade.SOL', JSON.stringify({ type: 'trade', provider: 'okx', symbol: 'SOL', price: 150, size: 2, trade_id: '1', ts_exchange: t0 }));
+      await suite.pub.flush();
+      // frames until one carries SOL's features and stats that counted its trade
+      while (!(/"symbol":"SOL"/.test(text) && /"events_in_total":1[,}]/.test(text))) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toMatch(/"symbol":"SOL"/);
+      expect(text).toMatch(/"events_in_total":1[,}]/);
+    } finally {
+      abort.abort();
+      await service.stop();
     }
   });
 
