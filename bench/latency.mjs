@@ -14,7 +14,12 @@
  *     NATS both ways, queue, processing, the throttle's hold for trailing-edge
  *     publishes (up to 100 ms by design), and the features publish.
  *
- *   node bench/latency.mjs [--rate 20000] [--seconds 12] [--symbols 8] [--quick] [--service-node-args="--trace-gc"]
+ *   node bench/latency.mjs [--rate 20000] [--seconds 12] [--symbols 8] [--quick] [--no-worker] [--service-node-args="--trace-gc"]
+ *
+ * Three services in turn: as it runs (inline processing), always queued (the
+ * reference), and ENGINE_THREAD=worker (its latencies are observed on the
+ * engine thread, so its percentiles come from the histogram's buckets; the
+ * report compares it with the single-thread service's bucket figures).
  */
 import { Child } from './lib/child.mjs';
 import { emitResult, parseArgs, percentile, progress } from './lib/common.mjs';
@@ -95,7 +100,9 @@ async function measure(server, pub, serviceArgs, o) {
 
     const measured = done.latencies.slice(Math.floor(n * (warmupSeconds / seconds)));
     const h = done.service.histogram;
-    const after = bucketCounts(measured, h.bounds);
+    // ENGINE_THREAD=worker: the values are observed on the engine thread; its buckets from the mark on stand for them
+    const worker = done.service.engineThread === 'worker';
+    const after = worker ? done.service.histogramAfterMark : bucketCounts(measured, h.bounds);
     const s = done.service;
     const droppedTrades = Object.entries(s.dropped)
       .filter(([k]) => k.endsWith(':trade'))
@@ -105,9 +112,9 @@ async function measure(server, pub, serviceArgs, o) {
       achievedRate: paced.rate,
       publisherLagMs: paced.publisherLagMs,
       processing: {
-        exact: stats(measured),
+        exact: worker ? null : stats(measured),
         // what the service's own buckets give over the same messages (as a rate() window after warm-up would)
-        histogram: { p50: histogramQuantile(0.5, h.bounds, after), p99: histogramQuantile(0.99, h.bounds, after), p999: histogramQuantile(0.999, h.bounds, after), count: measured.length },
+        histogram: { p50: histogramQuantile(0.5, h.bounds, after), p99: histogramQuantile(0.99, h.bounds, after), p999: histogramQuantile(0.999, h.bounds, after), count: after.reduce((a, b) => a + b, 0) },
         histogramWholeRun: { p50: histogramQuantile(0.5, h.bounds, h.counts), p99: histogramQuantile(0.99, h.bounds, h.counts), p999: histogramQuantile(0.999, h.bounds, h.counts), count: h.count },
       },
       featureAge: stats(paced.featureAges),
@@ -149,7 +156,9 @@ async function main() {
     // run: every message waiting for a drain turn (setImmediate), as before inline processing
     const service = await measure(server, pub, [], { ...o, label: 'service' });
     const queued = await measure(server, pub, ['--queued'], { ...o, label: 'always queued' });
-    emitResult(args, { rate, seconds, symbols, warmupSeconds, ...service, queued });
+    // and the engine on its own thread (ENGINE_THREAD=worker), same publisher, same run
+    const worker = args['no-worker'] === true ? null : await measure(server, pub, ['--engine-thread', 'worker'], { ...o, label: 'ENGINE_THREAD=worker' });
+    emitResult(args, { rate, seconds, symbols, warmupSeconds, ...service, queued, worker });
   } finally {
     pub.send({ type: 'close' });
     await pub.next('closed', 10_000).catch(() => undefined);

@@ -82,8 +82,23 @@ export function rows(results) {
       ok: pub === proc && svc.every((r) => r.complete),
       cmd: `${cmd} --no-jetstream`,
     });
+    if ((n.core.worker ?? []).length > 0) {
+      const wk = n.core.worker;
+      const wpub = wk.reduce((a, r) => a + r.tradesPublished, 0);
+      const wproc = wk.reduce((a, r) => a + r.tradesProcessed, 0);
+      out.push({
+        group: 'nats',
+        what: 'End to end, core NATS, ENGINE_THREAD=worker (engine on its own thread): vs bare subscriber',
+        value: `${perS(n.core.workerMedian)} (${fmt.pct(n.core.workerRatio)})`,
+        reference: `single-thread service ${perS(n.core.serviceMedian)} (${fmt.pct(n.core.ratio)}) in the same run; CPU ${fmt.num(median(wk.map((r) => r.cpuPercent)), 0)} % vs ${fmt.num(median(svc.map((r) => r.cpuPercent)), 0)} % of a core; trades ${fmt.int(wpub)} → ${fmt.int(wproc)}`,
+        target: 'beat the single-thread service, else stay off by default',
+        ok: n.core.workerMedian > n.core.serviceMedian && wpub === wproc,
+        cmd: `${cmd} --no-jetstream`,
+      });
+    }
     const bp = n.backpressure;
-    const bpDrops = Object.entries(bp.droppedByReason).filter(([k]) => k.startsWith('backpressure:'));
+    // every label set is exported from the start at 0: only the drops that happened
+    const bpDrops = Object.entries(bp.droppedByReason).filter(([k, v]) => k.startsWith('backpressure:') && v > 0);
     out.push({
       group: 'nats',
       what: 'Core NATS, default queue (10000), same burst: backpressure',
@@ -93,6 +108,19 @@ export function rows(results) {
       ok: bp.tradesPublished === bp.tradesProcessed && !bpDrops.some(([k]) => k.endsWith(':trade')),
       cmd: `${cmd} --no-jetstream`,
     });
+    const bw = n.backpressureWorker;
+    if (bw !== undefined && bw !== null) {
+      const bwDrops = Object.entries(bw.droppedByReason).filter(([k, v]) => k.startsWith('backpressure:') && v > 0);
+      out.push({
+        group: 'nats',
+        what: 'Core NATS, default queue, ENGINE_THREAD=worker: backpressure (queue = ring + waiting)',
+        value: `trades ${fmt.int(bw.tradesPublished)} → ${fmt.int(bw.tradesProcessed)}`,
+        reference: `dropped: ${bwDrops.map(([k, v]) => `${k.split(':')[1]} ${fmt.int(v)}`).join(', ') || 'none'}; queue peak ${fmt.int(bw.queueMax)}; ${perS(bw.rate)}`,
+        target: 'trades never dropped',
+        ok: bw.tradesPublished === bw.tradesProcessed && !bwDrops.some(([k]) => k.endsWith(':trade')),
+        cmd: `${cmd} --no-jetstream`,
+      });
+    }
     if (n.jetstream !== null) {
       const j = n.jetstream;
       out.push({
@@ -115,6 +143,19 @@ export function rows(results) {
         ok: jp === jq && j.service.every((r) => r.complete),
         cmd,
       });
+      if ((j.worker ?? []).length > 0) {
+        const wp = j.worker.reduce((a, r) => a + r.tradesPublished, 0);
+        const wq = j.worker.reduce((a, r) => a + r.tradesProcessed, 0);
+        out.push({
+          group: 'nats',
+          what: 'End to end, JetStream, ENGINE_THREAD=worker: vs bare consume({callback}) + ack',
+          value: `${perS(j.workerMedian)} (${fmt.pct(j.workerRatio)})`,
+          reference: `single-thread service ${perS(j.serviceMedian)} (${fmt.pct(j.ratio)}) in the same run; trades ${fmt.int(wp)} → ${fmt.int(wq)}`,
+          target: 'beat the single-thread service, else stay off by default',
+          ok: j.workerMedian > j.serviceMedian && wp === wq,
+          cmd,
+        });
+      }
     }
   }
   const l = s.latency;
@@ -142,6 +183,19 @@ export function rows(results) {
       ok: null,
       cmd,
     });
+    const wl = l.worker;
+    if (wl !== undefined && wl !== null) {
+      const wh = wl.processing.histogram;
+      out.push({
+        group: 'latency',
+        what: `the same with ENGINE_THREAD=worker (engine on its own thread; histogram buckets, observed there)`,
+        value: `p50 ${ms(wh.p50)}, p99 ${ms(wh.p99)}, p99.9 ${ms(wh.p999)}`,
+        reference: `single-thread service's buckets in the same run: p50 ${ms(h.p50)}, p99 ${ms(h.p99)}, p99.9 ${ms(h.p999)}; CPU ${fmt.num(wl.service.cpuPercent, 0)} % vs ${fmt.num(l.service.cpuPercent, 0)} % of a core; trades ${fmt.int(wl.service.tradesPublished)} → ${fmt.int(wl.service.tradesProcessed)}`,
+        target: 'not worse than the single-thread service',
+        ok: wh.p99 <= h.p99 && wh.p999 <= h.p999,
+        cmd,
+      });
+    }
     const a = l.featureAge;
     out.push({
       group: 'latency',

@@ -1,4 +1,4 @@
-import type { MarketEvent, Rejection } from '../domain/events.js';
+import type { EventTypeLabel, MarketEvent, Rejection } from '../domain/events.js';
 import { isRejection, reject } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
 import type { OutputPort } from '../output/output-port.js';
@@ -262,6 +262,26 @@ export class Pipeline {
       this.engine.forget(symbol);
       this.features.forget(symbol);
     }
+  }
+
+  /**
+   * ENGINE_THREAD=worker: the engine thread processes a run of messages the
+   * I/O thread admitted — {@link beginRun}, {@link processAdmitted} for each,
+   * {@link endRun} — through the same path as {@link drain}, without this
+   * pipeline's queue.
+   */
+  beginRun(): void {
+    this.drainNow = performance.now();
+    this.draining = true;
+  }
+
+  /** One admitted message; `recvMs` and `t0` (this thread's `performance.now()` clock) as the I/O thread took them. */
+  processAdmitted(subject: string, data: Uint8Array, subjectType: EventTypeLabel, recvMs: number, t0: number): void {
+    this.process({ subject, data, subjectType, recvMs, t0, ack: null });
+  }
+
+  endRun(): void {
+    this.draining = false;
   }
 
   /** Resolves once the queue is empty and nothing is being processed. */

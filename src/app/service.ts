@@ -13,7 +13,7 @@ import { JetStreamSource } from '../nats/jetstream-source.js';
 import { LinkStatus } from '../nats/link-status.js';
 import { connectWithRetry, natsOptions } from '../nats/nats-link.js';
 import { NatsSink } from '../nats/nats-sink.js';
-import type { WarmupProgress } from '../nats/warm-start.js';
+import type { WarmupProgress, WarmupTarget } from '../nats/warm-start.js';
 import { warmStart } from '../nats/warm-start.js';
 import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import { Telemetry } from '../obs/telemetry.js';
@@ -21,9 +21,11 @@ import type { OutputPort } from '../output/output-port.js';
 import { FanOut } from '../output/output-port.js';
 import { ClusterMetrics } from '../obs/cluster-metrics.js';
 import { ClusterMember } from './cluster-member.js';
-import { JetStreamUnavailableError } from '../domain/errors.js';
+import { EngineThreadLimitError, JetStreamUnavailableError } from '../domain/errors.js';
 import type { InlineBudget } from './pipeline.js';
 import { DEFAULT_INLINE_BUDGET, Pipeline } from './pipeline.js';
+import { engineConfigOf, pipelineOptionsOf } from './engine-protocol.js';
+import { EngineThread } from './engine-thread.js';
 
 /** Attempts, a second apart, to read or create the stream at a cluster member's start. */
 const STREAM_START_ATTEMPTS = 10;
@@ -63,6 +65,14 @@ export class Service {
   private readonly clusterMetrics: ClusterMetrics | null;
   /** The HTTP port bound by {@link listen}, null before. */
   private boundPort: number | null = null;
+  /**
+   * ENGINE_THREAD=worker: the engine thread and the I/O side of its ring;
+   * null otherwise. In that mode `engine` and `pipeline` above stay idle (the
+   * engine thread runs its own): read state through HTTP or this.
+   */
+  readonly engineThread: EngineThread | null;
+  /** Resolves (never rejects) with the error if the engine thread dies: the service cannot go on (`run` exits 1). */
+  readonly fatal: Promise<Error>;
 
   constructor(
     readonly config: Readonly<Config>,
@@ -74,10 +84,7 @@ export class Service {
       inline?: InlineBudget | null;
     } = {},
   ) {
-    this.engine = new MarketEngine(
-      { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },
-      'live',
-    );
+    this.engine = new MarketEngine(engineConfigOf(config), 'live');
     let queueFill = () => 0;
     this.telemetry = new Telemetry(() => queueFill(), { defaultMetrics: opts.defaultMetrics ?? true, maxSymbolLabels: config.metricsMaxSymbols });
     this.quality = new DataQualityMetrics(this.telemetry.registry);
@@ -93,28 +100,23 @@ export class Service {
       this.telemetry,
       this.alerts,
       this.output,
-      {
-        queueCapacity: config.queueMaxSize,
-        queueMaxBytes: config.queueMaxBytes,
-        signalMaxAgeMs: config.signalMaxAgeMs,
-        dropOnBackpressure: !config.jetstream.enabled,
-        featuresPubRateHz: config.featuresPubRateHz,
-        latencyAlertMs: config.latencyAlertMs,
-        maxSymbols: config.maxSymbols,
-        inline: opts.inline === undefined ? DEFAULT_INLINE_BUDGET : opts.inline,
-      },
+      pipelineOptionsOf(config, opts.inline === undefined ? DEFAULT_INLINE_BUDGET : opts.inline),
       this.quality,
     );
-    queueFill = () => this.pipeline.queue.fillRatio;
+    let fatal: (err: Error) => void = () => undefined;
+    this.fatal = new Promise((resolve) => (fatal = resolve));
+    const thread = config.engineThread === 'worker' ? new EngineThread({ config, telemetry: this.telemetry, quality: this.quality, alerts: this.alerts, output: this.output, log, failed: fatal }) : null;
+    this.engineThread = thread;
+    queueFill = thread !== null ? () => thread.fillRatio : () => this.pipeline.queue.fillRatio;
     this.clusterMetrics = config.cluster === null ? null : new ClusterMetrics(this.telemetry.registry);
     this.views = {
-      symbols: this.engine.symbols,
+      symbols: thread !== null ? { has: (symbol) => thread.has(symbol), get size() { return thread.symbolCount; } } : this.engine.symbols,
       telemetry: this.telemetry,
-      queue: this.pipeline.queue,
+      queue: thread ?? this.pipeline.queue,
       rules: config.rules,
       http: config.http,
       natsConnected: () => this.link.connected,
-      providerLastSeen: () => this.pipeline.providerLastSeen,
+      providerLastSeen: () => thread?.providerLastSeen ?? this.pipeline.providerLastSeen,
       staleAfterMs: config.staleAfterMs,
       cluster: () => this.cluster?.view() ?? null,
       subscribe: (sink) => this.output.add(sink),
@@ -122,10 +124,11 @@ export class Service {
     this.http = buildHttpApp({
       symbols: this.engine.symbols,
       telemetry: this.telemetry,
-      queue: this.pipeline.queue,
+      queue: thread ?? this.pipeline.queue,
       isNatsConnected: () => this.link.connected,
       http: config.http,
-      lastBackpressureDropMs: () => this.pipeline.lastBackpressureDropMs,
+      lastBackpressureDropMs: () => (thread ?? this.pipeline).lastBackpressureDropMs,
+      ...(thread !== null ? { engine: thread } : {}),
       natsError: () => this.link.error,
       warmup: () => {
         const w = this.warming ?? this.cluster?.warming() ?? null;
@@ -169,12 +172,23 @@ export class Service {
     if (cfg.jetstream.enabled && cfg.warmup.enabled && cfg.cluster === null) this.beginWarming();
     this.nc = nc;
     this.natsSink.attach(nc);
+    const thread = this.engineThread;
+    const maxPayload = nc.info?.max_payload ?? 0;
+    if (thread !== null && maxPayload > thread.maxPayload()) {
+      throw new EngineThreadLimitError(`ENGINE_THREAD=worker carries payloads up to ${thread.maxPayload()} bytes, but the NATS server allows ${maxPayload} (max_payload): lower it or set ENGINE_THREAD=main`);
+    }
+    // the callback: admission, then the engine on this thread or the ring to the engine thread
+    const offer: (subject: string, data: Uint8Array, ack: ((redeliver?: boolean) => void) | null) => void =
+      thread !== null ? (subject, data, ack) => thread.offer(subject, data, ack) : (subject, data, ack) => this.pipeline.offer(subject, data, ack);
     this.link.follow(nc, {
       disconnected: () => undefined,
       reconnected: (seconds) => {
         this.alerts.raise(natsRestoredAlert(seconds));
         // core mode: what was published meanwhile is lost, so coverage restarts after the gap (SPEC §11)
-        if (!cfg.jetstream.enabled) void this.pipeline.idle().then(() => this.engine.coverageLost());
+        if (!cfg.jetstream.enabled) {
+          if (this.engineThread !== null) this.engineThread.coverageLost();
+          else void this.pipeline.idle().then(() => this.engine.coverageLost());
+        }
       },
     });
     if (cfg.cluster !== null) {
@@ -186,17 +200,19 @@ export class Service {
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
       else await js.ensureDurable();
       if (this.stopping) return;
-      await js.start((subject, data, ack) => this.pipeline.offer(subject, data, ack));
+      await js.start(offer);
       this.jetstream = js;
       this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable }, 'consuming from JetStream');
     } else {
       this.core = new CoreSource(nc, cfg.nats.subject);
-      await this.core.start((subject, data) => this.pipeline.offer(subject, data, null));
+      await this.core.start((subject, data) => offer(subject, data, null));
       this.log.info({ subject: cfg.nats.subject }, 'subscribed');
     }
     this.staleTimer = setInterval(() => {
       // cluster mode: only the owner of the heartbeats' partition speaks for the providers (SPEC §12)
-      if (this.link.connected && (this.cluster === null || this.cluster.ownsProviderAlerts())) this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
+      if (!this.link.connected || (this.cluster !== null && !this.cluster.ownsProviderAlerts())) return;
+      if (thread !== null) thread.checkStale(Date.now(), cfg.staleAfterMs).catch(() => undefined); // a failed thread is reported once, by itself
+      else this.pipeline.checkStale(Date.now(), cfg.staleAfterMs);
     }, 1000);
     this.staleTimer.unref();
     this.evictTimer = setInterval(() => this.evictIdle(), Math.max(1000, Math.min(60_000, cfg.symbolIdleEvictMs / 10)));
@@ -250,6 +266,7 @@ export class Service {
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
     this.cluster?.crash();
+    await this.engineThread?.terminate();
     this.pipeline.gate = { admits: () => false, publishes: () => false, misplaced: () => null };
     this.pipeline.features.flush();
     await this.nc?.close().catch(() => undefined);
@@ -269,11 +286,27 @@ export class Service {
     const cfg = this.config;
     const progress = this.warming ?? this.beginWarming();
     try {
-      await warmStart(js, maxAgeMs, { stream: cfg.jetstream.stream, windowMs: cfg.windowMs, marginS: cfg.warmup.marginS }, {
-        setCoverageStart: (ms) => this.engine.setCoverageStart(ms),
-        replay: (subject, data, tsMs, publishSignal) => this.pipeline.replay(subject, data, tsMs, publishSignal),
-        republish: (symbols) => this.pipeline.republish(symbols),
-      }, progress, this.log);
+      const thread = this.engineThread;
+      // ENGINE_THREAD=worker: the replay goes through the ring like live messages, in order; the
+      // engine thread keeps the symbols to republish itself
+      const target: WarmupTarget =
+        thread !== null
+          ? {
+              setCoverageStart: (ms) => thread.setCoverageStart(ms),
+              replay: (subject, data, tsMs, publishSignal) => {
+                thread.replay(subject, data, tsMs, publishSignal);
+                return null;
+              },
+              republish: () => thread.republish(),
+            }
+          : {
+              setCoverageStart: (ms) => this.engine.setCoverageStart(ms),
+              replay: (subject, data, tsMs, publishSignal) => this.pipeline.replay(subject, data, tsMs, publishSignal),
+              republish: (symbols) => this.pipeline.republish(symbols),
+            };
+      await warmStart(js, maxAgeMs, { stream: cfg.jetstream.stream, windowMs: cfg.windowMs, marginS: cfg.warmup.marginS }, target, progress, this.log);
+      // healthy only once the engine thread has rebuilt the windows, not once the replay is handed over
+      if (thread !== null) await thread.idle();
       this.quality.warmupSeconds = (Date.now() - progress.startedMs) / 1000;
     } finally {
       this.warming = null;
@@ -283,8 +316,12 @@ export class Service {
 
   /** Forgets symbols idle for SYMBOL_IDLE_EVICT_S (SPEC §3). */
   private evictIdle(): void {
-    const evicted = this.pipeline.evictIdle(Date.now(), this.config.symbolIdleEvictMs);
-    if (evicted.length > 0) this.log.info({ count: evicted.length, symbols: evicted.slice(0, 20) }, 'idle symbols forgotten');
+    const logEvicted = (evicted: string[]) => {
+      if (evicted.length > 0) this.log.info({ count: evicted.length, symbols: evicted.slice(0, 20) }, 'idle symbols forgotten');
+    };
+    const thread = this.engineThread;
+    if (thread !== null) thread.evictIdle(Date.now(), this.config.symbolIdleEvictMs).then(logEvicted, () => undefined);
+    else logEvicted(this.pipeline.evictIdle(Date.now(), this.config.symbolIdleEvictMs));
   }
 
   /**
@@ -299,8 +336,13 @@ export class Service {
     if (this.cluster !== null) await this.cluster.stop();
     if (this.jetstream !== null) await this.jetstream.stop();
     if (this.core !== null) await this.core.stop();
-    await this.pipeline.idle();
-    this.pipeline.features.flush();
+    if (this.engineThread !== null) {
+      await this.engineThread.idle();
+      await this.engineThread.stop(); // trailing edges published, then the thread ends
+    } else {
+      await this.pipeline.idle();
+      this.pipeline.features.flush();
+    }
     const nc = this.nc;
     if (nc !== null && !nc.isClosed()) {
       // drain flushes every pending publish; while NATS is down it cannot, so it is bounded

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/config.js';
-import { JetStreamUnavailableError } from '../domain/errors.js';
+import { EngineThreadLimitError, JetStreamUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../obs/logger.js';
 import { attachDashboard } from '../http/dashboard.js';
 import { DurableMismatchError } from '../nats/jetstream-source.js';
@@ -65,7 +65,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   const started = service.start().then(
     () => done,
     async (err: unknown) => {
-      if (err instanceof JetStreamUnavailableError || err instanceof DurableMismatchError) {
+      if (err instanceof JetStreamUnavailableError || err instanceof DurableMismatchError || err instanceof EngineThreadLimitError) {
         process.stderr.write(`senpai-md: ${err.message}\n`);
         await service.stop().catch(() => undefined);
         return 1;
@@ -73,7 +73,12 @@ export async function runCommand(argv: string[], env: Record<string, string | un
       throw err;
     },
   );
-  const code = await Promise.race([started, done]);
+  // ENGINE_THREAD=worker: a dead engine thread ends the process loudly (the thread logged why)
+  const fatal = service.fatal.then(async () => {
+    await service.stop().catch(() => undefined);
+    return 1;
+  });
+  const code = await Promise.race([started, done, fatal]);
   log.info('stopped');
   log.flush();
   return code;

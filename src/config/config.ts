@@ -116,10 +116,20 @@ const schema = z.object({
   CLUSTER_LEASE_MS: int(3000, 600_000).default(15000),
   CLUSTER_ADVERTISE_URL: optionalString.refine((u) => u === undefined || /^https?:\/\/[^\s/]+(\/\S*)?$/.test(u), 'an http:// or https:// URL'),
   CLUSTER_MEMBER_ID: optionalString.refine((id) => id === undefined || /^[A-Za-z0-9_=-]{1,64}$/.test(id), 'letters, digits, _, - and = (at most 64)'),
+  ENGINE_THREAD: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((s) => s === 'main' || s === 'worker', 'main or worker')
+    .transform((s) => s as EngineThreadMode)
+    .default('main'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 type Raw = z.output<typeof schema>;
+
+/** Where decode, engine, features and rules run: on the I/O thread (`main`) or on a worker thread of their own (`worker`). */
+export type EngineThreadMode = 'main' | 'worker';
 
 /** Cluster mode settings (SPEC §12). */
 export interface ClusterConfig {
@@ -185,6 +195,8 @@ export interface Config {
   readonly warmup: { readonly enabled: boolean; readonly marginS: number };
   /** Cluster mode (SPEC §12); null when `CLUSTER_PARTITIONS=0`. */
   readonly cluster: ClusterConfig | null;
+  /** `ENGINE_THREAD`: `worker` runs decode and the engine on a thread of their own, the I/O thread keeping NATS and admission. */
+  readonly engineThread: EngineThreadMode;
   readonly logLevel: Raw['LOG_LEVEL'];
   /** Non-fatal findings (unknown variables), for the caller to log. */
   readonly warnings: readonly string[];
@@ -195,7 +207,7 @@ export const CONFIG_VARIABLES = Object.keys(schema.shape);
 
 /** Variables with this service's prefixes that other parts of it read (not the service's config). */
 const OTHER_KNOWN = ['NATS_SERVER_BIN'];
-const PREFIXES = ['NATS_', 'SIGNAL_', 'HTTP_', 'QUEUE_', 'JETSTREAM_', 'CLUSTER_', 'WARMUP_', 'SENPAI_'];
+const PREFIXES = ['NATS_', 'SIGNAL_', 'HTTP_', 'QUEUE_', 'JETSTREAM_', 'CLUSTER_', 'WARMUP_', 'SENPAI_', 'ENGINE_'];
 /** Names other software sets (proxies, Kubernetes service links). */
 const EXEMPT = [/^HTTP_PROXY$/, /^NATS_SERVICE_/, /^NATS_PORT/];
 /** Values never shown in a message. */
@@ -291,6 +303,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
   if (r.CLUSTER_PARTITIONS > 0 && !r.USE_JETSTREAM) {
     throw new ConfigError(`invalid CLUSTER_PARTITIONS=${JSON.stringify(String(r.CLUSTER_PARTITIONS))}: cluster mode requires USE_JETSTREAM=true (SPEC §12)`);
   }
+  if (r.CLUSTER_PARTITIONS > 0 && r.ENGINE_THREAD === 'worker') {
+    throw new ConfigError('invalid ENGINE_THREAD="worker": cluster mode (CLUSTER_PARTITIONS) runs the engine on the main thread only; set ENGINE_THREAD=main');
+  }
   const fromUrl = urlCredentials(r.NATS_URL);
   const user = fromUrl === null ? r.NATS_USER : fromUrl.user;
   const password = fromUrl === null ? r.NATS_PASSWORD : fromUrl.password;
@@ -344,6 +359,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
             advertiseUrl: r.CLUSTER_ADVERTISE_URL ?? defaultAdvertiseUrl(r.HTTP_HOST, r.HTTP_PORT),
             memberId: r.CLUSTER_MEMBER_ID ?? defaultMemberId(),
           },
+    engineThread: r.ENGINE_THREAD,
     logLevel: r.LOG_LEVEL,
     warnings: unknownVariableWarnings(env),
   });

@@ -5,6 +5,7 @@ import { normalizeSymbol } from '../domain/symbol.js';
 import { computeFeatures } from '../features/feature-engine.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { SymbolState } from '../state/symbol-state.js';
+import { latestState } from './latest-state.js';
 import { BearerToken, PUBLIC_ROUTES } from './bearer-token.js';
 import { ConnectionLimit, HEALTH_RESERVE_CONNECTIONS } from './connection-limit.js';
 import type { DegradedReason, WarmupProgress } from './health.js';
@@ -13,9 +14,10 @@ import { HttpCounters } from './http-counters.js';
 import { MetricsCache } from './metrics-cache.js';
 import type { RequestGateOptions } from './request-gate.js';
 import { DEFAULT_GATE_OPTIONS, RequestGate } from './request-gate.js';
-import type { HttpOptions, QueueView, SymbolStoreView } from './views.js';
+import type { EngineReads, HttpOptions, QueueView, SymbolStoreView } from './views.js';
 
 export type { HttpOptions } from './views.js';
+export { latestState } from './latest-state.js';
 
 /** What the HTTP API reads (read-only views); it never writes. */
 export interface HttpDeps {
@@ -36,6 +38,12 @@ export interface HttpDeps {
   readonly log?: Logger;
   /** Cluster mode (SPEC §12): `GET /cluster`, owned partitions in `/health`, 421 for symbols owned elsewhere; absent when off. */
   readonly cluster?: () => ClusterRoutes | null;
+  /**
+   * ENGINE_THREAD=worker: the engine runs on its own thread; state reads ask
+   * it and `/stats`, `/metrics` and `/health` bring the counters up to date
+   * first (`symbols` is then unused). Absent: the engine is `symbols`' owner, read directly.
+   */
+  readonly engine?: EngineReads;
   /** Extra routes (the dashboard) registered on the same server, with the layer's counters. */
   readonly extend?: (app: FastifyInstance, counters: HttpCounters) => void;
 }
@@ -76,7 +84,8 @@ function symbolParam(req: FastifyRequest): string {
   return symbol;
 }
 
-function stateOf(deps: HttpDeps, req: FastifyRequest): SymbolState {
+/** The symbol asked for, once the cluster (if any) says it is answered here. */
+function routedSymbol(deps: HttpDeps, req: FastifyRequest): string {
   const symbol = symbolParam(req);
   const route = deps.cluster?.()?.route(symbol);
   if (route !== undefined && route.kind === 'elsewhere') {
@@ -85,28 +94,45 @@ function stateOf(deps: HttpDeps, req: FastifyRequest): SymbolState {
   if (route !== undefined && route.kind === 'unowned') {
     throw new HttpError(503, `symbol ${symbol} is in partition ${route.partition}, which no cluster member owns right now (being taken over); retry shortly`);
   }
+  return symbol;
+}
+
+function unknownSymbol(symbol: string): HttpError {
+  return new HttpError(404, `unknown symbol ${symbol}: no event seen for it`);
+}
+
+function stateOf(deps: HttpDeps, req: FastifyRequest): SymbolState {
+  const symbol = routedSymbol(deps, req);
   const s = deps.symbols.get(symbol);
-  if (s === undefined) throw new HttpError(404, `unknown symbol ${symbol}: no event seen for it`);
+  if (s === undefined) throw unknownSymbol(symbol);
   return s;
 }
 
-/** The state/latest body (SPEC §7). */
-export function latestState(s: SymbolState) {
-  const t = s.lastTrade;
-  const q = s.lastQuote;
-  const b = s.lastBook;
-  return {
-    symbol: s.symbol,
-    trade:
-      t === null
-        ? null
-        : { price: t.event.price, size: t.event.size, side: t.event.side, trade_id: t.event.tradeId, provider: t.event.provider, ts_exchange: t.event.tsExchange, ts_recv: t.recvMs },
-    quote:
-      q === null
-        ? null
-        : { bid: q.event.bid, ask: q.event.ask, bid_size: q.event.bidSize, ask_size: q.event.askSize, provider: q.event.provider, ts_exchange: q.event.tsExchange, ts_recv: q.recvMs },
-    book: b === null ? null : { bids: b.event.bids, asks: b.event.asks, provider: b.event.provider, ts_exchange: b.event.tsExchange, ts_recv: b.recvMs },
-  };
+/** ENGINE_THREAD=worker: a symbol's answer from the engine thread, 404 when it does not know the symbol. */
+async function engineRead(engine: EngineReads, deps: HttpDeps, req: FastifyRequest, read: (symbol: string) => Promise<object | null>): Promise<object> {
+  const symbol = routedSymbol(deps, req);
+  const body = await read.call(engine, symbol);
+  if (body === null) throw unknownSymbol(symbol);
+  return body;
+}
+
+/** How long `/health` waits for the engine thread's answer before saying it does not answer. */
+export const ENGINE_HEALTH_TIMEOUT_MS = 2000;
+
+/** The engine thread's symbol list, or why there is none (it failed, or it does not answer in time). */
+async function engineSymbols(engine: EngineReads): Promise<{ symbols: readonly string[]; error: string | null }> {
+  const failed = engine.failure();
+  if (failed !== null) return { symbols: [], error: failed.message };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), ENGINE_HEALTH_TIMEOUT_MS)));
+  try {
+    const symbols = await Promise.race([engine.symbols(), timeout]);
+    return symbols === null ? { symbols: [], error: `the engine thread has not answered for ${ENGINE_HEALTH_TIMEOUT_MS} ms` } : { symbols, error: null };
+  } catch (err) {
+    return { symbols: [], error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Sorted symbol list for `/health`, rebuilt when the count changes or it is a second old. */
@@ -229,19 +255,31 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     return out;
   };
 
-  app.get('/health', (_req, reply) => {
-    const now = Date.now();
-    const { statusCode, body } = healthAnswer({
+  const engine = deps.engine;
+  const health = (now: number, symbols: readonly string[], engineError: string | null) =>
+    healthAnswer({
       natsConnected: deps.isNatsConnected(),
       natsError: deps.natsError?.() ?? null,
       warmup: deps.warmup?.() ?? null,
       degraded: degraded(now),
       uptimeS: deps.telemetry.uptimeSeconds(),
-      symbols: symbolList.get(now),
+      symbols,
       partitions: deps.cluster?.()?.owned() ?? null,
+      engineError,
     });
-    void reply.code(statusCode).send(body);
-  });
+  if (engine !== undefined) {
+    app.get('/health', async (_req, reply) => {
+      const { symbols, error } = await engineSymbols(engine);
+      const { statusCode, body } = health(Date.now(), symbols, error);
+      return reply.code(statusCode).send(body);
+    });
+  } else {
+    app.get('/health', (_req, reply) => {
+      const now = Date.now();
+      const { statusCode, body } = health(now, symbolList.get(now), null);
+      void reply.code(statusCode).send(body);
+    });
+  }
 
   app.get('/metrics', (_req, reply) => {
     const text = metrics.fresh();
@@ -249,16 +287,18 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       void reply.type(metrics.contentType).send(text);
       return reply;
     }
-    metrics.get().then(
+    // ENGINE_THREAD=worker: the engine thread's counts up to now first (a failed thread: what came before)
+    const synced = engine === undefined || engine.failure() !== null ? Promise.resolve() : engine.sync().catch(() => undefined);
+    synced.then(() => metrics.get()).then(
       (t) => void reply.type(metrics.contentType).send(t),
       (err: unknown) => void reply.send(err),
     );
     return reply;
   });
 
-  app.get('/stats', (_req, reply) => {
+  const stats = (symbols: number) => {
     const t = deps.telemetry;
-    void reply.send({
+    return {
       queue: { size: deps.queue.size, capacity: deps.queue.capacity, fill_ratio: deps.queue.fillRatio, bytes: deps.queue.bytes, max_bytes: Number.isFinite(deps.queue.maxBytes) ? deps.queue.maxBytes : null },
       events_in_total: t.eventsInTotal,
       events_processed_total: t.eventsProcessedTotal,
@@ -267,11 +307,21 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       events_per_sec: t.eventsPerSecond(),
       features_published_total: t.featuresPublishedTotal,
       signals_emitted_total: t.signalsEmittedTotal,
-      symbols: deps.symbols.size,
+      symbols,
       uptime_s: t.uptimeSeconds(),
       http: counters.stats(),
+    };
+  };
+  if (engine !== undefined) {
+    app.get('/stats', async () => {
+      if (engine.failure() === null) await engine.sync().catch(() => undefined);
+      return stats(engine.symbolCount);
     });
-  });
+  } else {
+    app.get('/stats', (_req, reply) => {
+      void reply.send(stats(deps.symbols.size));
+    });
+  }
 
   app.get('/cluster', (_req, reply) => {
     const cluster = deps.cluster?.() ?? null;
@@ -279,12 +329,17 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     else void reply.send(cluster.view());
   });
 
-  app.get('/state/latest', (req, reply) => {
-    void reply.send(latestState(stateOf(deps, req)));
-  });
-  app.get('/features/latest', (req, reply) => {
-    void reply.send(computeFeatures(stateOf(deps, req)));
-  });
+  if (engine !== undefined) {
+    app.get('/state/latest', (req) => engineRead(engine, deps, req, engine.latestState));
+    app.get('/features/latest', (req) => engineRead(engine, deps, req, engine.features));
+  } else {
+    app.get('/state/latest', (req, reply) => {
+      void reply.send(latestState(stateOf(deps, req)));
+    });
+    app.get('/features/latest', (req, reply) => {
+      void reply.send(computeFeatures(stateOf(deps, req)));
+    });
+  }
 
   deps.extend?.(app, counters);
   return app;

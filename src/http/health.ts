@@ -23,6 +23,8 @@ export interface HealthInput {
   readonly symbols: readonly string[];
   /** Cluster mode: the partitions owned here (SPEC §12); null when off. */
   readonly partitions?: readonly number[] | null;
+  /** ENGINE_THREAD=worker: why the engine thread is not processing (it failed, or does not answer); null when it is. */
+  readonly engineError?: string | null;
 }
 
 export interface HealthAnswer {
@@ -37,6 +39,9 @@ export function healthAnswer(h: HealthInput): HealthAnswer {
       statusCode: 503,
       body: { status: 'degraded', reasons: ['nats'], nats_error: h.natsError ?? 'not connected', ...common }, // the contract requires a reason
     };
+  }
+  if (h.engineError != null) {
+    return { statusCode: 503, body: { status: 'degraded', reasons: ['engine'], engine_error: h.engineError, ...common } };
   }
   if (h.warmup !== null) {
     return { statusCode: 503, body: { status: 'warming', warmup: { messages: h.warmup.messages, elapsed_s: h.warmup.elapsed_s }, ...common } };

@@ -13,6 +13,32 @@ import type { SymbolState } from '../state/symbol-state.js';
 /** The tracked symbols and their state (the engine's map, read-only). */
 export type SymbolStoreView = ReadonlyMap<string, SymbolState>;
 
+/** Which symbols are tracked, as the dashboard asks (the engine's map is one). */
+export interface SymbolPresence {
+  has(symbol: string): boolean;
+  readonly size: number;
+}
+
+/**
+ * ENGINE_THREAD=worker: the engine runs on a thread of its own, so state is
+ * read by asking it (the answers are its current state, never a copy), and
+ * the counters are brought up to date before they are read.
+ */
+export interface EngineReads {
+  /** Resolves once the counters hold everything the engine processed before the call. */
+  sync(): Promise<void>;
+  /** The tracked symbols, sorted (rebuilt at most once a second or when the count changes). */
+  symbols(): Promise<readonly string[]>;
+  /** The `/state/latest` body of a symbol; null when unknown. */
+  latestState(symbol: string): Promise<object | null>;
+  /** The `/features/latest` body of a symbol; null when unknown. */
+  features(symbol: string): Promise<object | null>;
+  /** Symbols tracked at the engine's last report (after {@link sync}: now). */
+  readonly symbolCount: number;
+  /** Why the engine thread stopped; null while it runs. */
+  failure(): Error | null;
+}
+
 /** The bounded queue, read-only. */
 export interface QueueView {
   readonly size: number;
@@ -32,7 +58,7 @@ export interface HttpOptions {
 
 /** What the dashboard reads, and where it subscribes to the features, signals and alerts. */
 export interface DashboardViews {
-  readonly symbols: SymbolStoreView;
+  readonly symbols: SymbolPresence;
   /** Counters and rates (read only). */
   readonly telemetry: Telemetry;
   readonly queue: QueueView;

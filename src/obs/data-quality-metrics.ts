@@ -79,4 +79,32 @@ export class DataQualityMetrics {
   countSignalSuppressed(reason: SignalSuppressReason): void {
     this.signalsSuppressed.set(reason, (this.signalsSuppressed.get(reason) ?? 0) + 1);
   }
+
+  /**
+   * What an engine thread counted since the last call (ENGINE_THREAD=worker),
+   * then zero; null when nothing. {@link addDelta} adds it on the I/O thread.
+   */
+  takeDelta(): QualityDelta | null {
+    const dropped = [...this.warmupDropped].filter(([, v]) => v !== 0);
+    const suppressed = [...this.signalsSuppressed].filter(([, v]) => v !== 0);
+    if (this.warmupMessagesTotal === 0 && dropped.length === 0 && suppressed.length === 0) return null;
+    const d: QualityDelta = { warmupMessages: this.warmupMessagesTotal, warmupDropped: dropped, signalsSuppressed: suppressed };
+    this.warmupMessagesTotal = 0;
+    for (const [r] of dropped) this.warmupDropped.set(r, 0);
+    for (const [r] of suppressed) this.signalsSuppressed.set(r, 0);
+    return d;
+  }
+
+  addDelta(d: QualityDelta): void {
+    this.warmupMessagesTotal += d.warmupMessages;
+    for (const [r, v] of d.warmupDropped) this.warmupDropped.set(r, (this.warmupDropped.get(r) ?? 0) + v);
+    for (const [r, v] of d.signalsSuppressed) this.signalsSuppressed.set(r, (this.signalsSuppressed.get(r) ?? 0) + v);
+  }
+}
+
+/** An engine thread's data-quality counts since its last report (plain data). */
+export interface QualityDelta {
+  readonly warmupMessages: number;
+  readonly warmupDropped: readonly (readonly [RejectReason, number])[];
+  readonly signalsSuppressed: readonly (readonly [SignalSuppressReason, number])[];
 }

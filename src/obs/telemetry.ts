@@ -93,6 +93,29 @@ export class LatencyHistogram {
 }
 
 /**
+ * What an engine thread counted since its last report (ENGINE_THREAD=worker):
+ * {@link Telemetry.takeDelta} there, {@link Telemetry.addDelta} on the I/O
+ * thread, whose telemetry is the one exported. Plain data (structured clone).
+ */
+export interface TelemetryDelta {
+  /** events in, processed, dropped, features published, signals emitted. */
+  readonly totals: readonly number[];
+  /** Per provider label: events in by type index. */
+  readonly eventsIn: readonly (readonly [string, Float64Array])[];
+  readonly dropped: Float64Array;
+  /** Reasons in the order they first dropped an event in this delta. */
+  readonly reasonsSeen: readonly RejectReason[];
+  /** Per symbol label: features, long, short. */
+  readonly perSymbol: readonly (readonly [string, number, number, number])[];
+  readonly alerts: Float64Array;
+  /** Events in per second: `perSecond[s % 11]` for the seconds s in (perSecondEpoch − 11, perSecondEpoch]. */
+  readonly perSecondEpoch: number;
+  readonly perSecond: Float64Array;
+  /** Latency histogram: bucket counts, then sum, then count. */
+  readonly latency: Float64Array;
+}
+
+/**
  * The pipeline's counters (SPEC §7 `/stats`, §8 metrics). The hot path bumps
  * plain numbers in typed arrays; prom-client metrics read them only when
  * scraped, so counting costs no label hashing, string building or clock read
@@ -319,6 +342,90 @@ export class Telemetry {
 
   uptimeSeconds(): number {
     return (Date.now() - this.startedAt) / 1000;
+  }
+
+  /**
+   * Everything counted since the last call, then zero (the labels given out
+   * stay): an engine thread's telemetry reports this way and is read by
+   * nobody else. Null when nothing was counted.
+   */
+  takeDelta(): TelemetryDelta | null {
+    const h = this.processingLatency;
+    const totals = [this.eventsInTotal, this.eventsProcessedTotal, this.eventsDroppedTotal, this.featuresPublishedTotal, this.signalsEmittedTotal];
+    const alertsAny = this.alertCounts.some((v) => v !== 0);
+    if (totals.every((v) => v === 0) && !alertsAny && h.count === 0) return null;
+    const eventsIn: [string, Float64Array][] = [];
+    for (const [label, counts] of this.eventsIn) {
+      if (counts.some((v) => v !== 0)) {
+        eventsIn.push([label, counts.slice()]);
+        counts.fill(0);
+      }
+    }
+    const perSymbol: [string, number, number, number][] = [];
+    for (const [label, c] of this.perSymbol) {
+      if (c.features !== 0 || c.long !== 0 || c.short !== 0) {
+        perSymbol.push([label, c.features, c.long, c.short]);
+        c.features = c.long = c.short = 0;
+      }
+    }
+    this.rollSeconds(Math.floor(Date.now() / 1000));
+    const latency = new Float64Array(h.counts.length + 2);
+    latency.set(h.counts);
+    latency[h.counts.length] = h.sum;
+    latency[h.counts.length + 1] = h.count;
+    const delta: TelemetryDelta = {
+      totals,
+      eventsIn,
+      dropped: this.dropped.slice(),
+      reasonsSeen: this.reasonsSeen.slice(),
+      perSymbol,
+      alerts: this.alertCounts.slice(),
+      perSecondEpoch: this.perSecondEpoch,
+      perSecond: this.perSecond.slice(),
+      latency,
+    };
+    this.eventsInTotal = this.eventsProcessedTotal = this.eventsDroppedTotal = this.featuresPublishedTotal = this.signalsEmittedTotal = 0;
+    this.dropped.fill(0);
+    this.reasonsSeen.length = 0;
+    this.alertCounts.fill(0);
+    this.perSecond.fill(0);
+    h.counts.fill(0);
+    h.sum = 0;
+    h.count = 0;
+    return delta;
+  }
+
+  /** Adds what an engine thread counted ({@link takeDelta}) to these counters. */
+  addDelta(d: TelemetryDelta): void {
+    this.eventsInTotal += d.totals[0]!;
+    this.eventsProcessedTotal += d.totals[1]!;
+    this.eventsDroppedTotal += d.totals[2]!;
+    this.featuresPublishedTotal += d.totals[3]!;
+    this.signalsEmittedTotal += d.totals[4]!;
+    for (const [label, counts] of d.eventsIn) {
+      const mine = this.countsOf(label);
+      for (let t = 0; t < TYPES; t++) mine[t]! += counts[t]!;
+    }
+    for (const reason of d.reasonsSeen) {
+      if (this.reasonCount(REASON_INDEX.get(reason)!) === 0) this.reasonsSeen.push(reason);
+    }
+    for (let i = 0; i < this.dropped.length; i++) this.dropped[i]! += d.dropped[i]!;
+    for (const [label, features, long, short] of d.perSymbol) {
+      const c = this.symbolCounts(label);
+      c.features += features;
+      c.long += long;
+      c.short += short;
+    }
+    for (let i = 0; i < this.alertCounts.length; i++) this.alertCounts[i]! += d.alerts[i]!;
+    this.rollSeconds(d.perSecondEpoch);
+    for (let s = d.perSecondEpoch - 10; s <= d.perSecondEpoch; s++) {
+      if (s > this.perSecondEpoch - 11) this.perSecond[s % 11]! += d.perSecond[s % 11]!;
+    }
+    const h = this.processingLatency;
+    const n = h.counts.length;
+    for (let i = 0; i < n; i++) h.counts[i]! += d.latency[i]!;
+    h.sum += d.latency[n]!;
+    h.count += d.latency[n + 1]!;
   }
 
   /** The counters of a symbol's label, giving the symbol a label of its own while there is room. */

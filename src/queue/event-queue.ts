@@ -20,6 +20,23 @@ const INITIAL_SLOTS = 1024;
 /** What the queue did with an offered message. */
 export type Admission = 'queued' | 'queued_over_capacity' | 'dropped' | 'overflow';
 
+/** Fill ratio from which non-trades are dropped (SPEC §6). */
+export const HIGH_WATER = 0.9;
+
+/**
+ * The admission policy of SPEC §6, for a queue holding `size` messages and
+ * `bytes` payload bytes: the one decision both {@link EventQueue} and the
+ * engine thread's ring (ENGINE_THREAD=worker) make. `dropping`: core mode
+ * (the queue may drop); JetStream mode never drops.
+ */
+export function admit(subjectType: EventTypeLabel, dataLength: number, size: number, bytes: number, capacity: number, maxBytes: number, dropping: boolean): Admission {
+  if (dropping) {
+    if (subjectType !== 'trade' && size >= HIGH_WATER * capacity) return 'dropped';
+    if (bytes + dataLength > maxBytes) return 'overflow';
+  }
+  return size >= capacity ? 'queued_over_capacity' : 'queued';
+}
+
 /**
  * The bounded FIFO between the NATS callback and the engine (SPEC §6).
  * Below 90 % fill everything is queued. From 90 % on, heartbeats, quotes and
@@ -42,7 +59,7 @@ export class EventQueue {
   /** The most payload bytes ever queued at once. */
   peakBytes = 0;
   /** Fill ratio from which non-trades are dropped. */
-  readonly highWater = 0.9;
+  readonly highWater = HIGH_WATER;
 
   constructor(
     readonly capacity: number,
@@ -74,16 +91,14 @@ export class EventQueue {
   /** Offers a message; never blocks. */
   offer(m: QueuedMessage): Admission {
     const size = this.tail - this.head;
-    if (this.dropNonTradesWhenFull) {
-      if (m.subjectType !== 'trade' && size >= this.highWater * this.capacity) return 'dropped';
-      if (this.queuedBytes + m.data.length > this.maxBytes) return 'overflow';
-    }
+    const admission = admit(m.subjectType, m.data.length, size, this.queuedBytes, this.capacity, this.maxBytes, this.dropNonTradesWhenFull);
+    if (admission === 'dropped' || admission === 'overflow') return admission;
     if (size === this.buf.length) this.grow();
     this.buf[this.tail & this.mask] = m;
     this.tail++;
     this.queuedBytes += m.data.length;
     if (this.queuedBytes > this.peakBytes) this.peakBytes = this.queuedBytes;
-    return size >= this.capacity ? 'queued_over_capacity' : 'queued';
+    return admission;
   }
 
   /** Takes the oldest message, or undefined when empty. */

@@ -21,6 +21,13 @@ describe('config', () => {
     expect(c.jetstream).toEqual({ enabled: false, stream: 'MD_EVENTS', durable: 'senpai-md-consumer' });
   });
 
+  it('runs the engine on the main thread unless ENGINE_THREAD=worker, which cluster mode refuses', () => {
+    expect(loadConfig({}).engineThread).toBe('main');
+    expect(loadConfig({ ENGINE_THREAD: ' Worker ' }).engineThread).toBe('worker');
+    expect(() => loadConfig({ ENGINE_THREAD: 'worker', CLUSTER_PARTITIONS: '6', USE_JETSTREAM: 'true' })).toThrow(/ENGINE_THREAD="worker": cluster mode .* set ENGINE_THREAD=main/);
+    expect(loadConfig({ ENGINE_THREADS: 'worker' }).warnings).toEqual(['unknown variable ENGINE_THREADS ignored; did you mean ENGINE_THREAD?']);
+  });
+
   it('reads comma-separated NATS URLs and booleans', () => {
     const c = loadConfig({ NATS_URL: 'nats://a:4222, nats://b:4223', USE_JETSTREAM: 'TRUE' });
     expect(c.nats.servers).toEqual(['nats://a:4222', 'nats://b:4223']);
@@ -36,6 +43,7 @@ describe('config', () => {
       ['NATS_URL', 'http://x', /NATS_URL/],
       ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud"/],
       ['NATS_SUBJECT', 'md..x', /NATS_SUBJECT/],
+      ['ENGINE_THREAD', 'both', /ENGINE_THREAD="both": expected main or worker/],
     ];
     for (const [k, v, re] of bad) {
       expect(() => loadConfig({ [k]: v })).toThrow(ConfigError);

@@ -22,11 +22,12 @@ describe('JetStream mode', () => {
     expect(p.output).toMatch(/JetStream is not enabled.*nats-server -js.*USE_JETSTREAM=false/);
   });
 
-  it('loses no trade when the service is killed with SIGKILL mid-stream and started again', async () => {
+  // acknowledged only once processed, also when the engine runs on its own thread (ENGINE_THREAD=worker)
+  it.each(['main', 'worker'])('loses no trade when the service is killed with SIGKILL mid-stream and started again (ENGINE_THREAD=%s)', async (engineThread) => {
     const nats = await TestNatsServer.start({ jetstream: true });
     servers.push(nats);
     const port = await freePort();
-    const env = { NATS_URL: nats.url, USE_JETSTREAM: 'true', HTTP_PORT: String(port), QUEUE_MAX_SIZE: '200', FEATURES_PUB_RATE_HZ: '1000' };
+    const env = { NATS_URL: nats.url, USE_JETSTREAM: 'true', HTTP_PORT: String(port), QUEUE_MAX_SIZE: '200', FEATURES_PUB_RATE_HZ: '1000', ENGINE_THREAD: engineThread };
     const base = `http://127.0.0.1:${port}`;
     const nc = await connect({ servers: nats.url });
     const features = await Collector.open(nats.url, ['senpai.features.>']);
@@ -67,7 +68,7 @@ describe('JetStream mode', () => {
       const perSymbol = new Map<string, number>();
       for (const m of features.messages) perSymbol.set(m.subject, (perSymbol.get(m.subject) ?? 0) + 1);
       const twice = [...perSymbol.values()].filter((n) => n > 1).length;
-      console.log(`JetStream SIGKILL: ${N} trades published, ${seenBeforeKill} processed before the kill, all ${perSymbol.size} processed after restart; ${twice} redelivered (unacknowledged at the kill) and processed again, 0 lost`);
+      console.log(`JetStream SIGKILL (ENGINE_THREAD=${engineThread}): ${N} trades published, ${seenBeforeKill} processed before the kill, all ${perSymbol.size} processed after restart; ${twice} redelivered (unacknowledged at the kill) and processed again, 0 lost`);
       expect(perSymbol.size).toBe(N);
 
       // a redelivery inside the running service's window is a duplicate (the redeliveries of the

@@ -36,7 +36,8 @@ async function storedAsEnvelopes(natsUrl: string): Promise<string> {
 }
 
 describe('JetStream warm start (SPEC §11)', () => {
-  it('after kill -9 and restart, the first features published equal compute over the stored events and say warm: true', async () => {
+  // the replay goes through the engine thread's ring with ENGINE_THREAD=worker
+  it.each(['main', 'worker'])('after kill -9 and restart, the first features published equal compute over the stored events and say warm: true (ENGINE_THREAD=%s)', async (engineThread) => {
     const nats = await TestNatsServer.start({ jetstream: true });
     servers.push(nats);
     const port = await freePort();
@@ -50,6 +51,7 @@ describe('JetStream warm start (SPEC §11)', () => {
       WARMUP_MARGIN_S: '2',
       SYMBOL_IDLE_EVICT_S: '60',
       FEATURES_PUB_RATE_HZ: '1000',
+      ENGINE_THREAD: engineThread,
     };
     const nc = await connect({ servers: nats.url });
     const js = jetstream(nc);

@@ -1,0 +1,404 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { backpressureAlert } from '../alerts/alert-rules.js';
+import type { AlertThrottle } from '../alerts/alert-throttle.js';
+import type { Config } from '../config/config.js';
+import { subjectEventType } from '../decode/decode.js';
+import type { EventTypeLabel } from '../domain/events.js';
+import { EVENT_TYPE_LABELS } from '../domain/events.js';
+import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
+import type { EngineReads, QueueView } from '../http/views.js';
+import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
+import type { Telemetry } from '../obs/telemetry.js';
+import type { OutputPort } from '../output/output-port.js';
+import { HIGH_WATER, admit } from '../queue/event-queue.js';
+import { MessageRing, RecordKind, RingWriter } from '../queue/message-ring.js';
+import type { EngineBatch, EngineRequest, EngineWorkerData, FromEngine, ToEngine } from './engine-protocol.js';
+import { OutputCode } from './engine-protocol.js';
+
+/** Data bytes of the ring: records up to half of it (payloads up to ~8 MiB, NATS allows 1 MiB by default). */
+export const RING_BYTES = 16 * 1024 * 1024;
+
+/** The engine thread's script: beside this module (dist), else the build seen from the source tree (tests run src/). */
+const WORKER_CANDIDATES: readonly URL[] = [new URL('./engine-worker.js', import.meta.url), new URL('../../dist/app/engine-worker.js', import.meta.url)];
+
+type Ack = (redeliver?: boolean) => void;
+
+/** A record waiting on this thread because the ring had no room (it keeps its place in line). */
+interface Waiting {
+  readonly kind: RecordKind;
+  readonly type: number;
+  readonly subject: string;
+  readonly data: Uint8Array | null;
+  readonly recvMs: number;
+  readonly t0: number;
+}
+
+/** A FIFO over an array with a moving head (no `shift`). */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(x: T): void {
+    this.items.push(x);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+}
+
+const TYPE_INDEX = new Map<EventTypeLabel, number>(EVENT_TYPE_LABELS.map((t, i) => [t, i]));
+
+/** What the engine thread reports into on this side. */
+export interface EngineThreadDeps {
+  readonly config: Readonly<Config>;
+  readonly telemetry: Telemetry;
+  readonly quality: DataQualityMetrics;
+  /** This thread's alerts (backpressure); the engine thread's own come with its outputs. */
+  readonly alerts: AlertThrottle;
+  readonly output: OutputPort;
+  readonly log: Logger;
+  /** The engine thread died (an exception, or it exited): the service cannot go on. */
+  readonly failed: (err: Error) => void;
+}
+
+/**
+ * The I/O thread's side of ENGINE_THREAD=worker: the NATS callbacks land in
+ * {@link offer}, which applies the bounded queue's admission policy (SPEC §6:
+ * the same decision, counters and alerts as the single-thread pipeline, the
+ * queue being the ring plus what waits for room) and writes each admitted
+ * message into the shared ring; decode, engine, features and rules run on the
+ * engine thread (src/app/engine-worker.ts). Its reports bring outputs (handed
+ * to the output port here), counter deltas, and the count of records it
+ * processed, up to which JetStream messages are acknowledged, in order. State
+ * reads are questions to the engine thread. If it dies, every waiter is
+ * released, the failure is logged and `failed` is called: never a silent
+ * stall.
+ */
+export class EngineThread implements QueueView, EngineReads {
+  readonly worker: Worker;
+  readonly ring: MessageRing;
+  readonly capacity: number;
+  readonly highWater = HIGH_WATER;
+  readonly maxBytes: number;
+  /** Wall-clock ms of the last accepted event per provider (reported by the engine thread every 250 ms). */
+  providerLastSeen: ReadonlyMap<string, number> = new Map();
+  /** Wall-clock ms of the last backpressure drop. */
+  lastBackpressureDropMs = 0;
+  /** Symbols the engine tracked at its last report. */
+  symbolCount = 0;
+  /** Why the engine thread stopped; null while it runs. */
+  private failedWith: Error | null = null;
+  private readonly writer: RingWriter;
+  private readonly dropping: boolean;
+  private readonly jetstream: boolean;
+  private readonly waiting = new Fifo<Waiting>();
+  private waitingBytes = 0;
+  /** JetStream: one entry per record written, acknowledged once the engine thread has read past it. */
+  private readonly acks = new Fifo<Ack | null>();
+  private acked = 0;
+  /** Records the engine thread reported as processed (modulo 2^32). */
+  private reportedRead = 0;
+  private readonly requests = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private idleWaiters: (() => void)[] = [];
+  private stopping = false;
+  private aboveHighWater = false;
+  /** The newest `coverageLostUntil` sent, so an overflow flood sends one per millisecond. */
+  private lostUntilSent = Number.NEGATIVE_INFINITY;
+  private recvMs = 0;
+  private readT0 = 0;
+  private recvClockSet = false;
+  private readonly clearRecvClock = () => {
+    this.recvClockSet = false;
+  };
+  private dropAlertAttemptMs = Number.NaN;
+  private overCapacityAlertAttemptMs = Number.NaN;
+  private overflowAlertAttemptMs = Number.NaN;
+  /** Symbols whose features came out and that were not evicted since (the dashboard's filter). */
+  private readonly knownSymbols = new Set<string>();
+
+  constructor(private readonly deps: EngineThreadDeps) {
+    const config = deps.config;
+    this.capacity = config.queueMaxSize;
+    this.dropping = !config.jetstream.enabled;
+    this.jetstream = config.jetstream.enabled;
+    this.maxBytes = this.dropping ? config.queueMaxBytes : Number.POSITIVE_INFINITY;
+    this.ring = MessageRing.create(RING_BYTES);
+    this.writer = new RingWriter(this.ring);
+    const script = WORKER_CANDIDATES.find((u) => existsSync(fileURLToPath(u)));
+    if (script === undefined) throw new Error('ENGINE_THREAD=worker: dist/app/engine-worker.js is missing; run `npm run build`');
+    const workerData: EngineWorkerData = { config, ring: this.ring.buffer, mainTimeOrigin: performance.timeOrigin };
+    this.worker = new Worker(script, { workerData, name: 'senpai-engine' });
+    this.worker.on('message', (m: FromEngine) => this.onMessage(m));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('messageerror', (err) => this.fail(err));
+    this.worker.on('exit', (code) => {
+      if (!this.stopping) this.fail(new Error(`the engine thread exited unexpectedly (code ${code})`));
+    });
+  }
+
+  /** Messages waiting: in the ring (not yet processed) and on this thread for room in it. */
+  get size(): number {
+    return ((this.writer.recordsWritten - this.ring.recordsRead) >>> 0) + this.waiting.length;
+  }
+
+  /** Payload bytes waiting (the `QUEUE_MAX_BYTES` bound). */
+  get bytes(): number {
+    return this.writer.payloadBytes + this.waitingBytes;
+  }
+
+  get fillRatio(): number {
+    return this.size / this.capacity;
+  }
+
+  /** The engine thread's failure, null while it runs. */
+  failure(): Error | null {
+    return this.failedWith;
+  }
+
+  /** Whether a symbol's features came out and it was not forgotten since (the dashboard's view). */
+  has(symbol: string): boolean {
+    return this.knownSymbols.has(symbol);
+  }
+
+  /** The largest payload the ring carries (the service refuses a server that allows more). */
+  maxPayload(): number {
+    return this.ring.maxPayload(256);
+  }
+
+  /** The NATS callback's whole job, as {@link Pipeline.offer}: timestamp, admit or drop, hand over. */
+  offer(subject: string, data: Uint8Array, ack: Ack | null): void {
+    if (this.failedWith !== null) return; // the service is going down; JetStream redelivers
+    if (!this.recvClockSet) {
+      this.recvMs = Date.now();
+      this.readT0 = performance.now();
+      this.recvClockSet = true;
+      queueMicrotask(this.clearRecvClock);
+    }
+    const recvMs = this.recvMs;
+    const subjectType = subjectEventType(subject);
+    const size = this.size;
+    let admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, this.dropping);
+    if (data.length > this.ring.maxPayload(subject.length)) admission = 'overflow'; // unreachable: checked against the server's max_payload
+    const t = this.deps.telemetry;
+    if (admission === 'overflow') {
+      t.countIn(subjectType, 'unknown', recvMs);
+      t.countDropped('overflow', subjectType);
+      this.lastBackpressureDropMs = recvMs;
+      if (recvMs > this.lostUntilSent) {
+        this.lostUntilSent = recvMs;
+        this.push(RecordKind.coverageLostUntil, 0, '', null, recvMs, 0, null);
+      }
+      if (recvMs !== this.overflowAlertAttemptMs) {
+        this.overflowAlertAttemptMs = recvMs;
+        this.deps.alerts.raise(backpressureAlert({ kind: 'overflow', fill: this.fillRatio, highWater: this.highWater, bytes: this.bytes, maxBytes: this.maxBytes }));
+      }
+      ack?.(); // only where it cannot happen (JetStream never overflows); never left to loop
+      return;
+    }
+    if (admission === 'dropped') {
+      t.countIn(subjectType, 'unknown', recvMs);
+      t.countDropped('backpressure', subjectType);
+      this.lastBackpressureDropMs = recvMs;
+      if (recvMs !== this.dropAlertAttemptMs) {
+        this.dropAlertAttemptMs = recvMs;
+        this.deps.alerts.raise(backpressureAlert({ kind: 'dropping', fill: this.fillRatio, highWater: this.highWater }));
+      }
+      return;
+    }
+    this.push(RecordKind.live, TYPE_INDEX.get(subjectType)!, subject, data, recvMs, this.readT0, ack);
+    if (admission === 'queued_over_capacity') {
+      if (recvMs !== this.overCapacityAlertAttemptMs) {
+        this.overCapacityAlertAttemptMs = recvMs;
+        this.deps.alerts.raise(backpressureAlert({ kind: 'over_capacity', fill: this.fillRatio, highWater: this.highWater, size: this.size, capacity: this.capacity }));
+      }
+    } else if (!this.aboveHighWater && this.fillRatio >= this.highWater) {
+      this.aboveHighWater = true;
+      this.deps.alerts.raise(backpressureAlert({ kind: 'crossed', fill: this.fillRatio, highWater: this.highWater }));
+    }
+  }
+
+  /**
+   * Warm-up (SPEC §11): one stored message for the engine thread, with its
+   * stream timestamp as receive time. Blocks while the ring is full, so the
+   * replay never outruns the engine.
+   */
+  replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): void {
+    const kind = publishSignal ? RecordKind.replaySignal : RecordKind.replay;
+    while (!this.writer.tryWrite(kind, 0, subject, data, streamTsMs, 0)) {
+      if (this.failedWith !== null) throw this.failedWith;
+      this.writer.waitForRoom(100);
+    }
+    if (this.jetstream) this.acks.push(null);
+  }
+
+  /** After the warm-up: the engine thread publishes the features of the symbols it touched above the ack floor. */
+  republish(): void {
+    this.push(RecordKind.republish, 0, '', null, 0, 0, null);
+  }
+
+  setCoverageStart(ms: number): void {
+    this.push(RecordKind.coverageStart, 0, '', null, ms, 0, null);
+  }
+
+  /** Events may have been lost (a core-mode disconnect): coverage restarts after what is queued now. */
+  coverageLost(): void {
+    this.push(RecordKind.coverageLost, 0, '', null, 0, 0, null);
+  }
+
+  /** Resolves once every record written so far has been processed and reported (or the engine thread failed). */
+  idle(): Promise<void> {
+    if (this.isIdle() || this.failedWith !== null) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Asks the engine thread; the answer comes after everything it processed before. */
+  request(request: EngineRequest): Promise<unknown> {
+    if (this.failedWith !== null) return Promise.reject(this.failedWith);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.requests.set(id, { resolve, reject });
+      const m: ToEngine = { type: 'request', id, request };
+      this.worker.postMessage(m);
+    });
+  }
+
+  async sync(): Promise<void> {
+    await this.request({ kind: 'sync' });
+  }
+
+  async symbols(): Promise<readonly string[]> {
+    return (await this.request({ kind: 'symbols' })) as string[];
+  }
+
+  async latestState(symbol: string): Promise<object | null> {
+    return (await this.request({ kind: 'state', symbol })) as object | null;
+  }
+
+  async features(symbol: string): Promise<object | null> {
+    return (await this.request({ kind: 'features', symbol })) as object | null;
+  }
+
+  /** Forgets symbols idle for `idleMs` (SPEC §3); resolves to them. */
+  async evictIdle(nowMs: number, idleMs: number): Promise<string[]> {
+    const evicted = (await this.request({ kind: 'evict', nowMs, idleMs })) as string[];
+    for (const s of evicted) this.knownSymbols.delete(s);
+    return evicted;
+  }
+
+  /** Raises `stale` for silent providers (the engine thread knows when each was last seen). */
+  async checkStale(nowMs: number, staleAfterMs: number): Promise<void> {
+    await this.request({ kind: 'stale', nowMs, staleAfterMs, lastBackpressureDropMs: this.lastBackpressureDropMs });
+  }
+
+  /** Shutdown: publishes pending trailing edges, then stops the thread. Call after {@link idle}. */
+  async stop(): Promise<void> {
+    if (this.failedWith === null && !this.stopping) await this.request({ kind: 'flush' }).catch(() => undefined);
+    await this.terminate();
+  }
+
+  /** Stops the thread at once (nothing flushed). */
+  async terminate(): Promise<void> {
+    this.stopping = true;
+    await this.worker.terminate();
+  }
+
+  private push(kind: RecordKind, type: number, subject: string, data: Uint8Array | null, recvMs: number, t0: number, ack: Ack | null): void {
+    if (this.waiting.length > 0 || !this.writer.tryWrite(kind, type, subject, data, recvMs, t0)) {
+      this.waiting.push({ kind, type, subject, data, recvMs, t0 });
+      this.waitingBytes += data?.length ?? 0;
+    }
+    if (this.jetstream) this.acks.push(ack);
+  }
+
+  /** Moves waiting records into the ring while it has room. */
+  private flushWaiting(): void {
+    for (let w = this.waiting.peek(); w !== undefined; w = this.waiting.peek()) {
+      if (!this.writer.tryWrite(w.kind, w.type, w.subject, w.data, w.recvMs, w.t0)) return;
+      this.waiting.shift();
+      this.waitingBytes -= w.data?.length ?? 0;
+    }
+  }
+
+  private isIdle(): boolean {
+    return this.waiting.length === 0 && this.reportedRead === this.writer.recordsWritten;
+  }
+
+  private onMessage(m: FromEngine): void {
+    if (m.type === 'reply') {
+      const r = this.requests.get(m.id);
+      this.requests.delete(m.id);
+      r?.resolve(m.value);
+      return;
+    }
+    this.onBatch(m);
+  }
+
+  private onBatch(b: EngineBatch): void {
+    const out = this.deps.output;
+    const outputs = b.outputs;
+    for (let i = 0; i < outputs.length; i += 2) {
+      const x = outputs[i + 1];
+      switch (outputs[i]) {
+        case OutputCode.features:
+          this.knownSymbols.add((x as FeatureSnapshot).symbol);
+          out.features(x as FeatureSnapshot);
+          break;
+        case OutputCode.signal:
+          out.signal(x as Signal);
+          break;
+        default:
+          out.alert(x as Alert);
+      }
+    }
+    if (b.telemetry !== null) this.deps.telemetry.addDelta(b.telemetry);
+    if (b.quality !== null) this.deps.quality.addDelta(b.quality);
+    if (b.providers !== null) this.providerLastSeen = new Map(b.providers);
+    this.symbolCount = b.symbols;
+    this.reportedRead = b.read;
+    // JetStream: acknowledged in order, only what the engine thread has processed
+    if (this.jetstream) {
+      while (((b.read - this.acked) | 0) > 0) {
+        this.acks.shift()?.();
+        this.acked = (this.acked + 1) >>> 0;
+      }
+    }
+    this.flushWaiting();
+    if (this.aboveHighWater && this.fillRatio < this.highWater) this.aboveHighWater = false;
+    if (this.isIdle()) this.releaseIdle();
+  }
+
+  private releaseIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private fail(err: Error): void {
+    if (this.failedWith !== null) return;
+    this.failedWith = err;
+    this.deps.log.error({ err }, 'the engine thread failed: no more messages are processed; the service stops');
+    for (const r of this.requests.values()) r.reject(err);
+    this.requests.clear();
+    this.releaseIdle();
+    this.deps.failed(err);
+  }
+}

@@ -1,0 +1,93 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Service } from '../../src/app/service.js';
+import { loadConfig } from '../../src/config/config.js';
+import { attachDashboard } from '../../src/http/dashboard.js';
+import { waitFor } from '../helpers/nats-server.js';
+import { coreNatsForFile, getJson, startService } from '../helpers/service.js';
+
+const suite = coreNatsForFile();
+
+describe('ENGINE_THREAD=worker', () => {
+  it('answers state reads with what the engine thread processed, and the dashboard views follow it', async () => {
+    const { service, base, stop } = await startService(suite.nats.url, { ENGINE_THREAD: 'worker' });
+    try {
+      const t0 = Date.now();
+      for (let i = 0; i < 500; i++) {
+        suite.pub.publish('md.events.trade.ETH', JSON.stringify({ type: 'trade', provider: 'kraken', symbol: 'ETH', price: 2000 + i, size: 1, trade_id: String(i), ts_exchange: t0 + i }));
+      }
+      await suite.pub.flush();
+      // each read is the engine thread's state now: once 500 are counted, the last trade is there
+      await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === 500, 'all processed');
+      const state = await getJson(`${base}/state/latest?symbol=eth`);
+      expect(state.body.trade).toMatchObject({ price: 2499, trade_id: '499', provider: 'kraken' });
+      expect((await getJson(`${base}/features/latest?symbol=ETH`)).body).toMatchObject({ symbol: 'ETH', trade_count_10s: 500 });
+      expect(await getJson(`${base}/health`)).toMatchObject({ status: 200, body: { status: 'ok', symbols: ['ETH'] } });
+      expect(service.views.symbols.has('ETH')).toBe(true);
+      expect(service.views.symbols.size).toBe(1);
+      await waitFor(() => service.views.providerLastSeen().has('kraken'), 'provider seen');
+      // the engine on the I/O thread stays idle in this mode
+      expect(service.engine.symbols.size).toBe(0);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('feeds the dashboard stream with the features and stats of the engine thread', async () => {
+    const config = loadConfig({ NATS_URL: suite.nats.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ENGINE_THREAD: 'worker' });
+    const service = new Service(config, pino({ level: 'silent' }), { defaultMetrics: false, extendHttp: attachDashboard });
+    const base = `http://127.0.0.1:${await service.listen()}`;
+    await service.start();
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`${base}/stream`, { signal: abort.signal });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = '';
+      const t0 = Date.now();
+      suite.pub.publish('md.events.trade.SOL', JSON.stringify({ type: 'trade', provider: 'okx', symbol: 'SOL', price: 150, size: 2, trade_id: '1', ts_exchange: t0 }));
+      await suite.pub.flush();
+      // frames until one carries SOL's features and stats that counted its trade
+      while (!(/"symbol":"SOL"/.test(text) && /"events_in_total":1[,}]/.test(text))) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toMatch(/"symbol":"SOL"/);
+      expect(text).toMatch(/"events_in_total":1[,}]/);
+    } finally {
+      abort.abort();
+      await service.stop();
+    }
+  });
+
+  it('is loud when the engine thread dies: the error comes out, /health says 503 engine, and the service still stops', async () => {
+    const { service, base, stop } = await startService(suite.nats.url, { ENGINE_THREAD: 'worker' });
+    try {
+      suite.pub.publish('md.events.trade.X', JSON.stringify({ type: 'trade', symbol: 'X', price: 1, size: 1, ts_exchange: Date.now() }));
+      await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === 1, 'processed');
+      // a request the engine thread does not know makes it throw, as a bug in the engine would
+      service.engineThread!.worker.postMessage({ type: 'request', id: 0, request: { kind: 'no-such-request' } });
+      const err = await service.fatal;
+      expect(err.message).toMatch(/unknown request/);
+      const health = await getJson(`${base}/health`);
+      expect(health).toMatchObject({ status: 503, body: { status: 'degraded', reasons: ['engine'], engine_error: expect.stringMatching(/unknown request/) } });
+      expect(await getJson(`${base}/features/latest?symbol=X`)).toMatchObject({ status: 500 });
+      // messages that keep coming are not processed (nor acknowledged), and nothing hangs
+      suite.pub.publish('md.events.trade.X', JSON.stringify({ type: 'trade', symbol: 'X', price: 2, size: 1, ts_exchange: Date.now() }));
+      await suite.pub.flush();
+    } finally {
+      await stop();
+    }
+  });
+
+  it('is loud when the engine thread exits unexpectedly', async () => {
+    const { service, stop } = await startService(suite.nats.url, { ENGINE_THREAD: 'worker' });
+    try {
+      await service.engineThread!.worker.terminate();
+      expect((await service.fatal).message).toMatch(/engine thread exited unexpectedly/);
+    } finally {
+      await stop();
+    }
+  });
+});
