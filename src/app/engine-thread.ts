@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { backpressureAlert } from '../alerts/alert-rules.js';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { Config } from '../config/config.js';
 import { subjectEventType } from '../decode/decode.js';
@@ -17,6 +16,8 @@ import { HIGH_WATER, admit } from '../queue/event-queue.js';
 import { MessageRing, RecordKind, RingWriter } from '../queue/message-ring.js';
 import type { EngineBatch, EngineRequest, EngineWorkerData, FromEngine, ToEngine } from './engine-protocol.js';
 import { OutputCode } from './engine-protocol.js';
+import { AdmissionReport } from './admission-report.js';
+import { Fifo } from '../queue/fifo.js';
 
 /** Data bytes of the ring: records up to half of it (payloads up to ~8 MiB, NATS allows 1 MiB by default). */
 export const RING_BYTES = 16 * 1024 * 1024;
@@ -36,33 +37,6 @@ interface Waiting {
   readonly t0: number;
 }
 
-/** A FIFO over an array with a moving head (no `shift`). */
-class Fifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(x: T): void {
-    this.items.push(x);
-  }
-
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-
-  shift(): T | undefined {
-    const x = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return x;
-  }
-}
 
 const TYPE_INDEX = new Map<EventTypeLabel, number>(EVENT_TYPE_LABELS.map((t, i) => [t, i]));
 
@@ -100,8 +74,8 @@ export class EngineThread implements QueueView, EngineReads {
   readonly maxBytes: number;
   /** Wall-clock ms of the last accepted event per provider (reported by the engine thread every 250 ms). */
   providerLastSeen: ReadonlyMap<string, number> = new Map();
-  /** Wall-clock ms of the last backpressure drop. */
-  lastBackpressureDropMs = 0;
+  /** Counters and backpressure alerts of the admissions (the same code as the single-thread pipeline's). */
+  readonly admissions: AdmissionReport;
   /** Symbols the engine tracked at its last report. */
   symbolCount = 0;
   /** Why the engine thread stopped; null while it runs. */
@@ -120,7 +94,6 @@ export class EngineThread implements QueueView, EngineReads {
   private nextId = 1;
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
-  private aboveHighWater = false;
   /** The newest `coverageLostUntil` sent, so an overflow flood sends one per millisecond. */
   private lostUntilSent = Number.NEGATIVE_INFINITY;
   private recvMs = 0;
@@ -129,9 +102,6 @@ export class EngineThread implements QueueView, EngineReads {
   private readonly clearRecvClock = () => {
     this.recvClockSet = false;
   };
-  private dropAlertAttemptMs = Number.NaN;
-  private overCapacityAlertAttemptMs = Number.NaN;
-  private overflowAlertAttemptMs = Number.NaN;
   /** Symbols whose features came out and that were not evicted since (the dashboard's filter). */
   private readonly knownSymbols = new Set<string>();
 
@@ -143,6 +113,7 @@ export class EngineThread implements QueueView, EngineReads {
     this.maxBytes = this.dropping ? config.queueMaxBytes : Number.POSITIVE_INFINITY;
     this.ring = MessageRing.create(RING_BYTES);
     this.writer = new RingWriter(this.ring);
+    this.admissions = new AdmissionReport(deps.telemetry, deps.alerts, this);
     const script = WORKER_CANDIDATES.find((u) => existsSync(fileURLToPath(u)));
     if (script === undefined) throw new Error('ENGINE_THREAD=worker: dist/app/engine-worker.js is missing; run `npm run build`');
     const workerData: EngineWorkerData = { config, ring: this.ring.buffer, mainTimeOrigin: performance.timeOrigin };
@@ -198,42 +169,20 @@ export class EngineThread implements QueueView, EngineReads {
     const size = this.size;
     let admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, this.dropping);
     if (data.length > this.ring.maxPayload(subject.length)) admission = 'overflow'; // unreachable: checked against the server's max_payload
-    const t = this.deps.telemetry;
-    if (admission === 'overflow') {
-      t.countIn(subjectType, 'unknown', recvMs);
-      t.countDropped('overflow', subjectType);
-      this.lastBackpressureDropMs = recvMs;
-      if (recvMs > this.lostUntilSent) {
-        this.lostUntilSent = recvMs;
-        this.push(RecordKind.coverageLostUntil, 0, '', null, recvMs, 0, null);
-      }
-      if (recvMs !== this.overflowAlertAttemptMs) {
-        this.overflowAlertAttemptMs = recvMs;
-        this.deps.alerts.raise(backpressureAlert({ kind: 'overflow', fill: this.fillRatio, highWater: this.highWater, bytes: this.bytes, maxBytes: this.maxBytes }));
-      }
-      ack?.(); // only where it cannot happen (JetStream never overflows); never left to loop
-      return;
-    }
-    if (admission === 'dropped') {
-      t.countIn(subjectType, 'unknown', recvMs);
-      t.countDropped('backpressure', subjectType);
-      this.lastBackpressureDropMs = recvMs;
-      if (recvMs !== this.dropAlertAttemptMs) {
-        this.dropAlertAttemptMs = recvMs;
-        this.deps.alerts.raise(backpressureAlert({ kind: 'dropping', fill: this.fillRatio, highWater: this.highWater }));
+    if (admission === 'overflow' || admission === 'dropped') {
+      this.admissions.report(admission, subjectType, recvMs);
+      if (admission === 'overflow') {
+        // events may be lost from here on: coverage (SPEC §11) moves past it, told once per millisecond
+        if (recvMs > this.lostUntilSent) {
+          this.lostUntilSent = recvMs;
+          this.push(RecordKind.coverageLostUntil, 0, '', null, recvMs, 0, null);
+        }
+        ack?.(); // only where it cannot happen (JetStream never overflows); never left to loop
       }
       return;
     }
     this.push(RecordKind.live, TYPE_INDEX.get(subjectType)!, subject, data, recvMs, this.readT0, ack);
-    if (admission === 'queued_over_capacity') {
-      if (recvMs !== this.overCapacityAlertAttemptMs) {
-        this.overCapacityAlertAttemptMs = recvMs;
-        this.deps.alerts.raise(backpressureAlert({ kind: 'over_capacity', fill: this.fillRatio, highWater: this.highWater, size: this.size, capacity: this.capacity }));
-      }
-    } else if (!this.aboveHighWater && this.fillRatio >= this.highWater) {
-      this.aboveHighWater = true;
-      this.deps.alerts.raise(backpressureAlert({ kind: 'crossed', fill: this.fillRatio, highWater: this.highWater }));
-    }
+    this.admissions.report(admission, subjectType, recvMs);
   }
 
   /**
@@ -306,7 +255,7 @@ export class EngineThread implements QueueView, EngineReads {
 
   /** Raises `stale` for silent providers (the engine thread knows when each was last seen). */
   async checkStale(nowMs: number, staleAfterMs: number): Promise<void> {
-    await this.request({ kind: 'stale', nowMs, staleAfterMs, lastBackpressureDropMs: this.lastBackpressureDropMs });
+    await this.request({ kind: 'stale', nowMs, staleAfterMs, lastBackpressureDropMs: this.admissions.lastBackpressureDropMs });
   }
 
   /** Shutdown: publishes pending trailing edges, then stops the thread. Call after {@link idle}. */
@@ -382,7 +331,7 @@ export class EngineThread implements QueueView, EngineReads {
       }
     }
     this.flushWaiting();
-    if (this.aboveHighWater && this.fillRatio < this.highWater) this.aboveHighWater = false;
+    this.admissions.drained();
     if (this.isIdle()) this.releaseIdle();
   }
 

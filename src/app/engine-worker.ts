@@ -177,8 +177,7 @@ function answer(req: EngineRequest): unknown {
     case 'evict':
       return pipeline.evictIdle(req.nowMs, req.idleMs);
     case 'stale':
-      pipeline.lastBackpressureDropMs = req.lastBackpressureDropMs;
-      pipeline.checkStale(req.nowMs, req.staleAfterMs);
+      pipeline.checkStale(req.nowMs, req.staleAfterMs, req.lastBackpressureDropMs);
       return null;
     case 'flush':
       pipeline.features.flush();

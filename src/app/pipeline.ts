@@ -6,11 +6,12 @@ import type { MarketEngine } from '../engine/market-engine.js';
 import { decode, subjectEventType } from '../decode/decode.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
-import { backpressureAlert, gapAlert, latencyAlert, staleAlerts, symbolLimitAlert } from '../alerts/alert-rules.js';
+import { gapAlert, latencyAlert, staleAlerts, symbolLimitAlert } from '../alerts/alert-rules.js';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
 import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
+import { AdmissionReport } from './admission-report.js';
 
 /** Cluster mode (SPEC §12): which messages this member processes and which symbols it publishes. */
 export interface PartitionGate {
@@ -69,10 +70,9 @@ export class Pipeline {
   readonly features: ThrottledFeaturePublisher;
   /** Wall-clock ms of the last accepted event per provider (heartbeats count). */
   readonly providerLastSeen = new Map<string, number>();
-  /** Wall-clock ms of the last backpressure drop. */
-  lastBackpressureDropMs = 0;
+  /** Counters and backpressure alerts of the queue's admissions; the time of the last drop. */
+  readonly admissions: AdmissionReport;
   private scheduled = false;
-  private aboveHighWater = false;
   private idleWaiters: (() => void)[] = [];
   private readonly batchSize: number;
   private readonly sliceMs: number;
@@ -92,10 +92,6 @@ export class Pipeline {
   private readonly clearRecvClock = () => {
     this.recvClockSet = false;
   };
-  /** Receive time (ms) of the last backpressure alert attempts, one per millisecond at most. */
-  private dropAlertAttemptMs = Number.NaN;
-  private overCapacityAlertAttemptMs = Number.NaN;
-  private overflowAlertAttemptMs = Number.NaN;
   private readonly signalMaxAgeMs: number;
   /** `performance.now()` at the end of the last processed message, while draining. */
   private drainNow = 0;
@@ -120,6 +116,7 @@ export class Pipeline {
     private readonly quality: DataQualityMetrics | null = null,
   ) {
     this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure, opts.queueMaxBytes);
+    this.admissions = new AdmissionReport(telemetry, alerts, this.queue);
     this.signalMaxAgeMs = opts.signalMaxAgeMs ?? Number.POSITIVE_INFINITY;
     this.batchSize = opts.batchSize ?? 2048;
     this.sliceMs = opts.sliceMs ?? 8;
@@ -143,31 +140,10 @@ export class Pipeline {
     const subjectType = subjectEventType(subject);
     const m: QueuedMessage = { subject, data, subjectType, recvMs: this.recvMs, t0: this.readT0, ack };
     const admission = this.queue.offer(m);
-    if (admission === 'overflow') {
-      this.overflow(m);
+    if (this.admissions.report(admission, subjectType, m.recvMs)) {
+      // an overflow drop: events may be lost from here on, so coverage (SPEC §11) moves past it
+      if (admission === 'overflow') this.engine.coverageLostUntil(m.recvMs);
       return;
-    }
-    if (admission === 'dropped') {
-      this.telemetry.countIn(subjectType, 'unknown', m.recvMs);
-      this.telemetry.countDropped('backpressure', subjectType);
-      this.lastBackpressureDropMs = m.recvMs;
-      // under backpressure this runs for every message: ask the alert manager (whose cooldown
-      // would refuse the rest) once per millisecond of receive time, not once per drop
-      if (m.recvMs !== this.dropAlertAttemptMs) {
-        this.dropAlertAttemptMs = m.recvMs;
-        this.alerts.raise(backpressureAlert({ kind: 'dropping', fill: this.queue.fillRatio, highWater: this.queue.highWater }));
-      }
-      return;
-    }
-    if (admission === 'queued_over_capacity') {
-      if (m.recvMs !== this.overCapacityAlertAttemptMs) {
-        this.overCapacityAlertAttemptMs = m.recvMs;
-        const q = this.queue;
-        this.alerts.raise(backpressureAlert({ kind: 'over_capacity', fill: q.fillRatio, highWater: q.highWater, size: q.size, capacity: q.capacity }));
-      }
-    } else if (!this.aboveHighWater && this.queue.fillRatio >= this.queue.highWater) {
-      this.aboveHighWater = true;
-      this.alerts.raise(backpressureAlert({ kind: 'crossed', fill: this.queue.fillRatio, highWater: this.queue.highWater }));
     }
     if (this.queue.size === 1 && !this.scheduled && this.inlineAllowed()) this.processInline();
     else this.schedule();
@@ -199,23 +175,6 @@ export class Pipeline {
     }
     this.inlineSpentMs += this.drainNow - start;
     this.processedInline++;
-  }
-
-  /**
-   * A message that would break the queue's byte bound (core mode): dropped
-   * whatever its type, loudly. Events may be lost from here on, so coverage
-   * (SPEC §11) moves past its receive time.
-   */
-  private overflow(m: QueuedMessage): void {
-    this.telemetry.countIn(m.subjectType, 'unknown', m.recvMs);
-    this.telemetry.countDropped('overflow', m.subjectType);
-    this.lastBackpressureDropMs = m.recvMs;
-    this.engine.coverageLostUntil(m.recvMs);
-    if (m.recvMs !== this.overflowAlertAttemptMs) {
-      this.overflowAlertAttemptMs = m.recvMs;
-      const q = this.queue;
-      this.alerts.raise(backpressureAlert({ kind: 'overflow', fill: q.fillRatio, highWater: q.highWater, bytes: q.bytes, maxBytes: q.maxBytes }));
-    }
   }
 
   /**
@@ -310,7 +269,7 @@ export class Pipeline {
     } finally {
       this.draining = false;
     }
-    if (this.aboveHighWater && this.queue.fillRatio < this.queue.highWater) this.aboveHighWater = false;
+    this.admissions.drained();
     if (this.queue.size > 0) {
       setImmediate(() => this.drain());
       return;
@@ -395,9 +354,13 @@ export class Pipeline {
     this.alerts.raise(latencyAlert(f.symbol, f.latency_ms_p95, this.opts.latencyAlertMs));
   }
 
-  /** Raises `stale` for providers silent longer than `staleAfterMs`, unless backpressure is dropping. */
-  checkStale(nowMs: number, staleAfterMs: number): void {
-    for (const a of staleAlerts(nowMs, this.providerLastSeen, staleAfterMs, this.lastBackpressureDropMs)) this.alerts.raise(a);
+  /**
+   * Raises `stale` for providers silent longer than `staleAfterMs`, unless backpressure is dropping
+   * (`lastDropMs`: the last drop, by default this pipeline's own; the worker thread's comes from the I/O side).
+   */
+  checkStale(nowMs: number, staleAfterMs: number, lastDropMs = this.admissions.lastBackpressureDropMs): void {
+    for (const a of staleAlerts(nowMs, this.providerLastSeen, staleAfterMs, lastDropMs)) this.alerts.raise(a);
   }
+
 
 }

@@ -127,7 +127,7 @@ export class Service {
       queue: thread ?? this.pipeline.queue,
       isNatsConnected: () => this.link.connected,
       http: config.http,
-      lastBackpressureDropMs: () => (thread ?? this.pipeline).lastBackpressureDropMs,
+      lastBackpressureDropMs: () => (thread ?? this.pipeline).admissions.lastBackpressureDropMs,
       ...(thread !== null ? { engine: thread } : {}),
       natsError: () => this.link.error,
       warmup: () => {

@@ -16,6 +16,7 @@
  * each turn's cost is measured, not guessed. Requests whose client went away
  * while waiting are skipped. Priority requests (`/health`) go first.
  */
+import { Fifo } from '../queue/fifo.js';
 
 /** The gate's budgets. */
 export interface RequestGateOptions {
@@ -43,30 +44,6 @@ interface Waiting {
   readonly abandoned: () => boolean;
 }
 
-/** A FIFO over an array with a moving head: O(1) amortised, no per-item allocation beyond the entry. */
-class Fifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-
-  get size(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-}
 
 export class RequestGate {
   private readonly priority = new Fifo<Waiting>();
@@ -90,7 +67,7 @@ export class RequestGate {
 
   /** Requests waiting for their turn. */
   get waiting(): number {
-    return this.priority.size + this.normal.size;
+    return this.priority.length + this.normal.length;
   }
 
   /**

@@ -60,10 +60,10 @@ describe('pipeline alerts', () => {
     const seen = r.pipeline.providerLastSeen.get('okx')!;
     r.pipeline.checkStale(seen + 5_000, 10_000);
     expect(r.alerts).toHaveLength(0);
-    r.pipeline.lastBackpressureDropMs = seen + 9_000;
+    r.pipeline.admissions.lastBackpressureDropMs = seen + 9_000;
     r.pipeline.checkStale(seen + 12_000, 10_000);
     expect(r.alerts).toHaveLength(0);
-    r.pipeline.lastBackpressureDropMs = 0;
+    r.pipeline.admissions.lastBackpressureDropMs = 0;
     r.pipeline.checkStale(seen + 12_000, 10_000);
     expect(r.alerts.map((a) => [a.kind, a.provider, a.value, a.threshold])).toEqual([['stale', 'okx', 12_000, 10_000]]);
   });
