@@ -13,6 +13,9 @@ import { Service } from '../../src/app/service.js';
 import { CHROMIUM, launchChromium, watchedPage } from '../helpers/chromium.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 
+/** Said in the title of each browser suite, so a skipped one tells why. */
+const NO_BROWSER = existsSync(CHROMIUM) ? '' : ` (skipped: no browser at ${CHROMIUM})`;
+
 /**
  * The dashboard end to end: a real nats-server, the service with the
  * dashboard attached, a synthetic market at ~200 events/s, the SSE stream
@@ -288,7 +291,7 @@ describe('GET /stream (server-sent events)', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))(`the page in Chromium (skipped: no browser at ${CHROMIUM})`, () => {
+describe.skipIf(!existsSync(CHROMIUM))(`the page in Chromium${NO_BROWSER}`, () => {
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
@@ -362,7 +365,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page in Chromium (skipped: no browse
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))(`the page with HTTP_AUTH_TOKEN in Chromium (skipped: no browser at ${CHROMIUM})`, () => {
+describe.skipIf(!existsSync(CHROMIUM))(`the page with HTTP_AUTH_TOKEN in Chromium${NO_BROWSER}`, () => {
   const TOKEN = 'dashboard-token-7f3a9c';
   let browser: Browser;
   let secured: { service: Service; base: string };
@@ -499,7 +502,7 @@ class FiftySymbolMarket {
   }
 }
 
-describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium (skipped: no browser at ${CHROMIUM})`, () => {
+describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium${NO_BROWSER}`, () => {
   let browser: Browser;
   let page: Page;
   let fifty: FiftySymbolMarket;
