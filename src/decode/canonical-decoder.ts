@@ -124,56 +124,11 @@ function skipWs(b: Uint8Array, p: number, end: number): number {
  * handles (integer literals over 15 digits are ExactInteger: the general path).
  */
 function numberAt(b: Uint8Array, p: number, end: number): number {
-  // the shape every feed sends, read here: -?(0|[1-9][0-9]*)(.[0-9]+)? with at most 15 integer
-  // digits, no exponent, and digits that accumulate exactly (< 2^53) — one division rounds it
-  // correctly (Clinger's fast path, as readJsonNumber); anything else goes to readJsonNumber
-  let q = p;
-  const neg = b[q] === 0x2d;
-  if (neg) q++;
-  let c = q < end ? b[q]! : 0;
-  let m = 0;
-  if (c === 0x30) {
-    q++;
-  } else if (c >= 0x31 && c <= 0x39) {
-    const intStart = q;
-    do {
-      m = m * 10 + (c - 0x30);
-      q++;
-    } while (q < end && (c = b[q]!) >= 0x30 && c <= 0x39);
-    if (q - intStart > 15) return slowNumberAt(b, p, end);
-  } else {
-    return NaN;
-  }
-  let scale = 1;
-  if (q < end && b[q] === 0x2e) {
-    q++;
-    const fracStart = q;
-    while (q < end && (c = b[q]!) >= 0x30 && c <= 0x39) {
-      m = m * 10 + (c - 0x30);
-      q++;
-    }
-    const fracDigits = q - fracStart;
-    if (fracDigits === 0 || fracDigits > 22) return slowNumberAt(b, p, end);
-    scale = POW10[fracDigits]!;
-  }
-  if (q < end && ((c = b[q]!) === 0x65 || c === 0x45 || (c >= 0x30 && c <= 0x39))) return slowNumberAt(b, p, end); // an exponent, or "01"
-  if (m >= TWO_POW_53) return slowNumberAt(b, p, end);
-  cursor = q;
-  const v = scale === 1 ? m : m / scale;
-  return neg ? -v : v;
-}
-
-/** {@link numberAt} for every other literal: the shared JSON number reader. */
-function slowNumberAt(b: Uint8Array, p: number, end: number): number {
   const v = readJsonNumber(b, p, end);
   if (Number.isNaN(v) || numberScan.longInteger) return NaN;
   cursor = numberScan.end;
   return v;
 }
-
-const TWO_POW_53 = 9007199254740992;
-/** Exact powers of ten (every one up to 1e22 is a double). */
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /** `[[price, size], …]` at `p` with exactly two numbers per level; null when not that shape. Sets `cursor`. */
 function levelsAt(b: Uint8Array, p: number, end: number): BookLevel[] | null {
