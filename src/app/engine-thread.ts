@@ -19,6 +19,9 @@ import { OutputCode } from './engine-protocol.js';
 import { AdmissionReport } from './admission-report.js';
 import { Fifo } from '../queue/fifo.js';
 
+/** How long the warm-up waits for room in a full ring that the engine thread does not read before it gives up. */
+const REPLAY_STALL_MS = 30_000;
+
 /** Data bytes of the ring: records up to half of it (payloads up to ~8 MiB, NATS allows 1 MiB by default). */
 export const RING_BYTES = 16 * 1024 * 1024;
 
@@ -191,10 +194,22 @@ export class EngineThread implements QueueView, EngineReads {
    * replay never outruns the engine.
    */
   replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): void {
+    // the warm-up comes before any live record: writing past waiting ones would misalign the acks
+    if (this.waiting.length > 0) throw new Error('engine thread: a replay record after live records');
     const kind = publishSignal ? RecordKind.replaySignal : RecordKind.replay;
+    // this loop holds the event loop, so the worker's 'exit' cannot be seen here: an engine thread
+    // that stops reading for REPLAY_STALL_MS is taken for dead instead of waiting forever
+    let read = this.ring.recordsRead;
+    let stalledSince = performance.now();
     while (!this.writer.tryWrite(kind, 0, subject, data, streamTsMs, 0)) {
       if (this.failedWith !== null) throw this.failedWith;
       this.writer.waitForRoom(100);
+      if (this.ring.recordsRead !== read) {
+        read = this.ring.recordsRead;
+        stalledSince = performance.now();
+      } else if (performance.now() - stalledSince > REPLAY_STALL_MS) {
+        throw new Error(`engine thread: read nothing of the full ring for ${REPLAY_STALL_MS / 1000} s during the warm-up`);
+      }
     }
     if (this.jetstream) this.acks.push(null);
   }

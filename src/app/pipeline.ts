@@ -98,8 +98,6 @@ export class Pipeline {
   private draining = false;
   /** Cluster mode: the partition gate; null otherwise. */
   gate: PartitionGate | null = null;
-  /** Queued messages skipped because their partition moved away (redelivered to its next owner). */
-  skippedMoved = 0;
   private readonly inline: InlineBudget | null;
   /** Start (`performance.now()`) of the current inline budget period, and the inline time spent in it. */
   private inlinePeriodStart = Number.NEGATIVE_INFINITY;
@@ -285,7 +283,6 @@ export class Pipeline {
     if (this.gate !== null && !this.gate.admits(m.subject)) {
       // not processed: handed back (nak) so the partition's next owner gets it without waiting for
       // ack_wait; if this member is cut off, the server redelivers it after ack_wait anyway
-      this.skippedMoved++;
       m.ack?.(true);
       return;
     }
