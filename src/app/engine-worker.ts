@@ -13,6 +13,7 @@ import { MessageRing, RecordKind, RingReader } from '../queue/message-ring.js';
 import type { EngineBatch, EngineReply, EngineRequest, EngineWorkerData, ToEngine } from './engine-protocol.js';
 import { OutputCode, engineConfigOf, pipelineOptionsOf } from './engine-protocol.js';
 import { Pipeline } from './pipeline.js';
+import { SymbolList } from '../state/symbol-list.js';
 
 /**
  * The engine thread (ENGINE_THREAD=worker): drains the ring the I/O thread
@@ -25,8 +26,6 @@ import { Pipeline } from './pipeline.js';
 const SLICE_MS = 8;
 /** The providers' last-seen map goes to the I/O thread at most this often (the dashboard shows seconds). */
 const PROVIDERS_EVERY_MS = 250;
-/** The `/health` symbol list is rebuilt at most this often, or when the count changes (it is sorted). */
-const SYMBOL_LIST_MAX_AGE_MS = 1000;
 
 const port = parentPort!;
 const data = workerData as EngineWorkerData;
@@ -67,6 +66,7 @@ class Outbox implements OutputPort {
 const telemetry = new Telemetry(() => 0, { defaultMetrics: false, maxSymbolLabels: config.metricsMaxSymbols });
 const quality = new DataQualityMetrics(telemetry.registry);
 const engine = new MarketEngine(engineConfigOf(config), 'live');
+const symbolList = new SymbolList(engine.symbols);
 const outbox = new Outbox();
 const alerts = new AlertThrottle(config.alertCooldownMs, (a) => {
   telemetry.countAlert(a.kind, a.level);
@@ -79,9 +79,6 @@ let unfinished = new Set<string>();
 let reportedRead = -1;
 let providersSentMs = Number.NEGATIVE_INFINITY;
 let providersDirty = false;
-let symbolList: readonly string[] = [];
-let symbolListMs = Number.NEGATIVE_INFINITY;
-let symbolListSize = -1;
 
 /** Sends what happened since the last report, if anything did. */
 function report(): void {
@@ -163,15 +160,8 @@ function answer(req: EngineRequest): unknown {
       const s = engine.symbols.get(req.symbol);
       return s === undefined ? null : computeFeatures(s);
     }
-    case 'symbols': {
-      const now = Date.now();
-      if (engine.symbols.size !== symbolListSize || now - symbolListMs >= SYMBOL_LIST_MAX_AGE_MS) {
-        symbolList = [...engine.symbols.keys()].sort();
-        symbolListSize = engine.symbols.size;
-        symbolListMs = now;
-      }
-      return symbolList;
-    }
+    case 'symbols':
+      return symbolList.get(Date.now());
     case 'sync':
       return null;
     case 'evict':

@@ -15,6 +15,7 @@ import { MetricsCache } from './metrics-cache.js';
 import type { RequestGateOptions } from './request-gate.js';
 import { DEFAULT_GATE_OPTIONS, RequestGate } from './request-gate.js';
 import type { EngineReads, HttpOptions, QueueView, SymbolStoreView } from './views.js';
+import { SymbolList } from '../state/symbol-list.js';
 
 export type { HttpOptions } from './views.js';
 export { latestState } from './latest-state.js';
@@ -50,8 +51,6 @@ export interface HttpDeps {
 
 /** A degradation is reported for this long after its last sign, so a scrape every 15 s still sees it. */
 export const DEGRADED_HOLD_MS = 10_000;
-/** The `/health` symbol list is rebuilt at most this often (or when the count changes): it is sorted. */
-const SYMBOL_LIST_MAX_AGE_MS = 1000;
 
 const DEFAULT_HTTP: HttpOptions = { maxConnections: 256, maxStreamClients: 32, authToken: undefined };
 
@@ -132,25 +131,6 @@ async function engineSymbols(engine: EngineReads): Promise<{ symbols: readonly s
     return { symbols: [], error: (err as Error).message };
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Sorted symbol list for `/health`, rebuilt when the count changes or it is a second old. */
-class SymbolList {
-  private list: readonly string[] = [];
-  private builtAt = Number.NEGATIVE_INFINITY;
-  private size = -1;
-
-  constructor(private readonly symbols: SymbolStoreView) {}
-
-  get(nowMs: number): readonly string[] {
-    const symbols = this.symbols;
-    if (symbols.size !== this.size || nowMs - this.builtAt >= SYMBOL_LIST_MAX_AGE_MS) {
-      this.list = [...symbols.keys()].sort();
-      this.size = symbols.size;
-      this.builtAt = nowMs;
-    }
-    return this.list;
   }
 }
 
