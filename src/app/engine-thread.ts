@@ -5,8 +5,6 @@ import type { Logger } from 'pino';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { Config } from '../config/config.js';
 import { subjectEventType } from '../decode/decode.js';
-import type { EventTypeLabel } from '../domain/events.js';
-import { EVENT_TYPE_LABELS } from '../domain/events.js';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import type { EngineReads, QueueView } from '../http/views.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
@@ -33,7 +31,6 @@ type Ack = (redeliver?: boolean) => void;
 /** A record waiting on this thread because the ring had no room (it keeps its place in line). */
 interface Waiting {
   readonly kind: RecordKind;
-  readonly type: number;
   readonly subject: string;
   readonly data: Uint8Array | null;
   readonly recvMs: number;
@@ -41,7 +38,6 @@ interface Waiting {
 }
 
 
-const TYPE_INDEX = new Map<EventTypeLabel, number>(EVENT_TYPE_LABELS.map((t, i) => [t, i]));
 
 /** What the engine thread reports into on this side. */
 export interface EngineThreadDeps {
@@ -178,13 +174,13 @@ export class EngineThread implements QueueView, EngineReads {
         // events may be lost from here on: coverage (SPEC §11) moves past it, told once per millisecond
         if (recvMs > this.lostUntilSent) {
           this.lostUntilSent = recvMs;
-          this.push(RecordKind.coverageLostUntil, 0, '', null, recvMs, 0, null);
+          this.push(RecordKind.coverageLostUntil, '', null, recvMs, 0, null);
         }
         ack?.(); // only where it cannot happen (JetStream never overflows); never left to loop
       }
       return;
     }
-    this.push(RecordKind.live, TYPE_INDEX.get(subjectType)!, subject, data, recvMs, this.readT0, ack);
+    this.push(RecordKind.live, subject, data, recvMs, this.readT0, ack);
     this.admissions.report(admission, subjectType, recvMs);
   }
 
@@ -201,7 +197,7 @@ export class EngineThread implements QueueView, EngineReads {
     // that stops reading for REPLAY_STALL_MS is taken for dead instead of waiting forever
     let read = this.ring.recordsRead;
     let stalledSince = performance.now();
-    while (!this.writer.tryWrite(kind, 0, subject, data, streamTsMs, 0)) {
+    while (!this.writer.tryWrite(kind, subject, data, streamTsMs, 0)) {
       if (this.failedWith !== null) throw this.failedWith;
       this.writer.waitForRoom(100);
       if (this.ring.recordsRead !== read) {
@@ -216,16 +212,16 @@ export class EngineThread implements QueueView, EngineReads {
 
   /** After the warm-up: the engine thread publishes the features of the symbols it touched above the ack floor. */
   republish(): void {
-    this.push(RecordKind.republish, 0, '', null, 0, 0, null);
+    this.push(RecordKind.republish, '', null, 0, 0, null);
   }
 
   setCoverageStart(ms: number): void {
-    this.push(RecordKind.coverageStart, 0, '', null, ms, 0, null);
+    this.push(RecordKind.coverageStart, '', null, ms, 0, null);
   }
 
   /** Events may have been lost (a core-mode disconnect): coverage restarts after what is queued now. */
   coverageLost(): void {
-    this.push(RecordKind.coverageLost, 0, '', null, 0, 0, null);
+    this.push(RecordKind.coverageLost, '', null, 0, 0, null);
   }
 
   /** Resolves once every record written so far has been processed and reported (or the engine thread failed). */
@@ -285,9 +281,9 @@ export class EngineThread implements QueueView, EngineReads {
     await this.worker.terminate();
   }
 
-  private push(kind: RecordKind, type: number, subject: string, data: Uint8Array | null, recvMs: number, t0: number, ack: Ack | null): void {
-    if (this.waiting.length > 0 || !this.writer.tryWrite(kind, type, subject, data, recvMs, t0)) {
-      this.waiting.push({ kind, type, subject, data, recvMs, t0 });
+  private push(kind: RecordKind, subject: string, data: Uint8Array | null, recvMs: number, t0: number, ack: Ack | null): void {
+    if (this.waiting.length > 0 || !this.writer.tryWrite(kind, subject, data, recvMs, t0)) {
+      this.waiting.push({ kind, subject, data, recvMs, t0 });
       this.waitingBytes += data?.length ?? 0;
     }
     if (this.jetstream) this.acks.push(ack);
@@ -296,7 +292,7 @@ export class EngineThread implements QueueView, EngineReads {
   /** Moves waiting records into the ring while it has room. */
   private flushWaiting(): void {
     for (let w = this.waiting.peek(); w !== undefined; w = this.waiting.peek()) {
-      if (!this.writer.tryWrite(w.kind, w.type, w.subject, w.data, w.recvMs, w.t0)) return;
+      if (!this.writer.tryWrite(w.kind, w.subject, w.data, w.recvMs, w.t0)) return;
       this.waiting.shift();
       this.waitingBytes -= w.data?.length ?? 0;
     }

@@ -1,7 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AlertThrottle } from '../alerts/alert-throttle.js';
-import type { EventTypeLabel } from '../domain/events.js';
-import { EVENT_TYPE_LABELS } from '../domain/events.js';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { computeFeatures } from '../features/feature-engine.js';
@@ -31,7 +29,6 @@ const port = parentPort!;
 const data = workerData as EngineWorkerData;
 const config = data.config;
 const originDelta = data.mainTimeOrigin - performance.timeOrigin;
-const TYPE_OF: readonly EventTypeLabel[] = EVENT_TYPE_LABELS;
 
 /** Collects outputs in order; they go to the I/O thread with the next report (at the latest after this task). */
 class Outbox implements OutputPort {
@@ -104,7 +101,7 @@ function apply(): void {
   const r = reader;
   switch (r.kind) {
     case RecordKind.live:
-      pipeline.processAdmitted(r.subject, r.data, TYPE_OF[r.subjectType] ?? 'unknown', r.recvMs, r.t0 + originDelta);
+      pipeline.processAdmitted(r.subject, r.data, r.recvMs, r.t0 + originDelta);
       providersDirty = true;
       break;
     case RecordKind.replay:

@@ -1,4 +1,4 @@
-import type { EventTypeLabel, MarketEvent, Rejection } from '../domain/events.js';
+import type { MarketEvent, Rejection } from '../domain/events.js';
 import { isRejection, reject } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
 import type { OutputPort } from '../output/output-port.js';
@@ -233,8 +233,8 @@ export class Pipeline {
   }
 
   /** One admitted message; `recvMs` and `t0` (this thread's `performance.now()` clock) as the I/O thread took them. */
-  processAdmitted(subject: string, data: Uint8Array, subjectType: EventTypeLabel, recvMs: number, t0: number): void {
-    this.process({ subject, data, subjectType, recvMs, t0, ack: null });
+  processAdmitted(subject: string, data: Uint8Array, recvMs: number, t0: number): void {
+    this.process(subject, data, recvMs, t0);
   }
 
   endRun(): void {
@@ -286,24 +286,25 @@ export class Pipeline {
       m.ack?.(true);
       return;
     }
-    this.process(m);
+    this.process(m.subject, m.data, m.recvMs, m.t0);
     m.ack?.();
   }
 
-  private process(m: QueuedMessage): void {
+  /** Decode, engine, output for one message; `t0` starts its processing latency (SPEC §8). */
+  private process(subject: string, data: Uint8Array, recvMs: number, t0: number): void {
     const t = this.telemetry;
-    const decoded = this.decodeChecked(m.subject, m.data);
+    const decoded = this.decodeChecked(subject, data);
     if (isRejection(decoded)) {
-      t.countIn(decoded.type, 'unknown', m.recvMs);
+      t.countIn(decoded.type, 'unknown', recvMs);
       t.countDropped(decoded.reason, decoded.type);
     } else {
-      t.countIn(decoded.type, decoded.provider, m.recvMs);
-      this.apply(decoded, m.recvMs);
+      t.countIn(decoded.type, decoded.provider, recvMs);
+      this.apply(decoded, recvMs);
     }
     t.eventsProcessedTotal++;
     const now = performance.now();
     this.drainNow = now;
-    t.processingLatency.observe(now - m.t0);
+    t.processingLatency.observe(now - t0);
   }
 
   /** Decodes; in cluster mode refuses an event filed under another symbol's subject (SPEC §12). */

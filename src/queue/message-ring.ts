@@ -10,7 +10,7 @@
  * Layout: a control block of Int32 slots, then `size` data bytes (a power of
  * two). Byte and record counters run modulo 2^32 and are compared by
  * difference, so they may wrap. A record is a 32-byte header (length,
- * subject length, kind, subject type, receive time, read t0, payload length)
+ * subject length, kind, receive time, read t0, payload length)
  * followed by the subject's UTF-8 bytes and the payload, padded to 8 bytes; it
  * never wraps: a record that would cross the end leaves a zero length there
  * and starts at offset 0.
@@ -130,7 +130,7 @@ export class RingWriter {
    * (it never will for a payload over {@link MessageRing.maxPayload}: a
    * RangeError). `t0` is this thread's `performance.now()` at the socket read.
    */
-  tryWrite(kind: RecordKind, subjectType: number, subject: string, data: Uint8Array | null, recvMs: number, t0: number): boolean {
+  tryWrite(kind: RecordKind, subject: string, data: Uint8Array | null, recvMs: number, t0: number): boolean {
     const ring = this.ring;
     const dataLength = data === null ? 0 : data.length;
     if (subject.length > 0x5555) throw new RangeError(`a subject of ${subject.length} characters is longer than a ring record allows`);
@@ -152,7 +152,7 @@ export class RingWriter {
     const len = (RECORD_HEADER_BYTES + subjectBytes + dataLength + 7) & ~7;
     const u = off >> 2;
     ring.u32[u] = len;
-    ring.u32[u + 1] = subjectBytes | (kind << 16) | (subjectType << 24);
+    ring.u32[u + 1] = subjectBytes | (kind << 16);
     ring.f64[(off >> 3) + 1] = recvMs;
     ring.f64[(off >> 3) + 2] = t0;
     ring.u32[u + 6] = dataLength;
@@ -190,7 +190,6 @@ export class RingReader {
   private payloadRead = 0;
   private len = 0;
   kind: RecordKind = RecordKind.live;
-  subjectType = 0;
   subject = '';
   /** A view into the ring: valid until {@link release}; copy what must outlive it. */
   data: Uint8Array = new Uint8Array(0);
@@ -223,8 +222,7 @@ export class RingReader {
     const u = off >> 2;
     const meta = ring.u32[u + 1]!;
     const subjectBytes = meta & 0xffff;
-    this.kind = ((meta >>> 16) & 0xff) as RecordKind;
-    this.subjectType = meta >>> 24;
+    this.kind = (meta >>> 16) as RecordKind;
     this.recvMs = ring.f64[(off >> 3) + 1]!;
     this.t0 = ring.f64[(off >> 3) + 2]!;
     const dataLength = ring.u32[u + 6]!;

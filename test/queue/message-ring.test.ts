@@ -5,29 +5,29 @@ import { MessageRing, RecordKind, RingReader, RingWriter } from '../../src/queue
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
 /** Reads every record waiting, releasing each. */
-function drain(reader: RingReader): { subject: string; data: number[]; recvMs: number; t0: number; kind: number; type: number }[] {
+function drain(reader: RingReader): { subject: string; data: number[]; recvMs: number; t0: number; kind: number }[] {
   const out = [];
   while (reader.next()) {
-    out.push({ subject: reader.subject, data: Array.from(reader.data), recvMs: reader.recvMs, t0: reader.t0, kind: reader.kind, type: reader.subjectType });
+    out.push({ subject: reader.subject, data: Array.from(reader.data), recvMs: reader.recvMs, t0: reader.t0, kind: reader.kind });
     reader.release();
   }
   return out;
 }
 
 describe('MessageRing', () => {
-  it('carries records in order with their subject, payload, kind, type and times', () => {
+  it('carries records in order with their subject, payload, kind and times', () => {
     const ring = MessageRing.create(4096);
     const w = new RingWriter(ring);
     const r = new RingReader(MessageRing.open(ring.buffer));
-    expect(w.tryWrite(RecordKind.live, 0, 'md.events.trade.BTC', bytes(10, 1), 1.5, 2.25)).toBe(true);
-    expect(w.tryWrite(RecordKind.replaySignal, 2, 'md.events.quote.é', bytes(0, 0), 3, 4)).toBe(true);
-    expect(w.tryWrite(RecordKind.coverageStart, 0, '', null, 123, 0)).toBe(true);
+    expect(w.tryWrite(RecordKind.live, 'md.events.trade.BTC', bytes(10, 1), 1.5, 2.25)).toBe(true);
+    expect(w.tryWrite(RecordKind.replaySignal, 'md.events.quote.é', bytes(0, 0), 3, 4)).toBe(true);
+    expect(w.tryWrite(RecordKind.coverageStart, '', null, 123, 0)).toBe(true);
     expect(ring.pendingRecords).toBe(3);
     expect(w.payloadBytes).toBe(10);
     expect(drain(r)).toEqual([
-      { subject: 'md.events.trade.BTC', data: Array.from(bytes(10, 1)), recvMs: 1.5, t0: 2.25, kind: RecordKind.live, type: 0 },
-      { subject: 'md.events.quote.é', data: [], recvMs: 3, t0: 4, kind: RecordKind.replaySignal, type: 2 },
-      { subject: '', data: [], recvMs: 123, t0: 0, kind: RecordKind.coverageStart, type: 0 },
+      { subject: 'md.events.trade.BTC', data: Array.from(bytes(10, 1)), recvMs: 1.5, t0: 2.25, kind: RecordKind.live },
+      { subject: 'md.events.quote.é', data: [], recvMs: 3, t0: 4, kind: RecordKind.replaySignal },
+      { subject: '', data: [], recvMs: 123, t0: 0, kind: RecordKind.coverageStart },
     ]);
     expect(ring.pendingRecords).toBe(0);
     expect(w.payloadBytes).toBe(0);
@@ -39,15 +39,15 @@ describe('MessageRing', () => {
     const w = new RingWriter(ring);
     const r = new RingReader(ring);
     let written = 0;
-    while (w.tryWrite(RecordKind.live, 0, 's', bytes(100, written), written, 0)) written++;
+    while (w.tryWrite(RecordKind.live, 's', bytes(100, written), written, 0)) written++;
     expect(written).toBe(Math.floor(1024 / 136)); // 32 header + 1 subject + 100 payload, padded to 136
-    expect(w.tryWrite(RecordKind.live, 0, 's', bytes(100, 0), 0, 0)).toBe(false);
+    expect(w.tryWrite(RecordKind.live, 's', bytes(100, 0), 0, 0)).toBe(false);
     expect(r.next()).toBe(true);
     expect(r.recvMs).toBe(0);
     r.release();
-    expect(w.tryWrite(RecordKind.live, 0, 's', bytes(100, written), written, 0)).toBe(true);
+    expect(w.tryWrite(RecordKind.live, 's', bytes(100, written), written, 0)).toBe(true);
     expect(drain(r).map((x) => x.recvMs)).toEqual(Array.from({ length: written }, (_, i) => i + 1));
-    expect(() => w.tryWrite(RecordKind.live, 0, 's', bytes(600, 0), 0, 0)).toThrow(RangeError);
+    expect(() => w.tryWrite(RecordKind.live, 's', bytes(600, 0), 0, 0)).toThrow(RangeError);
   });
 
   it('wraps around the end many times without losing, reordering or corrupting a record', () => {
@@ -61,14 +61,13 @@ describe('MessageRing', () => {
       const n = 1 + (round % 5);
       for (let k = 0; k < n; k++) {
         const len = (next * 37) % 200;
-        if (!w.tryWrite(RecordKind.live, next % 5, `md.events.trade.S${next}`, bytes(len, next), next, next / 2)) break;
+        if (!w.tryWrite(RecordKind.live, `md.events.trade.S${next}`, bytes(len, next), next, next / 2)) break;
         next++;
       }
       for (const rec of drain(r).slice(0)) {
         expect(rec.recvMs).toBe(expected);
         expect(rec.subject).toBe(`md.events.trade.S${expected}`);
         expect(rec.data).toEqual(Array.from(bytes((expected * 37) % 200, expected)));
-        expect(rec.type).toBe(expected % 5);
         expected++;
       }
     }
@@ -109,7 +108,7 @@ describe('MessageRing', () => {
     let sum = 0;
     for (let i = 0; i < N; ) {
       const data = bytes(i % 300, i);
-      if (w.tryWrite(RecordKind.live, 0, `x.${i}`, data, i, 0)) {
+      if (w.tryWrite(RecordKind.live, `x.${i}`, data, i, 0)) {
         for (const b of data) sum += b;
         i++;
         // now and then let the reader catch up and fall asleep, so the wake-up path runs too
