@@ -15,6 +15,7 @@ import { MessageRing, RecordKind, RingWriter } from '../queue/message-ring.js';
 import type { EngineBatch, EngineRequest, EngineWorkerData, FromEngine, ToEngine } from './engine-protocol.js';
 import { OutputCode } from './engine-protocol.js';
 import { AdmissionReport } from './admission-report.js';
+import { ReadClock } from './read-clock.js';
 import { Fifo } from '../queue/fifo.js';
 
 /** How long the warm-up waits for room in a full ring that the engine thread does not read before it gives up. */
@@ -95,12 +96,8 @@ export class EngineThread implements QueueView, EngineReads {
   private stopping = false;
   /** The newest `coverageLostUntil` sent, so an overflow flood sends one per millisecond. */
   private lostUntilSent = Number.NEGATIVE_INFINITY;
-  private recvMs = 0;
-  private readT0 = 0;
-  private recvClockSet = false;
-  private readonly clearRecvClock = () => {
-    this.recvClockSet = false;
-  };
+  /** Receive times of the socket read being delivered. */
+  private readonly clock = new ReadClock();
   /** Symbols whose features came out and that were not evicted since (the dashboard's filter). */
   private readonly knownSymbols = new Set<string>();
 
@@ -157,13 +154,8 @@ export class EngineThread implements QueueView, EngineReads {
   /** The NATS callback's whole job, as {@link Pipeline.offer}: timestamp, admit or drop, hand over. */
   offer(subject: string, data: Uint8Array, ack: Ack | null): void {
     if (this.failedWith !== null) return; // the service is going down; JetStream redelivers
-    if (!this.recvClockSet) {
-      this.recvMs = Date.now();
-      this.readT0 = performance.now();
-      this.recvClockSet = true;
-      queueMicrotask(this.clearRecvClock);
-    }
-    const recvMs = this.recvMs;
+    this.clock.stamp();
+    const recvMs = this.clock.recvMs;
     const subjectType = subjectEventType(subject);
     const size = this.size;
     let admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, this.dropping);
@@ -180,7 +172,7 @@ export class EngineThread implements QueueView, EngineReads {
       }
       return;
     }
-    this.push(RecordKind.live, subject, data, recvMs, this.readT0, ack);
+    this.push(RecordKind.live, subject, data, recvMs, this.clock.t0, ack);
     this.admissions.report(admission, subjectType, recvMs);
   }
 

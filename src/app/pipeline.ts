@@ -12,6 +12,7 @@ import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
 import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { AdmissionReport } from './admission-report.js';
+import { ReadClock } from './read-clock.js';
 
 /** Cluster mode (SPEC §12): which messages this member processes and which symbols it publishes. */
 export interface PartitionGate {
@@ -76,22 +77,8 @@ export class Pipeline {
   private idleWaiters: (() => void)[] = [];
   private readonly batchSize: number;
   private readonly sliceMs: number;
-  /**
-   * Wall-clock receive time of the messages nats.js is delivering now: one
-   * socket read hands over a run of messages synchronously, all received at
-   * once, so `Date.now()` is read once per run (a microtask clears it after).
-   */
-  private recvMs = 0;
-  /**
-   * `performance.now()` at the first callback of the socket read being
-   * delivered: the processing latency starts there (SPEC §8), so neither the
-   * queue nor the messages ahead in the same read can hide a wait.
-   */
-  private readT0 = 0;
-  private recvClockSet = false;
-  private readonly clearRecvClock = () => {
-    this.recvClockSet = false;
-  };
+  /** Receive times of the socket read being delivered. */
+  private readonly clock = new ReadClock();
   private readonly signalMaxAgeMs: number;
   /** `performance.now()` at the end of the last processed message, while draining. */
   private drainNow = 0;
@@ -129,14 +116,10 @@ export class Pipeline {
 
   /** The NATS callback's whole job: timestamp, admit or drop, schedule processing. */
   offer(subject: string, data: Uint8Array, ack: ((redeliver?: boolean) => void) | null): void {
-    if (!this.recvClockSet) {
-      this.recvMs = Date.now();
-      this.readT0 = performance.now();
-      this.recvClockSet = true;
-      queueMicrotask(this.clearRecvClock);
-    }
+    const clock = this.clock;
+    clock.stamp();
     const subjectType = subjectEventType(subject);
-    const m: QueuedMessage = { subject, data, subjectType, recvMs: this.recvMs, t0: this.readT0, ack };
+    const m: QueuedMessage = { subject, data, subjectType, recvMs: clock.recvMs, t0: clock.t0, ack };
     const admission = this.queue.offer(m);
     if (this.admissions.report(admission, subjectType, m.recvMs)) {
       // an overflow drop: events may be lost from here on, so coverage (SPEC §11) moves past it
@@ -152,7 +135,7 @@ export class Pipeline {
     const budget = this.inline;
     if (budget === null) return false;
     // the clock: the read's first callback, or the end of the last message processed in this read
-    const now = this.drainNow > this.readT0 ? this.drainNow : this.readT0;
+    const now = Math.max(this.drainNow, this.clock.t0);
     if (now - this.inlinePeriodStart >= budget.periodMs) {
       this.inlinePeriodStart = now;
       this.inlineSpentMs = 0;
@@ -163,7 +146,7 @@ export class Pipeline {
   /** Processes the one queued message now, inside the callback that delivered it. */
   private processInline(): void {
     const m = this.queue.poll()!;
-    const start = this.drainNow > this.readT0 ? this.drainNow : this.readT0;
+    const start = Math.max(this.drainNow, this.clock.t0);
     this.drainNow = start; // the features throttle's clock while processing
     this.draining = true;
     try {
