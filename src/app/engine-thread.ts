@@ -10,7 +10,7 @@ import type { EngineReads, QueueView } from '../http/views.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { OutputPort } from '../output/output-port.js';
-import { HIGH_WATER, admit } from '../queue/event-queue.js';
+import { HIGH_WATER, admit, byteBound } from '../queue/event-queue.js';
 import { MessageRing, RecordKind, RingWriter } from '../queue/message-ring.js';
 import type { EngineBatch, EngineRequest, EngineWorkerData, FromEngine, ToEngine } from './engine-protocol.js';
 import { OutputCode } from './engine-protocol.js';
@@ -81,7 +81,6 @@ export class EngineThread implements QueueView, EngineReads {
   /** Why the engine thread stopped; null while it runs. */
   private failedWith: Error | null = null;
   private readonly writer: RingWriter;
-  private readonly dropping: boolean;
   private readonly jetstream: boolean;
   private readonly waiting = new Fifo<Waiting>();
   private waitingBytes = 0;
@@ -104,9 +103,8 @@ export class EngineThread implements QueueView, EngineReads {
   constructor(private readonly deps: EngineThreadDeps) {
     const config = deps.config;
     this.capacity = config.queueMaxSize;
-    this.dropping = !config.jetstream.enabled;
     this.jetstream = config.jetstream.enabled;
-    this.maxBytes = this.dropping ? config.queueMaxBytes : Number.POSITIVE_INFINITY;
+    this.maxBytes = byteBound(config.queueMaxBytes, !this.jetstream);
     this.ring = MessageRing.create(RING_BYTES);
     this.writer = new RingWriter(this.ring);
     this.admissions = new AdmissionReport(deps.telemetry, deps.alerts, this);
@@ -158,7 +156,7 @@ export class EngineThread implements QueueView, EngineReads {
     const recvMs = this.clock.recvMs;
     const subjectType = subjectEventType(subject);
     const size = this.size;
-    let admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, this.dropping);
+    let admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, !this.jetstream);
     if (data.length > this.ring.maxPayload(subject.length)) admission = 'overflow'; // unreachable: checked against the server's max_payload
     if (admission === 'overflow' || admission === 'dropped') {
       this.admissions.report(admission, subjectType, recvMs);

@@ -23,6 +23,11 @@ export type Admission = 'queued' | 'queued_over_capacity' | 'dropped' | 'overflo
 /** Fill ratio from which non-trades are dropped (SPEC §6). */
 export const HIGH_WATER = 0.9;
 
+/** The bound on queued payload bytes: `QUEUE_MAX_BYTES` where the queue may drop (core mode); none in JetStream mode, where the server stops delivering instead. */
+export function byteBound(maxBytes: number, dropping: boolean): number {
+  return dropping ? maxBytes : Number.POSITIVE_INFINITY;
+}
+
 /**
  * The admission policy of SPEC §6, for a queue holding `size` messages and
  * `bytes` payload bytes: the one decision both {@link EventQueue} and the
@@ -66,8 +71,7 @@ export class EventQueue {
     private readonly dropNonTradesWhenFull = true,
     maxBytes = Number.POSITIVE_INFINITY,
   ) {
-    // the byte bound applies where the queue may drop (core mode); JetStream stops delivering instead
-    this.maxBytes = dropNonTradesWhenFull ? maxBytes : Number.POSITIVE_INFINITY;
+    this.maxBytes = byteBound(maxBytes, dropNonTradesWhenFull);
     // start small and double on demand: a large QUEUE_MAX_SIZE costs memory only when used
     let cap = 16;
     while (cap < capacity + 1 && cap < INITIAL_SLOTS) cap <<= 1;
