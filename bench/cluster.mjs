@@ -27,6 +27,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { LocalNatsCluster, freePort } from '../dist/cli/local-nats-cluster.js';
+import { terminate } from '../dist/cli/lifecycle.js';
+import { DEFAULT_LEASE_MS } from '../dist/cluster/lease-options.js';
 import { partitionedSubjectFilter } from '../dist/cluster/partition.js';
 import { emitResult, parseArgs, progress } from './lib/common.mjs';
 import { natsServerBin } from './lib/nats-server.mjs';
@@ -40,7 +42,6 @@ const P = 12;
 const SYMBOLS = 200;
 const STREAM = 'MD_EVENTS';
 const SHORT_LEASE_MS = 3000;
-const DEFAULT_LEASE_MS = 15_000;
 const NANOS = 1_000_000;
 /** Clock ticks per second of /proc/PID/stat's utime and stime. */
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -116,13 +117,7 @@ async function startService(cluster, id, env) {
  * @param {ServiceProcess} s
  */
 async function stopService(s) {
-  const p = s.proc;
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
+  await terminate(s.proc, 10_000);
 }
 
 /**

@@ -5,7 +5,7 @@ import { loadConfig } from '../config/config.js';
 import type { Config } from '../config/config.js';
 import { JetStreamSource } from '../nats/jetstream-source.js';
 import { numberFlag, parseCommandArgs } from './args.js';
-import { onStopSignal, sleep } from './lifecycle.js';
+import { onStopSignal, sleep, terminate } from './lifecycle.js';
 import { LocalNatsCluster, freePort, freePortsFrom, natsServerBinary, reachable } from './local-nats-cluster.js';
 
 export const DEMO_USAGE = 'usage: senpai-md demo [--rate EVENTS_PER_S] [--symbols LIST|N] [--cluster [MEMBERS]]';
@@ -111,22 +111,12 @@ class DemoProcesses {
   stopAll(): Promise<void> {
     this.stopped ??= (async () => {
       for (const stage of [STAGE.simulator, STAGE.service, STAGE.nats]) {
-        await Promise.all(this.children.filter((c) => c.stage === stage).map((c) => terminate(c.proc)));
+        await Promise.all(this.children.filter((c) => c.stage === stage).map((c) => terminate(c.proc, 5000)));
       }
       for (const fn of this.cleanups) await fn().catch(() => undefined);
     })();
     return this.stopped;
   }
-}
-
-/** SIGTERM, SIGKILL after 5 s; resolves once it has exited. */
-async function terminate(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.kill('SIGTERM');
-  const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
 }
 
 function hostPortOf(url: string): { host: string; port: number } {

@@ -1,5 +1,6 @@
 /** Process helpers for the long-running CLI tools. */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { ChildProcess } from 'node:child_process';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -33,4 +34,17 @@ export async function drainOrClose(nc: NatsConnection, tool: string): Promise<bo
     await nc.close().catch(() => undefined);
     return false;
   }
+}
+
+/**
+ * Sends `signal` to a child process, SIGKILL if it is still there after
+ * `graceMs`; resolves once it has exited (at once if it already had).
+ */
+export async function terminate(proc: ChildProcess, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill(signal);
+  const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
 }

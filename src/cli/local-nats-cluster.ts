@@ -16,7 +16,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PARTITION_MAPPING_SOURCE, partitionMappingDestination } from '../cluster/partition.js';
-import { sleep } from './lifecycle.js';
+import { sleep, terminate } from './lifecycle.js';
 
 /** Whether something accepts TCP connections at `host:port` within `timeoutMs`. */
 export function reachable(hostPort: { host: string; port: number }, timeoutMs = 1000): Promise<boolean> {
@@ -251,12 +251,7 @@ export class LocalNatsCluster {
     const p = n.proc;
     if (p === null) return;
     n.proc = null;
-    if (p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise<void>((r) => p.once('exit', () => r()));
-    p.kill(signal);
-    const t = setTimeout(() => p.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
+    await terminate(p, 3000, signal);
   }
 
   /**
