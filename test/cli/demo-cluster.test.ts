@@ -38,7 +38,7 @@ afterAll(() => {
 });
 
 describe('senpai-md demo --cluster 3', () => {
-  it('starts three nats-servers and three members that own every partition exactly once, with features and the cluster panel; SIGTERM leaves no process behind', async () => {
+  it(`starts three nats-servers and three members that own every partition exactly once, with features and the cluster panel${existsSync(CHROMIUM) ? '' : ` (panel not checked: no browser at ${CHROMIUM})`}; SIGTERM leaves no process behind`, async () => {
     const httpPort = await freePort();
     const demo = spawn(process.execPath, [CLI, 'demo', '--cluster', '3'], {
       env: { PATH: process.env.PATH ?? '', NATS_SERVER_BIN: natsServerBin(), HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
