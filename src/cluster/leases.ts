@@ -58,8 +58,8 @@ const byId = (a: MemberRecord, b: MemberRecord): number => (a.id < b.id ? -1 : a
  */
 export class PartitionLeases {
   readonly memberId: string;
-  readonly partitions: number;
-  readonly timings: LeaseTimings;
+  private readonly partitions: number;
+  private readonly timings: LeaseTimings;
   private readonly bucketName: string;
   private readonly replicas: number;
   private readonly handlers: LeaseHandlers;

@@ -5,9 +5,9 @@ import type { PublishOutput } from '../obs/telemetry.js';
 import type { OutputPort } from '../output/output-port.js';
 
 /** The output subjects of SPEC §5. */
-export const SUBJECT_FEATURES = 'senpai.features.';
-export const SUBJECT_SIGNALS = 'senpai.signals.';
-export const SUBJECT_ALERTS = 'senpai.alerts';
+const SUBJECT_FEATURES = 'senpai.features.';
+const SUBJECT_SIGNALS = 'senpai.signals.';
+const SUBJECT_ALERTS = 'senpai.alerts';
 
 
 /**
