@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Service } from '../../src/app/service.js';
 import { loadConfig } from '../../src/config/config.js';
 import { attachDashboard } from '../../src/http/dashboard.js';
+import { contractErrors } from '../helpers/contract.js';
 import { waitFor } from '../helpers/nats-server.js';
 import { coreNatsForFile, getJson, startService } from '../helpers/service.js';
 
@@ -72,7 +73,12 @@ describe('ENGINE_THREAD=worker', () => {
       expect(err.message).toMatch(/unknown request/);
       const health = await getJson(`${base}/health`);
       expect(health).toMatchObject({ status: 503, body: { status: 'degraded', reasons: ['engine'], engine_error: expect.stringMatching(/unknown request/) } });
-      expect(await getJson(`${base}/features/latest?symbol=X`)).toMatchObject({ status: 500 });
+      // every read that asks the engine thread says why it cannot be answered, as /health does
+      for (const path of ['/features/latest?symbol=X', '/state/latest?symbol=X', '/features/latest?symbol=UNSEEN']) {
+        const res = await getJson(`${base}${path}`);
+        expect(res, path).toMatchObject({ status: 503, body: { error: expect.stringMatching(/engine thread/), reasons: ['engine'], engine_error: expect.stringMatching(/unknown request/) } });
+        expect(contractErrors('http-error', res.body), path).toEqual([]);
+      }
       // messages that keep coming are not processed (nor acknowledged), and nothing hangs
       suite.pub.publish('md.events.trade.X', JSON.stringify({ type: 'trade', symbol: 'X', price: 2, size: 1, ts_exchange: Date.now() }));
       await suite.pub.flush();
