@@ -182,8 +182,7 @@ export class Service {
         this.alerts.raise(natsRestoredAlert(seconds));
         // core mode: what was published meanwhile is lost, so coverage restarts after the gap (SPEC §11)
         if (!cfg.jetstream.enabled) {
-          if (this.engineThread !== null) this.engineThread.coverageLost();
-          else void this.pipeline.idle().then(() => this.engine.coverageLost());
+          (this.engineThread ?? this.pipeline).coverageLost();
         }
       },
     });
