@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { Config } from '../config/config.js';
 import { subjectEventType } from '../decode/decode.js';
+import type { EventTypeLabel } from '../domain/events.js';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import type { EngineReads, QueueView } from '../http/views.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
@@ -21,7 +22,10 @@ import { Fifo } from '../queue/fifo.js';
 /** How long the warm-up waits for room in a full ring that the engine thread does not read before it gives up. */
 const REPLAY_STALL_MS = 30_000;
 
-/** Data bytes of the ring: records up to half of it (payloads up to ~8 MiB, NATS allows 1 MiB by default). */
+/**
+ * Data bytes of the ring: records up to half of it (payloads up to ~8 MiB, NATS allows 1 MiB by default;
+ * a larger one is over the decoder's 1 MiB limit anyway and is refused without crossing, see {@link EngineThread.offer}).
+ */
 export const RING_BYTES = 16 * 1024 * 1024;
 
 /** The engine thread's script: beside this module (dist), else the build seen from the source tree (tests run src/). */
@@ -144,11 +148,6 @@ export class EngineThread implements QueueView, EngineReads {
     return this.knownSymbols.has(symbol);
   }
 
-  /** The largest payload the ring carries (the service refuses a server that allows more). */
-  maxPayload(): number {
-    return this.ring.maxPayload(256);
-  }
-
   /** The NATS callback's whole job, as {@link Pipeline.offer}: timestamp, admit or drop, hand over. */
   offer(subject: string, data: Uint8Array, ack: Ack | null): void {
     if (this.failedWith !== null) return; // the service is going down; JetStream redelivers
@@ -156,8 +155,12 @@ export class EngineThread implements QueueView, EngineReads {
     const recvMs = this.clock.recvMs;
     const subjectType = subjectEventType(subject);
     const size = this.size;
-    let admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, !this.jetstream);
-    if (data.length > this.ring.maxPayload(subject.length)) admission = 'overflow'; // unreachable: checked against the server's max_payload
+    const admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, !this.jetstream);
+    if ((admission === 'queued' || admission === 'queued_over_capacity') && !this.ring.carries(subject.length, data.length)) {
+      this.refuseUncarried(subjectType, recvMs, this.clock.t0);
+      ack?.(); // refused is processed: redelivering it would refuse it again
+      return;
+    }
     if (admission === 'overflow' || admission === 'dropped') {
       this.admissions.report(admission, subjectType, recvMs);
       if (admission === 'overflow') {
@@ -182,6 +185,12 @@ export class EngineThread implements QueueView, EngineReads {
   replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): void {
     // the warm-up comes before any live record: writing past waiting ones would misalign the acks
     if (this.waiting.length > 0) throw new Error('engine thread: a replay record after live records');
+    if (!this.ring.carries(subject.length, data.length)) {
+      // refused as the engine thread's replay would refuse it (SPEC §11 counters); it has no ack to keep in line
+      this.deps.quality.warmupMessagesTotal++;
+      this.deps.quality.countWarmupDropped('invalid');
+      return;
+    }
     const kind = publishSignal ? RecordKind.replaySignal : RecordKind.replay;
     // this loop holds the event loop, so the worker's 'exit' cannot be seen here: an engine thread
     // that stops reading for REPLAY_STALL_MS is taken for dead instead of waiting forever
@@ -269,6 +278,20 @@ export class EngineThread implements QueueView, EngineReads {
   async terminate(): Promise<void> {
     this.stopping = true;
     await this.worker.terminate();
+  }
+
+  /**
+   * A message the ring cannot carry (over half of it: its payload is then far over the decoder's 1 MiB
+   * limit, or its subject is over 21,845 characters) is refused here as the engine thread would refuse
+   * it, `invalid` unread (SPEC §2), and counted the same way: in, dropped, processed, its latency.
+   * Never an `overflow` (a loss the queue decided) nor a silent acknowledgement (docs/DECISIONS.md 59).
+   */
+  private refuseUncarried(subjectType: EventTypeLabel, recvMs: number, t0: number): void {
+    const t = this.deps.telemetry;
+    t.countIn(subjectType, 'unknown', recvMs);
+    t.countDropped('invalid', subjectType);
+    t.eventsProcessedTotal++;
+    t.processingLatency.observe(performance.now() - t0);
   }
 
   private push(kind: RecordKind, subject: string, data: Uint8Array | null, recvMs: number, t0: number, ack: Ack | null): void {

@@ -11,6 +11,7 @@ import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
 import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
+import { Fifo } from '../queue/fifo.js';
 import { AdmissionReport } from './admission-report.js';
 import { ReadClock } from './read-clock.js';
 
@@ -91,6 +92,10 @@ export class Pipeline {
   private inlineSpentMs = 0;
   /** Messages processed inside the NATS callback. */
   processedInline = 0;
+  /** Queue positions before which events may have been lost (core-mode reconnects), oldest first. */
+  private readonly coverageGaps = new Fifo<number>();
+  /** The first of {@link coverageGaps}, or +∞: the one number the drain loop compares. */
+  private nextGapAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly engine: MarketEngine,
@@ -130,6 +135,32 @@ export class Pipeline {
     else this.schedule();
   }
 
+  /**
+   * Events may have been lost (a core-mode NATS disconnect): coverage (SPEC §11) restarts at the first
+   * event queued after now. It takes effect in queue order, once the messages queued before the gap are
+   * processed — which may vouch only for the time before it — and never waits for the queue to empty,
+   * which a sustained backlog can put off indefinitely (the engine thread's ring carries the same marker).
+   */
+  coverageLost(): void {
+    this.coverageGaps.push(this.queue.queuedTotal);
+    if (this.nextGapAt === Number.POSITIVE_INFINITY) this.nextGapAt = this.queue.queuedTotal;
+    this.applyDueGaps(); // nothing queued: at once
+  }
+
+  /** Takes the next queued message, after the coverage gaps due before it. */
+  private take(): QueuedMessage | undefined {
+    if (this.queue.takenTotal >= this.nextGapAt) this.applyDueGaps();
+    return this.queue.poll();
+  }
+
+  private applyDueGaps(): void {
+    while (this.queue.takenTotal >= this.nextGapAt) {
+      this.coverageGaps.shift();
+      this.nextGapAt = this.coverageGaps.peek() ?? Number.POSITIVE_INFINITY;
+      this.engine.coverageLost();
+    }
+  }
+
   /** Whether the inline budget of the current period has room (nothing is queued or scheduled: the caller checked). */
   private inlineAllowed(): boolean {
     const budget = this.inline;
@@ -145,7 +176,7 @@ export class Pipeline {
 
   /** Processes the one queued message now, inside the callback that delivered it. */
   private processInline(): void {
-    const m = this.queue.poll()!;
+    const m = this.take()!;
     const start = Math.max(this.drainNow, this.clock.t0);
     this.drainNow = start; // the features throttle's clock while processing
     this.draining = true;
@@ -242,7 +273,7 @@ export class Pipeline {
     this.draining = true;
     try {
       for (let n = 0; n < this.batchSize; n++) {
-        const m = this.queue.poll();
+        const m = this.take();
         if (m === undefined) break;
         this.handle(m);
         if (this.drainNow > deadline) break;

@@ -21,7 +21,7 @@ import type { OutputPort } from '../output/output-port.js';
 import { FanOut } from '../output/output-port.js';
 import { ClusterMetrics } from '../obs/cluster-metrics.js';
 import { ClusterMember } from './cluster-member.js';
-import { EngineThreadLimitError, JetStreamUnavailableError } from '../domain/errors.js';
+import { JetStreamUnavailableError } from '../domain/errors.js';
 import type { InlineBudget } from './pipeline.js';
 import { DEFAULT_INLINE_BUDGET, Pipeline } from './pipeline.js';
 import { engineConfigOf, pipelineOptionsOf } from './engine-protocol.js';
@@ -173,10 +173,6 @@ export class Service {
     this.nc = nc;
     this.natsSink.attach(nc);
     const thread = this.engineThread;
-    const maxPayload = nc.info?.max_payload ?? 0;
-    if (thread !== null && maxPayload > thread.maxPayload()) {
-      throw new EngineThreadLimitError(`ENGINE_THREAD=worker carries payloads up to ${thread.maxPayload()} bytes, but the NATS server allows ${maxPayload} (max_payload): lower it or set ENGINE_THREAD=main`);
-    }
     // the callback: admission, then the engine on this thread or the ring to the engine thread
     const offer: (subject: string, data: Uint8Array, ack: ((redeliver?: boolean) => void) | null) => void =
       thread !== null ? (subject, data, ack) => thread.offer(subject, data, ack) : (subject, data, ack) => this.pipeline.offer(subject, data, ack);
@@ -186,8 +182,7 @@ export class Service {
         this.alerts.raise(natsRestoredAlert(seconds));
         // core mode: what was published meanwhile is lost, so coverage restarts after the gap (SPEC §11)
         if (!cfg.jetstream.enabled) {
-          if (this.engineThread !== null) this.engineThread.coverageLost();
-          else void this.pipeline.idle().then(() => this.engine.coverageLost());
+          (this.engineThread ?? this.pipeline).coverageLost();
         }
       },
     });

@@ -20,8 +20,3 @@ export class UsageError extends Error {
 export class JetStreamUnavailableError extends Error {
   override readonly name = 'JetStreamUnavailableError';
 }
-
-/** The engine thread's ring cannot carry what the NATS server allows (ENGINE_THREAD=worker): exit code 1. */
-export class EngineThreadLimitError extends Error {
-  override readonly name = 'EngineThreadLimitError';
-}

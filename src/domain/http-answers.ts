@@ -100,11 +100,16 @@ export interface StateLatestAnswer {
 /** `GET /features/latest?symbol=S`: the features object, computed at request time. */
 export type FeaturesLatestAnswer = FeatureSnapshot;
 
-/** Every 4xx/5xx JSON body; `owner` and `http_url` only on a 421 (symbol owned by another cluster member). */
+/**
+ * Every 4xx/5xx JSON body; `owner` and `http_url` only on a 421 (symbol owned by another cluster member);
+ * `reasons` and `engine_error` only on a 503 of a state read whose engine thread died (ENGINE_THREAD=worker).
+ */
 export interface ErrorAnswer {
   error: string;
   owner?: string;
   http_url?: string;
+  reasons?: 'engine'[];
+  engine_error?: string;
 }
 
 /** A member of the cluster in `GET /cluster`. */

@@ -67,8 +67,8 @@ class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
-    /** More fields of the answer (421: owner, http_url). */
-    readonly fields: Record<string, string> = {},
+    /** More fields of the answer (421: owner, http_url; 503 engine: reasons, engine_error). */
+    readonly fields: Record<string, string | readonly string[]> = {},
   ) {
     super(message);
   }
@@ -107,10 +107,27 @@ function stateOf(deps: HttpDeps, req: FastifyRequest): SymbolState {
   return s;
 }
 
-/** ENGINE_THREAD=worker: a symbol's answer from the engine thread, 404 when it does not know the symbol. */
+/** ENGINE_THREAD=worker: the engine thread died, so what only it knows cannot be answered: 503, the reason as `/health` gives it. */
+function engineUnavailable(failure: Error): HttpError {
+  return new HttpError(503, `the engine thread is not running, so the engine's state cannot be read: ${failure.message}`, {
+    reasons: ['engine'],
+    engine_error: failure.message,
+  });
+}
+
+/** ENGINE_THREAD=worker: a symbol's answer from the engine thread, 404 when it does not know the symbol, 503 when it died. */
 async function engineRead(engine: EngineReads, deps: HttpDeps, req: FastifyRequest, read: (symbol: string) => Promise<object | null>): Promise<object> {
   const symbol = routedSymbol(deps, req);
-  const body = await read.call(engine, symbol);
+  const before = engine.failure();
+  if (before !== null) throw engineUnavailable(before);
+  let body: object | null;
+  try {
+    body = await read.call(engine, symbol);
+  } catch (err) {
+    // it died while the question was out (the question is failed with its error)
+    const failure = engine.failure();
+    throw failure !== null ? engineUnavailable(failure) : err;
+  }
   if (body === null) throw unknownSymbol(symbol);
   return body;
 }
@@ -166,7 +183,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.setErrorHandler((err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) => {
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
     if (err instanceof HttpError && status === 503) {
-      void reply.code(503).header('Retry-After', '1').send({ error: err.message });
+      void reply.code(503).header('Retry-After', '1').send({ error: err.message, ...err.fields });
       return;
     }
     if (status >= 500) {

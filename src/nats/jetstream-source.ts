@@ -170,12 +170,17 @@ export class JetStreamSource {
     if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return 0;
     const js = jetstream(this.nc);
     const filter = streamSubjects(this.settings.subject)[0] === this.settings.subject ? undefined : this.settings.subject;
-    // a filter nothing in the stream matches would deliver nothing: do not wait for the stall timeout
-    if (filter !== undefined && Object.keys(await this.subjectCounts(filter)).length === 0) return 0;
     const consumer = await js.consumers.get(this.settings.stream, {
       opt_start_time: new Date(fromMs).toISOString(),
       ...(filter !== undefined ? { filter_subjects: filter } : {}),
     });
+    // nothing of the filter at or after the start (every message of this subscription or partition is
+    // older than the range, or none matches): it would deliver nothing, so finish now rather than after
+    // the stall timeout
+    if ((await consumer.info(true)).num_pending === 0) {
+      await consumer.delete().catch(() => undefined);
+      return 0;
+    }
     let count = 0;
     let done: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (done = resolve));

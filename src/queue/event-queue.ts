@@ -83,6 +83,16 @@ export class EventQueue {
     return this.tail - this.head;
   }
 
+  /** Messages queued so far: the position in line the next queued message takes. */
+  get queuedTotal(): number {
+    return this.tail;
+  }
+
+  /** Messages taken off so far: the position in line of the next one {@link poll} returns. */
+  get takenTotal(): number {
+    return this.head;
+  }
+
   /** Payload bytes queued now. */
   get bytes(): number {
     return this.queuedBytes;

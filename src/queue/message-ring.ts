@@ -48,6 +48,9 @@ const CTL_BYTES = CTL_SLOTS * 4;
 /** Bytes of a record's header. */
 export const RECORD_HEADER_BYTES = 32;
 
+/** Longest subject, in UTF-16 code units, whose UTF-8 bytes (3 per unit at worst) fit the header's 16-bit length. */
+const MAX_SUBJECT_LENGTH = 0x5555;
+
 /** Bytes a record of this subject and payload may take (the subject at its UTF-8 worst). */
 function bound(subjectLength: number, dataLength: number): number {
   return (RECORD_HEADER_BYTES + subjectLength * 3 + dataLength + 7) & ~7;
@@ -85,9 +88,12 @@ export class MessageRing {
     return new MessageRing(buffer, buffer.byteLength - CTL_BYTES);
   }
 
-  /** The largest payload a record can carry with a subject of `subjectLength` characters. */
-  maxPayload(subjectLength: number): number {
-    return this.size / 2 - bound(subjectLength, 0);
+  /**
+   * Whether a record of this subject and payload length fits the ring (at most half of it, so one
+   * always fits an empty ring). One that does not never will: {@link RingWriter.tryWrite} throws.
+   */
+  carries(subjectLength: number, dataLength: number): boolean {
+    return subjectLength <= MAX_SUBJECT_LENGTH && bound(subjectLength, dataLength) <= this.size / 2;
   }
 
   /** Records written and not yet released by the reader. */
@@ -127,13 +133,13 @@ export class RingWriter {
 
   /**
    * Appends a record, or returns false when the ring has no room for it now
-   * (it never will for a payload over {@link MessageRing.maxPayload}: a
+   * (it never will for one the ring does not {@link MessageRing.carries}: a
    * RangeError). `t0` is this thread's `performance.now()` at the socket read.
    */
   tryWrite(kind: RecordKind, subject: string, data: Uint8Array | null, recvMs: number, t0: number): boolean {
     const ring = this.ring;
     const dataLength = data === null ? 0 : data.length;
-    if (subject.length > 0x5555) throw new RangeError(`a subject of ${subject.length} characters is longer than a ring record allows`);
+    if (subject.length > MAX_SUBJECT_LENGTH) throw new RangeError(`a subject of ${subject.length} characters is longer than a ring record allows`);
     const need = bound(subject.length, dataLength);
     const size = ring.size;
     if (need > size / 2) throw new RangeError(`a record of ${need} bytes does not fit a ring of ${size} bytes`);

@@ -147,3 +147,59 @@ describe('inline processing', () => {
     expect(r.features).toHaveLength(1);
   });
 });
+
+describe('coverage after a core-mode reconnect (SPEC §11)', () => {
+  const trade = (symbol: string, ts: number) => ({ type: 'trade', provider: 'p', symbol, price: 1, size: 1, ts_exchange: ts });
+
+  it('moves to the first event queued after the gap, not to one queued before it, without waiting for an empty queue', async () => {
+    const r = rig();
+    const t = Date.now() - 30_000;
+    r.send('md.events.trade.A', trade('A', t));
+    await r.pipeline.idle();
+    expect(r.engine.coverage.start).toBe(t);
+    // queued before the gap: processed after coverageLost() is called, yet they cannot vouch for the gap
+    r.send('md.events.trade.A', trade('A', t + 1000));
+    r.send('md.events.trade.A', trade('A', t + 2000));
+    r.pipeline.coverageLost();
+    r.send('md.events.trade.A', trade('A', t + 5000)); // the first after the gap
+    r.send('md.events.trade.A', trade('A', t + 6000));
+    r.pipeline.coverageLost(); // a second gap, with nothing between it and the next event
+    r.send('md.events.trade.A', trade('A', t + 9000));
+    expect(r.pipeline.queue.size).toBe(5);
+    await r.pipeline.idle();
+    expect(r.telemetry.eventsProcessedTotal).toBe(6);
+    expect(r.engine.coverage.start).toBe(t + 9000);
+  });
+
+  it('takes effect at the next event at once when nothing is queued', async () => {
+    const r = rig();
+    const t = Date.now() - 30_000;
+    r.send('md.events.trade.B', trade('B', t));
+    await r.pipeline.idle();
+    r.pipeline.coverageLost();
+    r.send('md.events.trade.B', trade('B', t + 3000));
+    await r.pipeline.idle();
+    expect(r.engine.coverage.start).toBe(t + 3000);
+  });
+
+  it('in order between the gaps: the first event after each one moves it', async () => {
+    const r = rig();
+    const t = Date.now() - 30_000;
+    const starts: number[] = [];
+    const ingest = r.engine.ingest.bind(r.engine);
+    r.engine.ingest = (...args: Parameters<typeof r.engine.ingest>) => {
+      const out = ingest(...args);
+      starts.push(r.engine.coverage.start - t);
+      return out;
+    };
+    r.send('md.events.trade.C', trade('C', t));
+    r.send('md.events.trade.C', trade('C', t + 1000));
+    r.pipeline.coverageLost();
+    r.send('md.events.trade.C', trade('C', t + 2000));
+    r.send('md.events.trade.C', trade('C', t + 3000));
+    r.pipeline.coverageLost();
+    r.send('md.events.trade.C', trade('C', t + 4000));
+    await r.pipeline.idle();
+    expect(starts).toEqual([0, 0, 2000, 2000, 4000]);
+  });
+});

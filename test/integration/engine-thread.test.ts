@@ -1,9 +1,12 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Service } from '../../src/app/service.js';
 import { loadConfig } from '../../src/config/config.js';
 import { attachDashboard } from '../../src/http/dashboard.js';
-import { waitFor } from '../helpers/nats-server.js';
+import { contractErrors } from '../helpers/contract.js';
+import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 import { coreNatsForFile, getJson, startService } from '../helpers/service.js';
 
 const suite = coreNatsForFile();
@@ -72,7 +75,12 @@ describe('ENGINE_THREAD=worker', () => {
       expect(err.message).toMatch(/unknown request/);
       const health = await getJson(`${base}/health`);
       expect(health).toMatchObject({ status: 503, body: { status: 'degraded', reasons: ['engine'], engine_error: expect.stringMatching(/unknown request/) } });
-      expect(await getJson(`${base}/features/latest?symbol=X`)).toMatchObject({ status: 500 });
+      // every read that asks the engine thread says why it cannot be answered, as /health does
+      for (const path of ['/features/latest?symbol=X', '/state/latest?symbol=X', '/features/latest?symbol=UNSEEN']) {
+        const res = await getJson(`${base}${path}`);
+        expect(res, path).toMatchObject({ status: 503, body: { error: expect.stringMatching(/engine thread/), reasons: ['engine'], engine_error: expect.stringMatching(/unknown request/) } });
+        expect(contractErrors('http-error', res.body), path).toEqual([]);
+      }
       // messages that keep coming are not processed (nor acknowledged), and nothing hangs
       suite.pub.publish('md.events.trade.X', JSON.stringify({ type: 'trade', symbol: 'X', price: 2, size: 1, ts_exchange: Date.now() }));
       await suite.pub.flush();
@@ -88,6 +96,55 @@ describe('ENGINE_THREAD=worker', () => {
       expect((await service.fatal).message).toMatch(/engine thread exited unexpectedly/);
     } finally {
       await stop();
+    }
+  });
+});
+
+describe('ENGINE_THREAD=worker, a JetStream message the ring cannot carry (SPEC §2, §6)', () => {
+  it('is refused as invalid and counted, live and in the warm-up, never acknowledged unprocessed as overflow', async () => {
+    // ~8 MiB: under half the 16 MiB ring with a short subject, over it with a long one; the server allows it
+    const nats = await TestNatsServer.start({ jetstream: true, maxPayload: '8387808' });
+    const nc = await connect({ servers: nats.url });
+    const services: { stop: () => Promise<void> }[] = [];
+    try {
+      await (await jetstreamManager(nc)).streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'] });
+      const env = { USE_JETSTREAM: 'true', ENGINE_THREAD: 'worker' };
+      const first = await startService(nats.url, env);
+      services.push(first);
+      const js = jetstream(nc);
+      const longSubject = `md.events.trade.BIG.${'x'.repeat(1000)}`;
+      const head = JSON.stringify({ type: 'trade', provider: 'p', symbol: 'BIG', price: 1, size: 1, trade_id: '1', ts_exchange: Date.now(), pad: '' });
+      const big = Buffer.alloc(8_387_000, 0x78);
+      big.write(head.slice(0, -2), 0);
+      big.write('"}', big.length - 2);
+      await js.publish(longSubject, big);
+      await js.publish('md.events.trade.OK', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'OK', price: 2, size: 1, trade_id: '2', ts_exchange: Date.now() }));
+      const durableDone = async () => {
+        const info = await (await jetstreamManager(nc)).consumers.info('MD_EVENTS', 'senpai-md-consumer');
+        return info.num_pending === 0 && info.num_ack_pending === 0;
+      };
+      await waitFor(durableDone, 'both messages acknowledged');
+      const stats = await waitFor(async () => {
+        const s = (await getJson(`${first.base}/stats`)).body;
+        return s.events_processed_total === 2 ? s : null;
+      }, 'both messages processed', 5000).catch(async () => (await getJson(`${first.base}/stats`)).body);
+      expect(stats).toMatchObject({ events_in_total: 2, events_processed_total: 2, events_dropped_total: 1, dropped_by_reason: { invalid: 1 } });
+      expect((stats.dropped_by_reason as Record<string, number>).overflow ?? 0).toBe(0);
+      expect((await getJson(`${first.base}/features/latest?symbol=OK`)).status).toBe(200);
+      await first.stop();
+
+      // a restart warms up from the stream: the stored message is refused there too, and the warm-up completes
+      const second = await startService(nats.url, env);
+      services.push(second);
+      expect((await getJson(`${second.base}/health`)).status).toBe(200);
+      const metrics = await (await fetch(`${second.base}/metrics`)).text();
+      expect(metrics).toMatch(/^senpai_warmup_messages_total 2$/m);
+      expect(metrics).toMatch(/^senpai_warmup_dropped_total\{reason="invalid"\} 1$/m);
+      expect((await getJson(`${second.base}/features/latest?symbol=OK`)).status).toBe(200);
+    } finally {
+      for (const s of services) await s.stop().catch(() => undefined);
+      await nc.close();
+      await nats.stop();
     }
   });
 });

@@ -102,3 +102,51 @@ describe('shutdown', () => {
     await own.stop();
   });
 });
+
+describe('coverage after a core-mode reconnect (SPEC §11)', () => {
+  it('moves past the gap in queue order while a backlog that never empties is still being processed', async () => {
+    const own = await TestNatsServer.start({ jetstream: false });
+    const { service, stop } = await startService(own.url, { QUEUE_MAX_SIZE: '1000000' });
+    const pub = await connect({ servers: own.url, reconnectTimeWait: 100 });
+    const engine = service.engine;
+    // about 1 ms per event: the 3000 events/s published below outrun it, so the queue only grows
+    const ingest = engine.ingest.bind(engine);
+    engine.ingest = (...args: Parameters<typeof engine.ingest>) => {
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+      return ingest(...args);
+    };
+    let n = 0;
+    const publishing = setInterval(() => {
+      for (let i = 0; i < 30; i++) {
+        n++;
+        pub.publish('md.events.trade.BACKLOG', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'BACKLOG', price: 1, size: 1, trade_id: String(n), ts_exchange: Date.now() }));
+      }
+    }, 10);
+    let minQueued = Number.POSITIVE_INFINITY;
+    let sampling: NodeJS.Timeout | undefined;
+    try {
+      await waitFor(() => service.pipeline.queue.size > 3000, 'a backlog of 3000 events');
+      const before = engine.coverage.start;
+      sampling = setInterval(() => (minQueued = Math.min(minQueued, service.pipeline.queue.size)), 5);
+      const haltAt = Date.now();
+      expect(haltAt - before).toBeGreaterThan(1000);
+      await own.halt();
+      await waitFor(() => !service.natsConnected, 'the service sees the disconnect');
+      await own.resume();
+      await waitFor(() => service.natsConnected, 'the service reconnected', 20_000);
+      // what was queued before the gap is processed, then the first event after it moves coverage_start
+      await waitFor(() => engine.coverage.start >= haltAt - 500, 'coverage_start past the gap', 20_000);
+      clearInterval(sampling);
+      expect(minQueued).toBeGreaterThan(0); // the queue never emptied meanwhile
+      expect(service.pipeline.queue.size).toBeGreaterThan(0);
+    } finally {
+      clearInterval(sampling);
+      clearInterval(publishing);
+      engine.ingest = ingest; // the rest drains at full speed
+      await pub.close();
+      await stop();
+      await own.stop();
+    }
+  }, 90_000);
+});

@@ -1,8 +1,12 @@
 import { PassThrough } from 'node:stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Service } from '../../src/app/service.js';
 import { runCompute } from '../../src/cli/compute.js';
+import { partitionOf } from '../../src/cluster/partition.js';
+import { loadConfig } from '../../src/config/config.js';
 import { CliProcess } from '../helpers/cli-process.js';
 import { parseJsonl } from '../helpers/golden.js';
 import type { GoldenRecord } from '../helpers/golden.js';
@@ -11,8 +15,10 @@ import { Collector, getJson } from '../helpers/service.js';
 
 const servers: TestNatsServer[] = [];
 const procs: CliProcess[] = [];
+const services: Service[] = [];
 afterAll(async () => {
   for (const p of procs) p.kill('SIGKILL');
+  for (const s of services) await s.stop().catch(() => undefined);
   for (const s of servers) await s.stop();
 });
 
@@ -140,4 +146,90 @@ describe('JetStream warm start (SPEC §11)', () => {
       await nc.close();
     }
   }, 90_000);
+});
+
+describe('JetStream warm start of a range that holds nothing (SPEC §11)', () => {
+  /** Under the replay's 10 s stall timeout with room for a loaded machine: the warm-up must not wait for it. */
+  const PROMPT_MS = 5000;
+  const trade = (symbol: string) => JSON.stringify({ type: 'trade', provider: 'p', symbol, price: 1, size: 1, ts_exchange: Date.now() });
+
+  /** A service whose log lines are kept; W = 1 s and no margin (below what an operator may set), so "older than the range" takes 1 s. */
+  async function startLogged(natsUrl: string, env: Record<string, string>): Promise<{ service: Service; base: string; lines: Record<string, unknown>[]; startMs: number }> {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const loaded = loadConfig({ NATS_URL: natsUrl, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', USE_JETSTREAM: 'true', ...env });
+    const service = new Service({ ...loaded, windowMs: 1000, warmup: { enabled: true, marginS: 0 } }, log, { defaultMetrics: false });
+    services.push(service);
+    const base = `http://127.0.0.1:${await service.listen()}`;
+    const startMs = Date.now();
+    await service.start();
+    return { service, base, lines, startMs };
+  }
+
+  const warmupsDone = (lines: Record<string, unknown>[]) => lines.filter((l) => l.msg === 'warm-up done: windows rebuilt from the stream');
+
+  it('ends at once when every message of the subscribed subjects is older than the range (a filtered subscription)', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url });
+    try {
+      await (await jetstreamManager(nc)).streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'] });
+      const js = jetstream(nc);
+      for (let i = 0; i < 5; i++) await js.publish('md.events.trade.OLD', trade('OLD'));
+      await new Promise((r) => setTimeout(r, 1500)); // now older than now − (W + margin)
+      // inside the range all along, but outside the subscription: the stream as a whole is not older than the range
+      const fresh = setInterval(() => void js.publish('md.events.quote.NEW', JSON.stringify({ type: 'quote', provider: 'p', symbol: 'NEW', bid: 1, ask: 2, ts_exchange: Date.now() })).catch(() => undefined), 100);
+      await new Promise((r) => setTimeout(r, 150));
+
+      const { base, lines, startMs } = await startLogged(nats.url, { NATS_SUBJECT: 'md.events.trade.>' }).finally(() => clearInterval(fresh));
+      // start() returns once the warm-up is over
+      expect(Date.now() - startMs).toBeLessThan(PROMPT_MS);
+      const done = warmupsDone(lines);
+      expect(done).toHaveLength(1);
+      expect(done[0]).toMatchObject({ messages: 0 });
+      expect(done[0]!.seconds as number).toBeLessThan(PROMPT_MS / 1000);
+      expect((await getJson(`${base}/health`)).status).toBe(200);
+    } finally {
+      await nc.close();
+    }
+  }, 30_000);
+
+  it('a cluster member warms a partition whose messages are all older than the range at once', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url });
+    let fresh: NodeJS.Timeout | undefined;
+    try {
+      await (await jetstreamManager(nc)).streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'] });
+      const js = jetstream(nc);
+      // this server has no partition mapping: the partition token is published as the mapping would append it
+      const oldK = partitionOf('OLD', 2);
+      const newSymbol = ['NEW', 'NEW1', 'NEW2', 'NEW3'].find((s) => partitionOf(s, 2) !== oldK)!;
+      for (let i = 0; i < 5; i++) await js.publish(`md.events.trade.OLD.${oldK}`, trade('OLD'));
+      await new Promise((r) => setTimeout(r, 1500));
+      // the other partition has messages inside the range all along
+      fresh = setInterval(() => void js.publish(`md.events.trade.${newSymbol}.${partitionOf(newSymbol, 2)}`, trade(newSymbol)).catch(() => undefined), 100);
+      await new Promise((r) => setTimeout(r, 150));
+
+      const { service, base, lines } = await startLogged(nats.url, { CLUSTER_PARTITIONS: '2', CLUSTER_LEASE_MS: '3000', CLUSTER_MEMBER_ID: 'solo' });
+      await waitFor(() => service.cluster!.owned().length === 2, 'the lone member owns both partitions');
+      const ownedMs = Date.now();
+      const health = await waitFor(async () => {
+        const h = await getJson(`${base}/health`);
+        return h.status === 200 ? h : null;
+      }, 'both partitions warmed and /health 200', 30_000);
+      clearInterval(fresh);
+      expect(Date.now() - ownedMs).toBeLessThan(PROMPT_MS);
+      expect(health.body.partitions).toEqual([0, 1]);
+      const done = warmupsDone(lines);
+      expect(done.map((l) => l.partition).sort()).toEqual([0, 1]);
+      for (const l of done) expect(l.seconds as number, `partition ${String(l.partition)}`).toBeLessThan(PROMPT_MS / 1000);
+      expect(done.find((l) => l.partition === oldK)).toMatchObject({ messages: 0 });
+      expect(done.find((l) => l.partition !== oldK)!.messages as number).toBeGreaterThan(0);
+      expect(service.cluster!.owned()).toEqual([0, 1]);
+    } finally {
+      clearInterval(fresh);
+      await nc.close();
+    }
+  }, 60_000);
 });
