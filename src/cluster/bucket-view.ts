@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { memberIdOfKey, memberKey, parseMember, parsePartitionLease, partitionKey, partitionOfKey } from './lease-records.js';
+import { memberIdOfKey, memberKey, memberRecordOf, parseMember, parsePartitionLease, partitionKey, partitionOfKey } from './lease-records.js';
 import type { MemberRecord, PartitionLease } from './lease-records.js';
 import type { LeaseTimings } from './lease-options.js';
 
@@ -114,7 +114,7 @@ export class BucketView {
       if (id === this.memberId) return this.noteOwnRecord(o.entry);
       const rec = parseMember(o.entry.value);
       if (rec === null || rec.id !== id || this.stale(o, rec.last_seen_ms)) return;
-      others.push({ id: rec.id, http_url: rec.http_url, partitions: rec.partitions, last_seen_ms: rec.last_seen_ms });
+      others.push(memberRecordOf(rec));
     });
     return others;
   }

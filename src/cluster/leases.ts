@@ -9,13 +9,14 @@ import { BucketView, leaseOf, monoMs } from './bucket-view.js';
 import type { Observed } from './bucket-view.js';
 import { LeaseHolder, message } from './lease-holder.js';
 import type { LeaseStats } from './lease-holder.js';
+import type { ClusterAnswer, PartitionOwner } from '../domain/http-answers.js';
 import { MEMBER_ID_PATTERN, encodeRecord, memberKey } from './lease-records.js';
 import type { MemberRecord, StoredMember } from './lease-records.js';
 import { ClusterBucketError, DEFAULT_BUCKET, leaseTimings } from './lease-options.js';
-import type { ClusterView, LeaseHandlers, LeaseLog, LeaseTimings, LostReason, PartitionLeasesOptions, PartitionOwnership } from './lease-options.js';
+import type { LeaseHandlers, LeaseLog, LeaseTimings, LostReason, PartitionLeasesOptions } from './lease-options.js';
 
 export { ClusterBucketError, DEFAULT_BUCKET, DEFAULT_LEASE_MS } from './lease-options.js';
-export type { AcquiredInfo, ClusterView, LeaseHandlers, LeaseLog, LostReason, PartitionLeasesOptions, PartitionOwnership } from './lease-options.js';
+export type { AcquiredInfo, LeaseHandlers, LeaseLog, LostReason, PartitionLeasesOptions } from './lease-options.js';
 export type { MemberRecord } from './lease-records.js';
 export type { LeaseStats } from './lease-holder.js';
 
@@ -157,9 +158,9 @@ export class PartitionLeases {
   }
 
   /** The `GET /cluster` body. */
-  view(): ClusterView {
+  view(): ClusterAnswer {
     const members = this.bucket.members.map((m) => (m.id === this.memberId ? this.selfRecord() : m));
-    const partitions: PartitionOwnership[] = [];
+    const partitions: PartitionOwner[] = [];
     for (let k = 0; k < this.partitions; k++) {
       const other = this.bucket.others[k] ?? null;
       if (this.owns(k)) partitions.push({ partition: k, owner: this.memberId, since_ms: this.holder.sinceMs(k) });
