@@ -42,7 +42,7 @@ export interface ClusterMemberDeps {
   readonly quality: DataQualityMetrics;
   readonly metrics: ClusterMetrics;
   readonly log: Logger;
-  /** Where this member answers HTTP (`CLUSTER_ADVERTISE_URL`, the port actually bound when it was 0). */
+  /** Where this member answers HTTP: `CLUSTER_ADVERTISE_URL`, or the URL the service built from `HTTP_HOST` and the port it bound. */
   readonly httpUrl: string;
   /** Replicas of the lease bucket when this member creates it: the stream's. */
   readonly replicas: number;
