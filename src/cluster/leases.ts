@@ -5,7 +5,7 @@ import { KvWatchInclude, Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { assignPartitions } from './assignment.js';
-import { BucketView, leaseOf, monoMs } from './bucket-view.js';
+import { BucketView, monoMs } from './bucket-view.js';
 import type { Observed } from './bucket-view.js';
 import { LeaseHolder, message } from './lease-holder.js';
 import type { LeaseStats } from './lease-holder.js';
@@ -347,7 +347,7 @@ export class PartitionLeases {
     const current: (string | null)[] = [];
     for (let k = 0; k < this.partitions; k++) {
       const o = observed[k] ?? null;
-      const lease = o === null ? null : leaseOf(o.entry);
+      const lease = o?.lease ?? null;
       // Ours even when dropped locally (it can be taken back at once).
       const mine = this.holder.has(k) || (lease?.owner === this.memberId && lease.session === this.session);
       const alive = o !== null && lease !== null && lease.owner !== null && !mine && !this.bucket.stale(o, lease.renewed_ms);
@@ -373,7 +373,7 @@ export class PartitionLeases {
     for (let k = 0; k < this.partitions; k++) {
       if (target[k] !== this.memberId || this.holder.has(k)) continue;
       const o = observed[k] ?? null;
-      const lease = o === null ? null : leaseOf(o.entry);
+      const lease = o?.lease ?? null;
       const handedOver = lease?.owner === null && (o?.handedOver === true || others.some((m) => m.id === lease.previous_owner));
       if (settled || handedOver) work.push(this.acquire(k, o));
     }
@@ -381,7 +381,7 @@ export class PartitionLeases {
   }
 
   private async acquire(k: number, o: Observed | null): Promise<void> {
-    const stale = o !== null && this.bucket.stale(o, leaseOf(o.entry)?.renewed_ms ?? null);
+    const stale = o !== null && this.bucket.stale(o, o.lease?.renewed_ms ?? null);
     const info = await this.holder.acquire(k, o, stale);
     if (info === null || this.state !== 'running') return;
     this.log('info', 'cluster: partition acquired', { partition: k, previous_owner: info.previousOwner, unowned_ms: info.unownedMs });
