@@ -1,12 +1,23 @@
 /**
  * The benchmark's nats-server: the repository's one launcher
  * (test/helpers/nats-server.mjs, shared with the tests) with the bench's
- * settings. Free ports, JetStream in a temp store removed afterwards; never the
- * server someone else runs on 4222.
+ * settings, and the binary found by the one rule the demo and the tests use
+ * (src/cli/local-nats-cluster.ts, from dist: the bench runs after a build).
+ * Free ports, JetStream in a temp store removed afterwards; never the server
+ * someone else runs on 4222.
  */
-import { TestNatsServer, freePort, natsServerBin } from '../../test/helpers/nats-server.mjs';
+import { natsServerCommand } from '../../dist/cli/local-nats-cluster.js';
+import { TestNatsServer, freePort } from '../../test/helpers/nats-server.mjs';
 
-export { freePort, natsServerBin };
+export { freePort };
+
+/**
+ * The nats-server binary: NATS_SERVER_BIN, else PATH, else /usr/sbin/nats-server.
+ * @returns {string}
+ */
+export function natsServerBin() {
+  return natsServerCommand(process.env);
+}
 
 export const BenchNatsServer = {
   /**
@@ -17,6 +28,6 @@ export const BenchNatsServer = {
    * @returns {Promise<TestNatsServer>}
    */
   start() {
-    return TestNatsServer.start({ jetstream: true, maxPayload: '1MB', monitor: true, highBacklog: true });
+    return TestNatsServer.start({ bin: natsServerBin(), jetstream: true, maxPayload: '1MB', monitor: true, highBacklog: true });
   },
 };

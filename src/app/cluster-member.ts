@@ -4,8 +4,9 @@ import { partitionMovedAlert } from '../alerts/alert-rules.js';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import { PARTITION_MAPPING_SOURCE, partitionMappingDestination, partitionOf, partitionOfSubject, partitionedSubjectFilter } from '../cluster/partition.js';
 import { PartitionLeases } from '../cluster/leases.js';
-import type { AcquiredInfo, ClusterView, LostReason, MemberRecord } from '../cluster/leases.js';
+import type { AcquiredInfo, LostReason, MemberRecord } from '../cluster/leases.js';
 import type { ClusterConfig, Config } from '../config/config.js';
+import type { ClusterAnswer } from '../domain/http-answers.js';
 import type { MarketEngine } from '../engine/market-engine.js';
 import { JetStreamSource } from '../nats/jetstream-source.js';
 import { warmStart } from '../nats/warm-start.js';
@@ -41,7 +42,7 @@ export interface ClusterMemberDeps {
   readonly quality: DataQualityMetrics;
   readonly metrics: ClusterMetrics;
   readonly log: Logger;
-  /** Where this member answers HTTP (`CLUSTER_ADVERTISE_URL`, the port actually bound when it was 0). */
+  /** Where this member answers HTTP: `CLUSTER_ADVERTISE_URL`, or the URL the service built from `HTTP_HOST` and the port it bound. */
   readonly httpUrl: string;
   /** Replicas of the lease bucket when this member creates it: the stream's. */
   readonly replicas: number;
@@ -131,7 +132,7 @@ export class ClusterMember implements PartitionGate {
   }
 
   /** The `GET /cluster` body. */
-  view(): ClusterView {
+  view(): ClusterAnswer {
     return this.leases.view();
   }
 

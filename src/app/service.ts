@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -245,10 +246,16 @@ export class Service {
     this.log.info({ member: cfg.cluster!.memberId, partitions: cfg.cluster!.partitions, owned: member.owned() }, 'cluster member started');
   }
 
-  /** `CLUSTER_ADVERTISE_URL`; a default built on HTTP_PORT=0 names the port actually bound. */
+  /**
+   * `CLUSTER_ADVERTISE_URL` as set, else `http://{HTTP_HOST}:{port}` on the port
+   * {@link listen} bound (HTTP_PORT=0 included), the machine's name standing for
+   * a wildcard host.
+   */
   private advertisedUrl(): string {
-    const url = this.config.cluster!.advertiseUrl;
-    return this.boundPort !== null && this.config.http.port === 0 ? url.replace(/:0$/, `:${this.boundPort}`) : url;
+    const set = this.config.cluster!.advertiseUrl;
+    if (set !== null) return set;
+    const host = this.config.http.host === '0.0.0.0' || this.config.http.host === '::' ? hostname() : this.config.http.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.boundPort ?? this.config.http.port}`;
   }
 
   /**

@@ -4,7 +4,9 @@
  * every node on free loopback ports, its own `server_name` and temp store,
  * JetStream and the partition mapping. It lives in `src/` because
  * `senpai-md demo --cluster` runs it from `dist/`; the tests and the bench
- * import it from there (test/helpers/nats-cluster.ts, bench/cluster.mjs).
+ * import it from there (test/helpers/nats-cluster.ts, bench/cluster.mjs), and
+ * take the nats-server binary from it (test/helpers/nats-server.ts,
+ * bench/lib/nats-server.mjs).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -69,13 +71,28 @@ export async function freePortsFrom(first: number, count: number): Promise<numbe
   return ports;
 }
 
-/** The nats-server binary: NATS_SERVER_BIN (if it exists), else PATH, else /usr/sbin/nats-server; null when none. */
+/**
+ * The nats-server binary: NATS_SERVER_BIN (if it exists), else PATH, else
+ * /usr/sbin/nats-server (Debian's package, not on a non-root PATH); null when
+ * none. The repository's one rule: the demo, the tests and the benchmarks all
+ * find their binary here.
+ */
 export function natsServerBinary(env: Record<string, string | undefined>): string | null {
   const fromEnv = env.NATS_SERVER_BIN;
   if (fromEnv !== undefined && fromEnv !== '') return existsSync(fromEnv) ? fromEnv : null;
   const which = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
   if (which.status === 0 && which.stdout.trim() !== '') return which.stdout.trim();
   return existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : null;
+}
+
+/**
+ * {@link natsServerBinary} for a caller that spawns it anyway (tests, benchmarks):
+ * when none is found, the name asked for (NATS_SERVER_BIN, else `nats-server`),
+ * so the spawn fails naming it rather than quietly running another binary.
+ */
+export function natsServerCommand(env: Record<string, string | undefined>): string {
+  const fromEnv = env.NATS_SERVER_BIN;
+  return natsServerBinary(env) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : 'nats-server');
 }
 
 /** Polls `cond` every `everyMs` until it is true; throws, naming `what` and the last error, after `timeoutMs`. */

@@ -11,18 +11,25 @@
 import { performance } from 'node:perf_hooks';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { memberIdOfKey, memberKey, parseMember, parsePartitionLease, partitionKey, partitionOfKey } from './lease-records.js';
-import type { MemberRecord, PartitionLease } from './lease-records.js';
+import { memberIdOfKey, memberKey, memberRecordOf, parseMember, parsePartitionLease, partitionKey, partitionOfKey } from './lease-records.js';
+import type { MemberRecord, PartitionLease, StoredMember } from './lease-records.js';
 import type { LeaseTimings } from './lease-options.js';
 
 /** Monotonic milliseconds: what every lease decision is timed on. */
 export const monoMs = (): number => performance.now();
 
-/** The last revision of a key and when this member first saw it. */
+/**
+ * The last revision of a key, when this member first saw it, and its value
+ * parsed — once, when the revision is first seen, not again in every pass.
+ */
 export interface Observed {
   readonly revision: number;
   readonly firstSeenMono: number;
   readonly entry: KvEntry;
+  /** The lease of a `partitions.{k}` entry; null for a delete, an unreadable value or another key. */
+  readonly lease: PartitionLease | null;
+  /** The record of a `members.{id}` entry; null for a delete, an unreadable value or another key. */
+  readonly member: StoredMember | null;
   /** This member saw the lease go from held to released: a hand-over now, not a leftover. */
   readonly handedOver: boolean;
 }
@@ -32,8 +39,9 @@ export function leaseOf(e: KvEntry): PartitionLease | null {
   return e.operation === 'PUT' ? parsePartitionLease(e.value) : null;
 }
 
-function isRelease(before: KvEntry, after: KvEntry): boolean {
-  return (leaseOf(before)?.owner ?? null) !== null && leaseOf(after)?.owner === null;
+/** The record in a `members.{id}` entry; null for a delete or an unreadable value. */
+function memberOf(e: KvEntry): StoredMember | null {
+  return e.operation === 'PUT' ? parseMember(e.value) : null;
 }
 
 export class BucketView {
@@ -56,6 +64,8 @@ export class BucketView {
   }
 
   /** Records an entry read or watched; a stale read (older revision) keeps the newer one. */
+  observe(key: string, entry: KvEntry): Observed;
+  observe(key: string, entry: KvEntry | null): Observed | null;
   observe(key: string, entry: KvEntry | null): Observed | null {
     const prev = this.observed.get(key);
     if (entry === null) {
@@ -63,7 +73,10 @@ export class BucketView {
       return null;
     }
     if (prev !== undefined && prev.revision >= entry.revision) return prev;
-    const o: Observed = { revision: entry.revision, firstSeenMono: monoMs(), entry, handedOver: prev !== undefined && isRelease(prev.entry, entry) };
+    const lease = partitionOfKey(key) === null ? null : leaseOf(entry);
+    const member = memberIdOfKey(key) === null ? null : memberOf(entry);
+    const handedOver = (prev?.lease?.owner ?? null) !== null && lease?.owner === null;
+    const o: Observed = { revision: entry.revision, firstSeenMono: monoMs(), entry, lease, member, handedOver };
     this.observed.set(key, o);
     return o;
   }
@@ -89,10 +102,8 @@ export class BucketView {
     return monoMs() - this.impostorSeenMono < this.timings.leaseMs;
   }
 
-  private noteOwnRecord(e: KvEntry): void {
-    if (e.operation !== 'PUT') return;
-    const rec = parseMember(e.value);
-    if (rec !== null && rec.session !== this.session) this.impostorSeenMono = monoMs();
+  private noteOwnRecord(o: Observed): void {
+    if (o.member !== null && o.member.session !== this.session) this.impostorSeenMono = monoMs();
   }
 
   /** The other live members (registered, refreshed within the lease), read from the bucket. */
@@ -111,10 +122,10 @@ export class BucketView {
     ids.forEach((id, i) => {
       const o = this.observe(memberKey(id), entries[i] ?? null);
       if (o === null || o.entry.operation !== 'PUT') return;
-      if (id === this.memberId) return this.noteOwnRecord(o.entry);
-      const rec = parseMember(o.entry.value);
+      if (id === this.memberId) return this.noteOwnRecord(o);
+      const rec = o.member;
       if (rec === null || rec.id !== id || this.stale(o, rec.last_seen_ms)) return;
-      others.push({ id: rec.id, http_url: rec.http_url, partitions: rec.partitions, last_seen_ms: rec.last_seen_ms });
+      others.push(memberRecordOf(rec));
     });
     return others;
   }
@@ -134,13 +145,13 @@ export class BucketView {
   watched(e: KvEntry): boolean {
     const prev = this.observed.get(e.key);
     if (prev !== undefined && e.revision <= prev.revision) return false;
-    this.observe(e.key, e);
+    const o = this.observe(e.key, e);
     const id = memberIdOfKey(e.key);
-    if (id === this.memberId) this.noteOwnRecord(e);
+    if (id === this.memberId) this.noteOwnRecord(o);
     if (id !== null) return e.operation !== 'PUT' || !this.members.some((m) => m.id === id);
     const k = partitionOfKey(e.key);
     if (k === null || k >= this.partitions) return false;
-    const lease = leaseOf(e);
+    const lease = o.lease;
     const before = this.others[k]?.owner ?? null;
     this.others[k] = lease !== null && lease.owner !== null && lease.owner !== this.memberId ? lease : null;
     if (lease !== null && lease.owner === this.memberId) return false; // our own write

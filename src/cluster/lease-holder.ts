@@ -118,7 +118,7 @@ export class LeaseHolder {
   async acquire(k: number, o: Observed | null, stale: boolean): Promise<AcquiredInfo | null> {
     const kv = this.kv;
     if (kv === null || this.mode !== 'live' || this.acquiring.has(k) || this.held.has(k)) return null;
-    const lease = o === null ? null : leaseOf(o.entry);
+    const lease = o?.lease ?? null;
     if (o !== null && o.entry.operation === 'PUT') {
       const mine = lease?.owner === this.memberId && lease.session === this.session;
       const free = lease !== null && lease.owner === null;

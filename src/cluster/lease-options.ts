@@ -1,6 +1,7 @@
 /**
- * The public shapes of cluster leases (SPEC §12): options, handlers, the
- * `GET /cluster` view, and the timings derived from the lease.
+ * The public shapes of cluster leases (SPEC §12): options, handlers and the
+ * timings derived from the lease. The `GET /cluster` body they produce is the
+ * contract's `ClusterAnswer` (src/domain/http-answers.ts).
  */
 import type { MemberRecord } from './lease-records.js';
 
@@ -94,20 +95,6 @@ export interface PartitionLeasesOptions {
   readonly bucketTtlMs?: number;
   readonly handlers?: LeaseHandlers;
   readonly log?: LeaseLog;
-}
-
-/** One partition of {@link ClusterView}. */
-export interface PartitionOwnership {
-  readonly partition: number;
-  readonly owner: string | null;
-  readonly since_ms: number | null;
-}
-
-/** The body of `GET /cluster` (SPEC §12). */
-export interface ClusterView {
-  readonly member: string;
-  readonly members: readonly MemberRecord[];
-  readonly partitions: readonly PartitionOwnership[];
 }
 
 /** The lease bucket could not be opened or created. */

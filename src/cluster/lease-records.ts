@@ -10,22 +10,26 @@
  * A partition with `owner: null` was released and is free.
  */
 
+import type { ClusterMember } from '../domain/http-answers.js';
+
 /** A member id: letters, digits, `_`, `-`, `=` (a single KV key token), 1–64 characters. */
 export const MEMBER_ID_PATTERN = /^[A-Za-z0-9_=-]{1,64}$/;
 
-/** A member as it registers itself (the `members` entries of `GET /cluster`). */
-export interface MemberRecord {
-  readonly id: string;
-  readonly http_url: string;
-  /** Partitions it held at its last refresh. */
-  readonly partitions: readonly number[];
-  /** Its wall clock at its last refresh (epoch ms). */
-  readonly last_seen_ms: number;
-}
+/**
+ * A member as it registers itself: exactly a `members` entry of `GET /cluster`
+ * (the contract's {@link ClusterMember}, the one definition of its fields).
+ */
+export type MemberRecord = Readonly<ClusterMember>;
 
-/** A member record as stored: the record plus the writer's session. */
+/** A member record as stored: the record plus the writer's session, which `GET /cluster` does not show. */
 export interface StoredMember extends MemberRecord {
   readonly session: string;
+}
+
+/** The record of a stored member as `GET /cluster` shows it: everything but the session. */
+export function memberRecordOf(stored: StoredMember): MemberRecord {
+  const { session: _session, ...record } = stored;
+  return record;
 }
 
 /** The value of `partitions.{k}`. */

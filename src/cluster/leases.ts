@@ -5,17 +5,18 @@ import { KvWatchInclude, Kvm } from '@nats-io/kv';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { assignPartitions } from './assignment.js';
-import { BucketView, leaseOf, monoMs } from './bucket-view.js';
+import { BucketView, monoMs } from './bucket-view.js';
 import type { Observed } from './bucket-view.js';
 import { LeaseHolder, message } from './lease-holder.js';
 import type { LeaseStats } from './lease-holder.js';
+import type { ClusterAnswer, PartitionOwner } from '../domain/http-answers.js';
 import { MEMBER_ID_PATTERN, encodeRecord, memberKey } from './lease-records.js';
 import type { MemberRecord, StoredMember } from './lease-records.js';
 import { ClusterBucketError, DEFAULT_BUCKET, leaseTimings } from './lease-options.js';
-import type { ClusterView, LeaseHandlers, LeaseLog, LeaseTimings, LostReason, PartitionLeasesOptions, PartitionOwnership } from './lease-options.js';
+import type { LeaseHandlers, LeaseLog, LeaseTimings, LostReason, PartitionLeasesOptions } from './lease-options.js';
 
 export { ClusterBucketError, DEFAULT_BUCKET, DEFAULT_LEASE_MS } from './lease-options.js';
-export type { AcquiredInfo, ClusterView, LeaseHandlers, LeaseLog, LostReason, PartitionLeasesOptions, PartitionOwnership } from './lease-options.js';
+export type { AcquiredInfo, LeaseHandlers, LeaseLog, LostReason, PartitionLeasesOptions } from './lease-options.js';
 export type { MemberRecord } from './lease-records.js';
 export type { LeaseStats } from './lease-holder.js';
 
@@ -157,9 +158,9 @@ export class PartitionLeases {
   }
 
   /** The `GET /cluster` body. */
-  view(): ClusterView {
+  view(): ClusterAnswer {
     const members = this.bucket.members.map((m) => (m.id === this.memberId ? this.selfRecord() : m));
-    const partitions: PartitionOwnership[] = [];
+    const partitions: PartitionOwner[] = [];
     for (let k = 0; k < this.partitions; k++) {
       const other = this.bucket.others[k] ?? null;
       if (this.owns(k)) partitions.push({ partition: k, owner: this.memberId, since_ms: this.holder.sinceMs(k) });
@@ -346,7 +347,7 @@ export class PartitionLeases {
     const current: (string | null)[] = [];
     for (let k = 0; k < this.partitions; k++) {
       const o = observed[k] ?? null;
-      const lease = o === null ? null : leaseOf(o.entry);
+      const lease = o?.lease ?? null;
       // Ours even when dropped locally (it can be taken back at once).
       const mine = this.holder.has(k) || (lease?.owner === this.memberId && lease.session === this.session);
       const alive = o !== null && lease !== null && lease.owner !== null && !mine && !this.bucket.stale(o, lease.renewed_ms);
@@ -372,7 +373,7 @@ export class PartitionLeases {
     for (let k = 0; k < this.partitions; k++) {
       if (target[k] !== this.memberId || this.holder.has(k)) continue;
       const o = observed[k] ?? null;
-      const lease = o === null ? null : leaseOf(o.entry);
+      const lease = o?.lease ?? null;
       const handedOver = lease?.owner === null && (o?.handedOver === true || others.some((m) => m.id === lease.previous_owner));
       if (settled || handedOver) work.push(this.acquire(k, o));
     }
@@ -380,7 +381,7 @@ export class PartitionLeases {
   }
 
   private async acquire(k: number, o: Observed | null): Promise<void> {
-    const stale = o !== null && this.bucket.stale(o, leaseOf(o.entry)?.renewed_ms ?? null);
+    const stale = o !== null && this.bucket.stale(o, o.lease?.renewed_ms ?? null);
     const info = await this.holder.acquire(k, o, stale);
     if (info === null || this.state !== 'running') return;
     this.log('info', 'cluster: partition acquired', { partition: k, previous_owner: info.previousOwner, unowned_ms: info.unownedMs });

@@ -138,8 +138,11 @@ export interface ClusterConfig {
   /** The KV bucket holding members and leases. */
   readonly bucket: string;
   readonly leaseMs: number;
-  /** Where this member answers HTTP, for other members' 421 answers. */
-  readonly advertiseUrl: string;
+  /**
+   * Where this member answers HTTP, for other members' 421 answers: `CLUSTER_ADVERTISE_URL`
+   * as set; null when unset (the service then builds it from `HTTP_HOST` and the port it bound).
+   */
+  readonly advertiseUrl: string | null;
   /** Unique in the group. */
   readonly memberId: string;
 }
@@ -356,19 +359,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
             partitions: r.CLUSTER_PARTITIONS,
             bucket: r.CLUSTER_BUCKET,
             leaseMs: r.CLUSTER_LEASE_MS,
-            advertiseUrl: r.CLUSTER_ADVERTISE_URL ?? defaultAdvertiseUrl(r.HTTP_HOST, r.HTTP_PORT),
+            advertiseUrl: r.CLUSTER_ADVERTISE_URL ?? null,
             memberId: r.CLUSTER_MEMBER_ID ?? defaultMemberId(),
           },
     engineThread: r.ENGINE_THREAD,
     logLevel: r.LOG_LEVEL,
     warnings: unknownVariableWarnings(env),
   });
-}
-
-/** `http://{host}:{port}`, the machine's name standing for a wildcard host. */
-function defaultAdvertiseUrl(host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '::' ? hostname() : host;
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
 /** `{hostname}-{pid}-{random}`, reduced to the member id alphabet. */

@@ -112,10 +112,15 @@ export interface ErrorAnswer {
   engine_error?: string;
 }
 
-/** A member of the cluster in `GET /cluster`. */
+/**
+ * A member of the cluster in `GET /cluster`: the record each member keeps of
+ * itself in the lease bucket, without the bucket's session token.
+ */
 export interface ClusterMember {
   id: string;
+  /** Where it answers HTTP (`CLUSTER_ADVERTISE_URL`). */
   http_url: string;
+  /** Partitions it held at its last registration. */
   partitions: number[];
   /** Wall-clock epoch ms of its last registration. */
   last_seen_ms: number;

@@ -1,6 +1,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { ClusterAnswer } from '../domain/http-answers.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { computeFeatures } from '../features/feature-engine.js';
 import type { Telemetry } from '../obs/telemetry.js';
@@ -56,8 +57,8 @@ const DEFAULT_HTTP: HttpOptions = { maxConnections: 256, maxStreamClients: 32, a
 
 /** What the HTTP API reads of a cluster member. */
 export interface ClusterRoutes {
-  /** The `GET /cluster` body (`ClusterAnswer`). */
-  view(): object;
+  /** The `GET /cluster` body. */
+  view(): ClusterAnswer;
   owned(): number[];
   /** Who answers for a symbol: here, another member, or nobody yet (its partition is being taken over). */
   route(symbol: string): { kind: 'here' } | { kind: 'elsewhere'; owner: string; httpUrl: string } | { kind: 'unowned'; partition: number };

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import type { ClusterView } from '../cluster/leases.js';
+import type { ClusterAnswer } from '../domain/http-answers.js';
 import type { Alert, FeatureSnapshot, Signal, SignalThresholds } from '../domain/features.js';
 import type { DashboardViews } from './views.js';
 import type { HistoryPoint } from './dashboard-history.js';
@@ -115,7 +115,7 @@ export interface DashboardStats {
   providers: DashboardProvider[];
   stale_after_ms: number;
   /** Cluster mode (SPEC §12): the `GET /cluster` body, so the page shows who owns what; null when the mode is off. */
-  cluster: ClusterView | null;
+  cluster: ClusterAnswer | null;
   /** Frames this client missed because its connection could not keep up. */
   stream_dropped: number;
 }

@@ -1,4 +1,4 @@
-import type { ClusterView } from '../cluster/leases.js';
+import type { ClusterAnswer } from '../domain/http-answers.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { OutputPort } from '../output/output-port.js';
 import type { RuleConfig } from '../signals/rule-engine.js';
@@ -70,6 +70,6 @@ export interface DashboardViews {
   /** A provider silent longer than this is stale (`STALE_AFTER_MS`). */
   readonly staleAfterMs: number;
   /** Who owns what in cluster mode (the `GET /cluster` body); null when the mode is off. */
-  cluster(): ClusterView | null;
+  cluster(): ClusterAnswer | null;
   subscribe(sink: OutputPort): void;
 }

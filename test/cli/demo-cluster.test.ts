@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/cluster/partition.js';
-import { CLI, alive } from '../helpers/cli-process.js';
+import { CliProcess, alive } from '../helpers/cli-process.js';
 import { CHROMIUM, launchChromium, watchedPage } from '../helpers/chromium.js';
 import { freePort, natsServerBin, waitFor } from '../helpers/nats-server.js';
 import { getJson } from '../helpers/service.js';
@@ -40,19 +39,14 @@ afterAll(() => {
 describe('senpai-md demo --cluster 3', () => {
   it(`starts three nats-servers and three members that own every partition exactly once, with features and the cluster panel${existsSync(CHROMIUM) ? '' : ` (panel not checked: no browser at ${CHROMIUM})`}; SIGTERM leaves no process behind`, async () => {
     const httpPort = await freePort();
-    const demo = spawn(process.execPath, [CLI, 'demo', '--cluster', '3'], {
-      env: { PATH: process.env.PATH ?? '', NATS_SERVER_BIN: natsServerBin(), HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    demo.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    // all of its output: the lines naming the servers and members come first
+    const demo = CliProcess.start(['demo', '--cluster', '3'], { NATS_SERVER_BIN: natsServerBin(), HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1' }, { outputLimit: Number.POSITIVE_INFINITY });
     try {
-      await waitFor(() => out.includes('demo is live'), `the demo to be live (${out})`, 120_000, 200);
+      await waitFor(() => demo.output.includes('demo is live'), `the demo to be live (${demo.output})`, 120_000, 200);
+      const out = demo.output;
       const servers = [...out.matchAll(/demo: nats-server n\d at \S+ \(pid (\d+)\)/g)].map((m) => Number(m[1]));
       const members = [...out.matchAll(/demo: (member-\d) on (\S+) \(pid (\d+)\)/g)].map((m) => ({ id: m[1]!, url: m[2]!, pid: Number(m[3]) }));
-      const started = childrenOf(demo.pid!);
+      const started = childrenOf(demo.pid);
       leftovers.push(...started);
       expect(servers).toHaveLength(3);
       expect(members.map((m) => m.id)).toEqual(['member-1', 'member-2', 'member-3']);
@@ -126,12 +120,12 @@ describe('senpai-md demo --cluster 3', () => {
         }
       }
 
-      process.kill(demo.pid!, 'SIGTERM');
-      expect(await exited).toBe(0);
+      demo.kill('SIGTERM');
+      expect(await demo.exited).toBe(0);
       expect(started.filter(alive)).toEqual([]);
-      expect(out).toMatch(/demo: stopping\n[\s\S]*demo: stopped in \d+ ms/);
+      expect(demo.output).toMatch(/demo: stopping\n[\s\S]*demo: stopped in \d+ ms/);
     } finally {
-      if (demo.exitCode === null) demo.kill('SIGKILL');
+      demo.kill('SIGKILL');
     }
   }, 180_000);
 });

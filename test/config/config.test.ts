@@ -159,11 +159,11 @@ describe('config strictness (SPEC §9)', () => {
     expect(() => loadConfig({ NATS_PASSWORD: 'secret', QUEUE_MAX_SIZE: 'x' })).toThrow(/QUEUE_MAX_SIZE/);
   });
 
-  it('cluster mode (SPEC §12): off by default, requires JetStream, strict numbers, defaults from the host and port', () => {
+  it('cluster mode (SPEC §12): off by default, requires JetStream, strict numbers, the advertised URL only as set', () => {
     expect(loadConfig({}).cluster).toBeNull();
     expect(() => loadConfig({ CLUSTER_PARTITIONS: '6' })).toThrow(/CLUSTER_PARTITIONS="6": cluster mode requires USE_JETSTREAM=true/);
     const c = loadConfig({ CLUSTER_PARTITIONS: '6', USE_JETSTREAM: 'true', HTTP_HOST: '10.0.0.5', HTTP_PORT: '9000' });
-    expect(c.cluster).toMatchObject({ partitions: 6, bucket: 'senpai_cluster', leaseMs: 15000, advertiseUrl: 'http://10.0.0.5:9000' });
+    expect(c.cluster).toMatchObject({ partitions: 6, bucket: 'senpai_cluster', leaseMs: 15000, advertiseUrl: null });
     expect(c.cluster!.memberId).toMatch(/^[A-Za-z0-9_=-]{1,64}$/);
     expect(loadConfig({ CLUSTER_PARTITIONS: '6', USE_JETSTREAM: 'true' }).cluster!.memberId).not.toBe(c.cluster!.memberId);
     const d = loadConfig({ CLUSTER_PARTITIONS: '12', USE_JETSTREAM: 'true', CLUSTER_MEMBER_ID: 'm-1', CLUSTER_ADVERTISE_URL: 'http://senpai-1:8892', CLUSTER_LEASE_MS: '3000' });

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Alert, FeatureSnapshot, Signal } from '../../src/index.js';
 import { ALERT_KINDS, RECORD_VERSION } from '../../src/index.js';
-import type { StateLatestAnswer } from '../../src/index.js';
+import type { ClusterAnswer, StateLatestAnswer } from '../../src/index.js';
 import type { latestState } from '../../src/http/app.js';
 import type { computeFeatures } from '../../src/features/feature-engine.js';
+import type { PartitionLeases } from '../../src/cluster/leases.js';
 import { contractErrors, loadSchemas, schemaErrors } from '../helpers/contract.js';
 import { parseJsonl } from '../helpers/golden.js';
 
@@ -132,8 +133,9 @@ describe('the JSON Schemas (schema/)', () => {
     expect(RECORD_VERSION).toBe((schemas.get('features')!.properties as { v: { const: number } }).v.const);
   });
 
-  it('types the producers: the HTTP state answer and the features are the exported contract types', () => {
+  it('types the producers: the HTTP state and cluster answers and the features are the exported contract types', () => {
     expectTypeOf<ReturnType<typeof latestState>>().toExtend<StateLatestAnswer>();
+    expectTypeOf<ReturnType<PartitionLeases['view']>>().toEqualTypeOf<ClusterAnswer>();
     expectTypeOf<ReturnType<typeof computeFeatures>>().toEqualTypeOf<FeatureSnapshot>();
   });
 

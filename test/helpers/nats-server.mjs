@@ -7,20 +7,16 @@
  *
  * Plain ES module with JSDoc types (checked by `tsc`, `checkJs`): the benchmarks
  * run it under plain `node`, the tests import it through `nats-server.ts`
- * (vitest, `allowJs`). One file, no build step for either side.
+ * (vitest, `allowJs`). One file, no build step for either side. It does not
+ * search for the binary: the caller passes `bin`, found by the repository's one
+ * rule, `natsServerCommand` of src/cli/local-nats-cluster.ts (the tests import it
+ * from src through nats-server.ts, the benchmarks from dist).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** The nats-server binary: NATS_SERVER_BIN, else /usr/sbin/nats-server, else PATH. */
-export function natsServerBin() {
-  const env = process.env.NATS_SERVER_BIN;
-  if (env !== undefined && env !== '') return env;
-  return existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
-}
 
 /**
  * A free TCP port on 127.0.0.1 (bound then released).
@@ -82,6 +78,7 @@ export async function waitFor(cond, what, timeoutMs = 15_000, everyMs = 25) {
 
 /**
  * @typedef {object} NatsServerOptions
+ * @property {string} bin The nats-server binary.
  * @property {number} [port] Client port (default: a free one).
  * @property {boolean} [jetstream] JetStream on (default true).
  * @property {string} [storeDir] JetStream store directory (default: `js` in the server's temp dir, removed by `stop()`).
@@ -106,9 +103,11 @@ export class TestNatsServer {
    * Use {@link TestNatsServer.start}.
    * @param {number} port
    * @param {number | null} monitorPort
-   * @param {Required<Pick<NatsServerOptions, 'jetstream' | 'maxPayload' | 'highBacklog'>> & { storeDir: string | null }} opts
+   * @param {Required<Pick<NatsServerOptions, 'bin' | 'jetstream' | 'maxPayload' | 'highBacklog'>> & { storeDir: string | null }} opts
    */
   constructor(port, monitorPort, opts) {
+    /** @readonly The nats-server binary. */
+    this.bin = opts.bin;
     /** @readonly */
     this.port = port;
     /** @readonly The monitoring port, null when off. */
@@ -129,10 +128,10 @@ export class TestNatsServer {
 
   /**
    * Writes the configuration and starts the server; resolves once it accepts clients.
-   * @param {NatsServerOptions} [opts]
+   * @param {NatsServerOptions} opts
    * @returns {Promise<TestNatsServer>}
    */
-  static async start(opts = {}) {
+  static async start(opts) {
     const port = opts.port ?? (await freePort());
     let monitorPort = null;
     if (typeof opts.monitor === 'number') monitorPort = opts.monitor;
@@ -141,6 +140,7 @@ export class TestNatsServer {
       while (monitorPort === port);
     }
     const s = new TestNatsServer(port, monitorPort, {
+      bin: opts.bin,
       jetstream: opts.jetstream ?? true,
       maxPayload: opts.maxPayload ?? '4MB',
       highBacklog: opts.highBacklog ?? false,
@@ -165,7 +165,7 @@ export class TestNatsServer {
    */
   async resume() {
     if (this.#proc !== null) return;
-    const proc = spawn(natsServerBin(), ['-c', join(this.dir, 'nats.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(this.bin, ['-c', join(this.dir, 'nats.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     proc.stderr?.on('data', (/** @type {Buffer} */ d) => {
       log = (log + d.toString()).slice(-4000);
