@@ -1,5 +1,5 @@
 import type { BookLevel, EventType, EventTypeLabel, MarketEvent, Rejection } from '../domain/events.js';
-import { EVENT_TYPE_TABLE, EVENT_TYPES, MAX_VALUE, reject } from '../domain/events.js';
+import { EVENT_TYPE_TABLE, EVENT_TYPES, MAX_VALUE, MIN_VALUE, reject } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { decodeCanonical } from './canonical-decoder.js';
@@ -137,6 +137,7 @@ export function normalize(subject: string, payload: unknown): MarketEvent | Reje
       if (!(Number.isFinite(price) && price > 0)) return reject('invalid', type, 'trade price must be a finite number > 0');
       if (!(Number.isFinite(size) && size > 0)) return reject('invalid', type, 'trade size must be a finite number > 0');
       if (price > MAX_VALUE || size > MAX_VALUE) return reject('invalid', type, 'trade price and size must be <= 1e15');
+      if (price < MIN_VALUE || size < MIN_VALUE) return reject('invalid', type, 'trade price and size must be >= 1e-15');
       const side = readSide(pick(obj, SIDE_KEYS));
       const tradeId = readTradeId(pick(obj, TRADE_ID_KEYS));
       return { type, provider, symbol, price, size, side, tradeId, tsExchange, tsRecv, envelopeRecvAt };
@@ -148,6 +149,7 @@ export function normalize(subject: string, payload: unknown): MarketEvent | Reje
       if (!(Number.isFinite(ask) && ask > 0)) return reject('invalid', type, 'quote ask must be a finite number > 0');
       if (bid > ask) return reject('invalid', type, 'crossed quote (bid > ask)');
       if (ask > MAX_VALUE) return reject('invalid', type, 'quote prices must be <= 1e15');
+      if (bid < MIN_VALUE) return reject('invalid', type, 'quote prices must be >= 1e-15');
       const bidSize = optionalSize(pick(obj, BID_SIZE_KEYS));
       const askSize = optionalSize(pick(obj, ASK_SIZE_KEYS));
       return { type, provider, symbol, bid, ask, bidSize, askSize, tsExchange, tsRecv, envelopeRecvAt };
@@ -156,7 +158,7 @@ export function normalize(subject: string, payload: unknown): MarketEvent | Reje
       const bids = readLevels(pick(obj, BIDS_KEYS));
       const asks = readLevels(pick(obj, ASKS_KEYS));
       if (bids === null || asks === null) {
-        return reject('invalid', type, 'book levels must be [price, size] pairs with 0 < price <= 1e15 and size >= 0');
+        return reject('invalid', type, 'book levels must be [price, size] pairs with 1e-15 <= price <= 1e15 and size >= 0');
       }
       if (bids.length === 0 || asks.length === 0) return reject('invalid', type, 'book has no bid or no ask');
       bids.sort(byPriceDescending);

@@ -43,6 +43,15 @@ export type TradeSide = 'buy' | 'sell';
  * far below where Σ price·size over a window could overflow a double.
  */
 export const MAX_VALUE = 1e15;
+/**
+ * Smallest accepted price and trade size (a decision: SPEC §2 bounds them
+ * above only, docs/DECISIONS.md 63). With both bounds every ratio of two
+ * prices stays within 1e±30, so a log return or `return_10s` stays finite;
+ * a positive price like 1e-320 against 100 overflows the ratio and would
+ * turn `realized_vol_60s` into `null` for a whole window. Far below any
+ * traded price or size (a satoshi is 1e-8).
+ */
+export const MIN_VALUE = 1e-15;
 
 /** A book level `[price, size]`. */
 export type BookLevel = readonly [price: number, size: number];

@@ -201,4 +201,22 @@ describe('decode: value bound (SPEC §2)', () => {
     // book sizes are not bounded
     expect(ok('', { ...b, asks: [[67900, 1e20]] })).toMatchObject({ type: 'book_l2' });
   });
+
+  it('rejects prices and trade sizes below 1e-15 as invalid, on the canonical and the general path (DECISIONS 63)', () => {
+    for (const under of [{ price: 1e-320 }, { price: 5e-16 }, { size: 1e-300 }, { price: '1e-16' }, { qty: 1e-16, size: undefined }]) {
+      const r = rejected('md.events.trade.BTCUSDT', { ...TRADE, ...under });
+      expect(r.reason).toBe('invalid');
+      expect(r.detail).toMatch(/>= 1e-15/);
+    }
+    expect(ok('', { ...TRADE, price: 1e-15, size: 1e-15 })).toMatchObject({ price: 1e-15, size: 1e-15 });
+    expect(ok('', { ...TRADE, price: 0.00000812, size: 0.00000001 })).toMatchObject({ price: 0.00000812 });
+    const q = { type: 'quote', provider: 'binance', symbol: 'BTCUSDT', bid: 1e-320, ask: 1, ts_exchange: 1760000000123 };
+    expect(rejected('', q).reason).toBe('invalid');
+    expect(ok('', { ...q, bid: 1e-15 })).toMatchObject({ bid: 1e-15 });
+    const b = { type: 'book_l2', provider: 'bybit', symbol: 'BTCUSDT', bids: [[1e-320, 1]], asks: [[67900, 1]], ts_exchange: 1760000000123 };
+    expect(rejected('', b).reason).toBe('invalid');
+    expect(rejected('', { ...b, bids: [{ price: 1e-16, size: 1 }] }).reason).toBe('invalid');
+    // book sizes may be anything >= 0
+    expect(ok('', { ...b, bids: [[67800, 1e-320]] })).toMatchObject({ type: 'book_l2' });
+  });
 });
