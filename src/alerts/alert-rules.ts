@@ -66,7 +66,7 @@ export function backpressureAlert(p: QueuePressure): AlertSpec {
     case 'over_capacity':
       return spec('backpressure', 'critical', `queue over capacity (${p.size}/${p.capacity}): trades admitted beyond the bound`, o);
     case 'overflow':
-      return spec('backpressure', 'critical', `queue holds ${p.bytes} bytes, over QUEUE_MAX_BYTES (${p.maxBytes}): dropping events, trades included`, o);
+      return spec('backpressure', 'critical', `queue holds ${p.bytes} bytes, and an event would take it past QUEUE_MAX_BYTES (${p.maxBytes}): dropping events, trades included`, o);
   }
 }
 
