@@ -201,12 +201,13 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.addHook('onRequest', (req, reply, done) => {
     const route = req.routeOptions.url;
     const isHealth = route === '/health';
-    if (connections.isBeyondLimit(req.raw.socket)) {
+    const socket = req.raw.socket;
+    if (connections.isBeyondLimit(socket)) {
       // answer once, then let the slot go
       void reply.header('Connection', 'close');
       if (!isHealth) {
         counters.reject('connections');
-        connections.refuseSoon(() => {
+        connections.refuseSoon(socket, () => {
           if (req.raw.destroyed) return;
           void reply
             .code(503)
