@@ -194,8 +194,25 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     }
     void reply.code(status).send({ error: err.message, ...(err instanceof HttpError ? err.fields : {}) });
   });
+  // the methods of each path, as routes are added (the dashboard's included), for 405's Allow
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = methodsByPath.get(route.url) ?? new Set<string>();
+    for (const m of Array.isArray(route.method) ? route.method : [route.method]) methods.add(m);
+    methodsByPath.set(route.url, methods);
+  });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` });
+    const path = req.url.split('?')[0]!;
+    const allowed = methodsByPath.get(path);
+    if (allowed !== undefined) {
+      const allow = [...allowed].sort();
+      void reply
+        .code(405)
+        .header('Allow', allow.join(', '))
+        .send({ error: `method ${req.method} not allowed on ${path}: use ${allow.join(' or ')}` });
+      return;
+    }
+    void reply.code(404).send({ error: `no route ${req.method} ${path}` });
   });
 
   app.addHook('onRequest', (req, reply, done) => {
