@@ -9,6 +9,7 @@ import type { SymbolState } from '../state/symbol-state.js';
 import { latestState } from './latest-state.js';
 import { BearerToken, PUBLIC_ROUTES } from './bearer-token.js';
 import { ConnectionLimit, HEALTH_RESERVE_CONNECTIONS } from './connection-limit.js';
+import { answerExpectations, clientErrorAnswer, frameworkErrorAnswer, HTTP_SERVER_OPTIONS, missingHost } from './early-errors.js';
 import type { DegradedReason, WarmupProgress } from './health.js';
 import { healthAnswer } from './health.js';
 import { HttpCounters } from './http-counters.js';
@@ -166,7 +167,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   const app = Fastify({
     ...(deps.log !== undefined ? { loggerInstance: deps.log.child({ component: 'http' }) } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
+    http: HTTP_SERVER_OPTIONS,
+    clientErrorHandler: clientErrorAnswer,
+    frameworkErrors: frameworkErrorAnswer,
   }) as unknown as FastifyInstance;
+  answerExpectations(app.server);
 
   const counters = new HttpCounters(http.maxConnections, http.maxStreamClients);
   counters.register(deps.telemetry.registry);
@@ -216,6 +221,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   });
 
   app.addHook('onRequest', (req, reply, done) => {
+    const noHost = missingHost(req.raw);
+    if (noHost !== null) {
+      void reply.code(400).header('Connection', 'close').send({ error: noHost });
+      return;
+    }
     const route = req.routeOptions.url;
     const isHealth = route === '/health';
     const socket = req.raw.socket;
