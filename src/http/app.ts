@@ -9,6 +9,7 @@ import type { SymbolState } from '../state/symbol-state.js';
 import { latestState } from './latest-state.js';
 import { BearerToken, PUBLIC_ROUTES } from './bearer-token.js';
 import { ConnectionLimit, HEALTH_RESERVE_CONNECTIONS } from './connection-limit.js';
+import { answerExpectations, clientErrorAnswer, frameworkErrorAnswer, HTTP_SERVER_OPTIONS, missingHost } from './early-errors.js';
 import type { DegradedReason, WarmupProgress } from './health.js';
 import { healthAnswer } from './health.js';
 import { HttpCounters } from './http-counters.js';
@@ -166,7 +167,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   const app = Fastify({
     ...(deps.log !== undefined ? { loggerInstance: deps.log.child({ component: 'http' }) } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
+    http: HTTP_SERVER_OPTIONS,
+    clientErrorHandler: clientErrorAnswer,
+    frameworkErrors: frameworkErrorAnswer,
   }) as unknown as FastifyInstance;
+  answerExpectations(app.server);
 
   const counters = new HttpCounters(http.maxConnections, http.maxStreamClients);
   counters.register(deps.telemetry.registry);
@@ -194,19 +199,42 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     }
     void reply.code(status).send({ error: err.message, ...(err instanceof HttpError ? err.fields : {}) });
   });
+  // the methods of each path, as routes are added (the dashboard's included), for 405's Allow
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = methodsByPath.get(route.url) ?? new Set<string>();
+    for (const m of Array.isArray(route.method) ? route.method : [route.method]) methods.add(m);
+    methodsByPath.set(route.url, methods);
+  });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` });
+    const path = req.url.split('?')[0]!;
+    const allowed = methodsByPath.get(path);
+    if (allowed !== undefined) {
+      const allow = [...allowed].sort();
+      void reply
+        .code(405)
+        .header('Allow', allow.join(', '))
+        .send({ error: `method ${req.method} not allowed on ${path}: use ${allow.join(' or ')}` });
+      return;
+    }
+    void reply.code(404).send({ error: `no route ${req.method} ${path}` });
   });
 
   app.addHook('onRequest', (req, reply, done) => {
+    const noHost = missingHost(req.raw);
+    if (noHost !== null) {
+      void reply.code(400).header('Connection', 'close').send({ error: noHost });
+      return;
+    }
     const route = req.routeOptions.url;
     const isHealth = route === '/health';
-    if (connections.isBeyondLimit(req.raw.socket)) {
+    const socket = req.raw.socket;
+    if (connections.isBeyondLimit(socket)) {
       // answer once, then let the slot go
       void reply.header('Connection', 'close');
       if (!isHealth) {
         counters.reject('connections');
-        connections.refuseSoon(() => {
+        connections.refuseSoon(socket, () => {
           if (req.raw.destroyed) return;
           void reply
             .code(503)
