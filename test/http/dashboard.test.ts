@@ -83,8 +83,10 @@ describe('GET / and routes', () => {
     const missing = await service.http.inject({ method: 'GET', url: '/nope' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: 'no route GET /nope' });
+    // the stream has no HEAD route on purpose (DECISIONS 65)
     const head = await service.http.inject({ method: 'HEAD', url: '/stream' });
-    expect(head.statusCode).toBe(404);
+    expect(head.statusCode).toBe(405);
+    expect(head.headers.allow).toBe('GET');
     const health = await service.http.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(503);
   });
