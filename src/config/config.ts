@@ -36,14 +36,35 @@ const real = (min: number, max: number) =>
     .refine((s) => REAL.test(s) && Number(s) >= min && Number(s) <= max, `a decimal number from ${min} to ${max}`)
     .transform(Number);
 
+/**
+ * What is wrong with one `NATS_URL` entry, as the end of "expected …", or
+ * null. The client would take an empty host or a port outside 1–65535 and
+ * then fail every attempt for ever (`Invalid URL`, `connection refused`).
+ */
+function natsUrlProblem(entry: string): string | null {
+  const u = entry.trim();
+  const shown = JSON.stringify(redactUrl(u));
+  const full = /^(nats|tls|ws|wss):\/\/([^\s/]+)\/?$/i.exec(u);
+  if (full === null && !/^[^\s:/@]+:\d{1,5}$/.test(u)) return `nats://host:port URLs, not ${shown}`;
+  // credentials end at the last @; an IPv6 host is bracketed
+  const authority = full === null ? u : full[2]!.slice(full[2]!.lastIndexOf('@') + 1);
+  const hostPort = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(authority);
+  if (hostPort === null) return `nats://host:port URLs (an IPv6 address in brackets), not ${shown}`;
+  const [, host = '', port] = hostPort;
+  if (host === '' || host === '[]') return `a host name or address in ${shown}`;
+  if (port !== undefined && !(INTEGER.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return `a port from 1 to 65535 in ${shown}`;
+  return null;
+}
+
 const natsUrls = z
   .string()
   .trim()
-  .refine(
-    (s) =>
-      s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s/]+\/?$/.test(u.trim()) || /^[^\s:/@]+:\d{1,5}$/.test(u.trim())),
-    'a comma-separated list of nats://host:port URLs',
-  )
+  .superRefine((s, ctx) => {
+    for (const entry of s.split(',')) {
+      const problem = natsUrlProblem(entry);
+      if (problem !== null) return ctx.addIssue({ code: 'custom', message: `a comma-separated list of ${problem}` });
+    }
+  })
   .transform((s) => s.split(',').map((u) => u.trim()));
 
 const subject = z
@@ -285,7 +306,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     const issue = res.error.issues[0]!;
     const name = String(issue.path[0] ?? '?');
     const raw = input[name] ?? '';
-    const shown = SECRET.has(name) ? '<redacted>' : name === 'NATS_URL' ? raw.split(',').map(redactUrl).join(',') : raw;
+    const shown = SECRET.has(name) ? '<redacted>' : name === 'NATS_URL' ? raw.split(',').map((u) => redactUrl(u.trim())).join(',') : raw;
     throw new ConfigError(`invalid ${name}=${JSON.stringify(shown)}: expected ${issue.message}`);
   }
   const r = res.data;
