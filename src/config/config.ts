@@ -95,6 +95,10 @@ const bearerToken = z
   .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters without blanks (a bearer token, e.g. from `openssl rand -hex 32`)')
   .optional();
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** `LOG_LEVEL`: pino's levels. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const schema = z.object({
   NATS_URL: natsUrls.default(['nats://127.0.0.1:4222']),
   NATS_SUBJECT: subject.default('md.events.>'),
@@ -144,10 +148,13 @@ const schema = z.object({
     .refine((s) => s === 'main' || s === 'worker', 'main or worker')
     .transform((s) => s as EngineThreadMode)
     .default('main'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .string()
+    .trim()
+    .refine((s) => (LOG_LEVELS as readonly string[]).includes(s), `one of ${LOG_LEVELS.join(', ')}`)
+    .transform((s) => s as LogLevel)
+    .default('info'),
 });
-
-type Raw = z.output<typeof schema>;
 
 /** Where decode, engine, features and rules run: on the I/O thread (`main`) or on a worker thread of their own (`worker`). */
 export type EngineThreadMode = 'main' | 'worker';
@@ -221,7 +228,7 @@ export interface Config {
   readonly cluster: ClusterConfig | null;
   /** `ENGINE_THREAD`: `worker` runs decode and the engine on a thread of their own, the I/O thread keeping NATS and admission. */
   readonly engineThread: EngineThreadMode;
-  readonly logLevel: Raw['LOG_LEVEL'];
+  readonly logLevel: LogLevel;
   /** Non-fatal findings (unknown variables), for the caller to log. */
   readonly warnings: readonly string[];
 }
@@ -250,14 +257,27 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/**
+ * Whether `known` is close enough to `name` to be what was meant: a few
+ * edits, a third of the longer name at most (2 for short names), so
+ * `NATS_URLL` suggests `NATS_URL` but `SENPAI_FOO` suggests nothing.
+ */
+function closeEnough(name: string, known: string, edits: number): boolean {
+  return edits <= Math.max(2, Math.floor(Math.max(name.length, known.length) / 3));
+}
+
 function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
   const known = [...CONFIG_VARIABLES, ...OTHER_KNOWN];
   const out: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!PREFIXES.some((p) => name.startsWith(p)) || known.includes(name) || EXEMPT.some((re) => re.test(name))) continue;
     let best = known[0]!;
-    for (const k of known) if (distance(name, k) < distance(name, best)) best = k;
-    out.push(`unknown variable ${name} ignored; did you mean ${best}?`);
+    let bestEdits = distance(name, best);
+    for (const k of known) {
+      const edits = distance(name, k);
+      if (edits < bestEdits) [best, bestEdits] = [k, edits];
+    }
+    out.push(closeEnough(name, best, bestEdits) ? `unknown variable ${name} ignored; did you mean ${best}?` : `unknown variable ${name} ignored`);
   }
   return out;
 }

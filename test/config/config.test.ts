@@ -151,6 +151,28 @@ describe('config strictness (SPEC §9)', () => {
     expect(() => loadConfig({ NATS_QUEUE_GROUP: 'workers' })).toThrow(/NATS_QUEUE_GROUP is not supported: a queue group splits one symbol's events.*cluster mode/);
   });
 
+  it('names the allowed LOG_LEVEL values in one plain line', () => {
+    expect(() => loadConfig({ LOG_LEVEL: 'verbose' })).toThrow(ConfigError);
+    let message = '';
+    try {
+      loadConfig({ LOG_LEVEL: 'verbose' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe('invalid LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent');
+    expect(loadConfig({ LOG_LEVEL: ' debug ' }).logLevel).toBe('debug');
+  });
+
+  it('suggests a known name only when the unknown one is close to it', () => {
+    const c = loadConfig({ SENPAI_FOO: '1', HTTP_TIMEOUT: '5', JETSTREAM_STREM: 'x', HTTP_PORTT: '1' });
+    expect(c.warnings).toEqual([
+      'unknown variable HTTP_PORTT ignored; did you mean HTTP_PORT?',
+      'unknown variable HTTP_TIMEOUT ignored',
+      'unknown variable JETSTREAM_STREM ignored; did you mean JETSTREAM_STREAM?',
+      'unknown variable SENPAI_FOO ignored',
+    ]);
+  });
+
   it('warns about unknown variables with its prefixes, naming the closest known one', () => {
     const c = loadConfig({ NATS_URLL: 'nats://x:1', SIGNAL_COLDOWN_MS: '5', HTTP_PROXY: 'x', NATS_SERVICE_HOST: 'h', NATS_PORT_4222_TCP: 'x', OTHER_THING: '1', NATS_SERVER_BIN: '/x' });
     expect(c.warnings).toEqual([
