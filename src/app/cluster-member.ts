@@ -100,9 +100,14 @@ export class ClusterMember implements PartitionGate {
     deps.engine.coverageFloorOf = (symbol) => this.coverage.get(partitionOf(symbol, P)) ?? Number.NaN;
   }
 
-  /** Joins the group: registers, takes its share of the partitions, checks the stream's subjects now and every minute. */
-  async start(): Promise<void> {
-    await this.leases.start();
+  /**
+   * Joins the group: registers, takes its share of the partitions, checks the
+   * stream's subjects now and every minute. `signal` (the service's stop) ends
+   * the wait for the lease bucket.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    await this.leases.start(signal);
+    if (signal?.aborted === true) return;
     void this.checkSubjects();
     this.subjectTimer = setInterval(() => void this.checkSubjects(), SUBJECT_CHECK_MS);
     this.subjectTimer.unref();

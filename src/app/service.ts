@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -32,6 +33,11 @@ import { EngineThread } from './engine-thread.js';
 const STREAM_START_ATTEMPTS = 10;
 /** Longest wait for NATS to flush at shutdown (it cannot while disconnected). */
 const DRAIN_TIMEOUT_MS = 5000;
+/**
+ * Longest wait at shutdown for an interrupted start-up to give up: its waits
+ * end at once, a request in flight within its own timeout (5 s).
+ */
+const START_ABANDON_TIMEOUT_MS = 10_000;
 
 /**
  * The composition root of the live service (SPEC §1): builds the engine, the
@@ -59,6 +65,10 @@ export class Service {
   private staleTimer: NodeJS.Timeout | null = null;
   private evictTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  /** Aborted by {@link stop}: start-up gives up at its next step, its waits end at once. */
+  private readonly stopSignal = new AbortController();
+  /** The start-up in flight (or done), settled either way: {@link stop} lets it give up before tearing down. */
+  private startUp: Promise<void> = Promise.resolve();
   /** The warm-up in progress, for `/health`. */
   private warming: WarmupProgress | null = null;
   /** Cluster mode (SPEC §12): this process as a member, once connected; null otherwise. */
@@ -162,16 +172,39 @@ export class Service {
    * Connects to NATS (retrying for ever, each failure logged with its reason),
    * warms the windows from the stream in JetStream mode, then consumes.
    * Throws {@link JetStreamUnavailableError} when JetStream is asked for but
-   * missing.
+   * missing. A {@link stop} during any step ends start-up there: it resolves,
+   * nothing more is opened, and whatever failed because of the stop (a request
+   * on the draining connection) is no error.
    */
   async start(): Promise<void> {
+    const run = this.startSteps();
+    this.startUp = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await run;
+    } catch (err) {
+      if (!this.stopping) throw err;
+      this.log.info({ reason: err instanceof Error ? err.message : String(err) }, 'start-up abandoned: stopping');
+    }
+  }
+
+  /** Throws (the abort) once {@link stop} has begun: no step of start-up runs after it. */
+  private checkpoint(): void {
+    this.stopSignal.signal.throwIfAborted();
+  }
+
+  private async startSteps(): Promise<void> {
     const cfg = this.config;
+    const signal = this.stopSignal.signal;
+    this.checkpoint();
     this.log.info({ servers: cfg.nats.servers }, 'connecting to NATS');
-    const nc = await connectWithRetry(natsOptions(cfg.nats, 'senpai-md-consumer'), { failed: (r, n, wait) => this.link.attemptFailed(r, n, wait) }, () => this.stopping);
+    const nc = await connectWithRetry(natsOptions(cfg.nats, 'senpai-md-consumer'), { failed: (r, n, wait) => this.link.attemptFailed(r, n, wait) }, signal);
     if (nc === null) return; // stopped while waiting
+    this.nc = nc;
     // warming from the moment the connection is up, so /health never says ok before the windows are rebuilt
     if (cfg.jetstream.enabled && cfg.warmup.enabled && cfg.cluster === null) this.beginWarming();
-    this.nc = nc;
     this.natsSink.attach(nc);
     const thread = this.engineThread;
     // the callback: admission, then the engine on this thread or the ring to the engine thread
@@ -189,19 +222,22 @@ export class Service {
     });
     if (cfg.cluster !== null) {
       await this.startCluster(nc);
-      if (this.stopping) return;
+      this.checkpoint();
     } else if (cfg.jetstream.enabled) {
-      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize });
+      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, signal });
       const maxAgeMs = await js.ensureStream();
+      this.checkpoint();
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
       else await js.ensureDurable();
-      if (this.stopping) return;
+      this.checkpoint();
+      this.jetstream = js; // before the pull loop starts: stop() ends it even if the next step is abandoned
       await js.start(offer);
-      this.jetstream = js;
+      this.checkpoint();
       this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable }, 'consuming from JetStream');
     } else {
       this.core = new CoreSource(nc, cfg.nats.subject);
       await this.core.start((subject, data) => offer(subject, data, null));
+      this.checkpoint();
       this.log.info({ subject: cfg.nats.subject }, 'subscribed');
     }
     this.staleTimer = setInterval(() => {
@@ -222,7 +258,7 @@ export class Service {
    */
   private async startCluster(nc: NatsConnection): Promise<void> {
     const cfg = this.config;
-    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, replicas: 3 });
+    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, replicas: 3, signal: this.stopSignal.signal });
     // members starting together race to create the replicated stream; a cluster electing its leaders times out
     let maxAgeMs = 0;
     for (let attempt = 1; ; attempt++) {
@@ -232,9 +268,10 @@ export class Service {
       } catch (err) {
         if (err instanceof JetStreamUnavailableError || attempt >= STREAM_START_ATTEMPTS || this.stopping) throw err;
         this.log.warn({ err, attempt }, 'cluster: the stream could not be read or created yet; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000, undefined, { signal: this.stopSignal.signal }); // rejects with the abort
       }
     }
+    this.checkpoint();
     const historyMs = cfg.windowMs + cfg.warmup.marginS * 1000;
     if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
       this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
@@ -242,7 +279,8 @@ export class Service {
     const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log, httpUrl: this.advertisedUrl(), replicas: js.replicas });
     this.pipeline.gate = member;
     this.cluster = member;
-    await member.start();
+    await member.start(this.stopSignal.signal);
+    this.checkpoint();
     this.log.info({ member: cfg.cluster!.memberId, partitions: cfg.cluster!.partitions, owned: member.owned() }, 'cluster member started');
   }
 
@@ -265,6 +303,7 @@ export class Service {
    */
   async crash(): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
     this.cluster?.crash();
@@ -309,6 +348,7 @@ export class Service {
       await warmStart(js, maxAgeMs, { stream: cfg.jetstream.stream, windowMs: cfg.windowMs, marginS: cfg.warmup.marginS }, target, progress, this.log);
       // healthy only once the engine thread has rebuilt the windows, not once the replay is handed over
       if (thread !== null) await thread.idle();
+      this.checkpoint();
       this.quality.warmupSeconds = (Date.now() - progress.startedMs) / 1000;
     } finally {
       this.warming = null;
@@ -333,6 +373,15 @@ export class Service {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopSignal.abort();
+    // an interrupted start-up gives up first: draining under it would fail its requests
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = await Promise.race([
+      this.startUp.then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), START_ABANDON_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!abandoned) this.log.warn('start-up did not give up in time; stopping anyway');
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
     if (this.cluster !== null) await this.cluster.stop();

@@ -5,6 +5,7 @@ import { attachDashboard } from '../http/dashboard.js';
 import { DurableMismatchError } from '../nats/jetstream-source.js';
 import { Service } from '../app/service.js';
 import { parseCommandArgs } from './args.js';
+import { releaseEarlyStop } from './lifecycle.js';
 
 export const RUN_USAGE = 'usage: senpai-md run';
 
@@ -59,6 +60,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
+    releaseEarlyStop(); // from here on a signal stops the service gracefully
   });
 
   // a signal may arrive while still waiting for the first connection: race the two

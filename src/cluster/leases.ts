@@ -114,16 +114,25 @@ export class PartitionLeases {
    * renew / rebalance loop; resolves after the first pass. Throws
    * {@link ClusterBucketError} when the bucket cannot be opened within
    * `startTimeoutMs` (a cluster still electing its leaders is waited for).
+   * `signal` aborting while the bucket is being opened is a {@link stop}
+   * during start: nothing was registered, and start resolves.
    */
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     if (this.state !== 'new') throw new Error(`PartitionLeases already ${this.state}`);
     this.state = 'starting';
+    const abandon = () => {
+      if (this.state === 'starting') this.state = 'stopped';
+    };
+    if (signal?.aborted === true) abandon();
+    signal?.addEventListener('abort', abandon, { once: true });
     try {
       await this.openBucket();
     } catch (err) {
       if (this.state !== 'starting') return; // stop() during start: not an error
       this.state = 'stopped';
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
     }
     if (this.state !== 'starting') return; // stopped meanwhile
     this.state = 'running';

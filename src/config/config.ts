@@ -36,14 +36,35 @@ const real = (min: number, max: number) =>
     .refine((s) => REAL.test(s) && Number(s) >= min && Number(s) <= max, `a decimal number from ${min} to ${max}`)
     .transform(Number);
 
+/**
+ * What is wrong with one `NATS_URL` entry, as the end of "expected …", or
+ * null. The client would take an empty host or a port outside 1–65535 and
+ * then fail every attempt for ever (`Invalid URL`, `connection refused`).
+ */
+function natsUrlProblem(entry: string): string | null {
+  const u = entry.trim();
+  const shown = JSON.stringify(redactUrl(u));
+  const full = /^(nats|tls|ws|wss):\/\/([^\s/]+)\/?$/i.exec(u);
+  if (full === null && !/^[^\s:/@]+:\d{1,5}$/.test(u)) return `nats://host:port URLs, not ${shown}`;
+  // credentials end at the last @; an IPv6 host is bracketed
+  const authority = full === null ? u : full[2]!.slice(full[2]!.lastIndexOf('@') + 1);
+  const hostPort = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(authority);
+  if (hostPort === null) return `nats://host:port URLs (an IPv6 address in brackets), not ${shown}`;
+  const [, host = '', port] = hostPort;
+  if (host === '' || host === '[]') return `a host name or address in ${shown}`;
+  if (port !== undefined && !(INTEGER.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return `a port from 1 to 65535 in ${shown}`;
+  return null;
+}
+
 const natsUrls = z
   .string()
   .trim()
-  .refine(
-    (s) =>
-      s.split(',').every((u) => /^(nats|tls|ws|wss):\/\/[^\s/]+\/?$/.test(u.trim()) || /^[^\s:/@]+:\d{1,5}$/.test(u.trim())),
-    'a comma-separated list of nats://host:port URLs',
-  )
+  .superRefine((s, ctx) => {
+    for (const entry of s.split(',')) {
+      const problem = natsUrlProblem(entry);
+      if (problem !== null) return ctx.addIssue({ code: 'custom', message: `a comma-separated list of ${problem}` });
+    }
+  })
   .transform((s) => s.split(',').map((u) => u.trim()));
 
 const subject = z
@@ -73,6 +94,10 @@ const bearerToken = z
   .trim()
   .regex(/^[\x21-\x7e]+$/, 'visible ASCII characters without blanks (a bearer token, e.g. from `openssl rand -hex 32`)')
   .optional();
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** `LOG_LEVEL`: pino's levels. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const schema = z.object({
   NATS_URL: natsUrls.default(['nats://127.0.0.1:4222']),
@@ -123,10 +148,13 @@ const schema = z.object({
     .refine((s) => s === 'main' || s === 'worker', 'main or worker')
     .transform((s) => s as EngineThreadMode)
     .default('main'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .string()
+    .trim()
+    .refine((s) => (LOG_LEVELS as readonly string[]).includes(s), `one of ${LOG_LEVELS.join(', ')}`)
+    .transform((s) => s as LogLevel)
+    .default('info'),
 });
-
-type Raw = z.output<typeof schema>;
 
 /** Where decode, engine, features and rules run: on the I/O thread (`main`) or on a worker thread of their own (`worker`). */
 export type EngineThreadMode = 'main' | 'worker';
@@ -200,7 +228,7 @@ export interface Config {
   readonly cluster: ClusterConfig | null;
   /** `ENGINE_THREAD`: `worker` runs decode and the engine on a thread of their own, the I/O thread keeping NATS and admission. */
   readonly engineThread: EngineThreadMode;
-  readonly logLevel: Raw['LOG_LEVEL'];
+  readonly logLevel: LogLevel;
   /** Non-fatal findings (unknown variables), for the caller to log. */
   readonly warnings: readonly string[];
 }
@@ -229,14 +257,27 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/**
+ * Whether `known` is close enough to `name` to be what was meant: a few
+ * edits, a third of the longer name at most (2 for short names), so
+ * `NATS_URLL` suggests `NATS_URL` but `SENPAI_FOO` suggests nothing.
+ */
+function closeEnough(name: string, known: string, edits: number): boolean {
+  return edits <= Math.max(2, Math.floor(Math.max(name.length, known.length) / 3));
+}
+
 function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
   const known = [...CONFIG_VARIABLES, ...OTHER_KNOWN];
   const out: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (!PREFIXES.some((p) => name.startsWith(p)) || known.includes(name) || EXEMPT.some((re) => re.test(name))) continue;
     let best = known[0]!;
-    for (const k of known) if (distance(name, k) < distance(name, best)) best = k;
-    out.push(`unknown variable ${name} ignored; did you mean ${best}?`);
+    let bestEdits = distance(name, best);
+    for (const k of known) {
+      const edits = distance(name, k);
+      if (edits < bestEdits) [best, bestEdits] = [k, edits];
+    }
+    out.push(closeEnough(name, best, bestEdits) ? `unknown variable ${name} ignored; did you mean ${best}?` : `unknown variable ${name} ignored`);
   }
   return out;
 }
@@ -285,7 +326,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): R
     const issue = res.error.issues[0]!;
     const name = String(issue.path[0] ?? '?');
     const raw = input[name] ?? '';
-    const shown = SECRET.has(name) ? '<redacted>' : name === 'NATS_URL' ? raw.split(',').map(redactUrl).join(',') : raw;
+    const shown = SECRET.has(name) ? '<redacted>' : name === 'NATS_URL' ? raw.split(',').map((u) => redactUrl(u.trim())).join(',') : raw;
     throw new ConfigError(`invalid ${name}=${JSON.stringify(shown)}: expected ${issue.message}`);
   }
   const r = res.data;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { ConsumerInfo, ConsumerMessages, JetStreamManager } from '@nats-io/jetstream';
@@ -19,6 +20,8 @@ export interface JetStreamSettings {
   readonly maxAckPending: number;
   /** Replicas of the stream when this service creates it (cluster mode: 3, falling back to 1). Default 1. */
   readonly replicas?: number;
+  /** The service's stop: ends the waits of start-up (JetStream still starting, the warm-up replay) at once. */
+  readonly signal?: AbortSignal;
 }
 
 /** `ack()` acknowledges the message; `ack(true)` asks for its redelivery at once (nak). */
@@ -38,14 +41,14 @@ const JETSTREAM_READY_WAIT_MS = 30_000;
  * times out is still starting (a cluster electing its meta leader) and is
  * asked again, for a bounded time.
  */
-async function manager(nc: NatsConnection): Promise<JetStreamManager> {
+async function manager(nc: NatsConnection, signal: AbortSignal | undefined): Promise<JetStreamManager> {
   const deadline = Date.now() + JETSTREAM_READY_WAIT_MS;
   for (let attempt = 0; ; attempt++) {
     try {
       return await jetstreamManager(nc);
     } catch (err) {
       if (err instanceof errors.TimeoutError && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
+        await sleep(Math.min(2000, 250 * 2 ** attempt), undefined, { signal }); // rejects with the abort
         continue;
       }
       throw new JetStreamUnavailableError(
@@ -101,7 +104,7 @@ export class JetStreamSource {
 
   /** Creates the stream when missing; returns its `max_age` in ms (0: unlimited). */
   async ensureStream(): Promise<number> {
-    const jsm = (this.jsm ??= await manager(this.nc));
+    const jsm = (this.jsm ??= await manager(this.nc, this.settings.signal));
     const { stream, subject } = this.settings;
     try {
       const info = await jsm.streams.info(stream);
@@ -144,7 +147,7 @@ export class JetStreamSource {
    * to start right after it (so nothing is read twice or missed).
    */
   async plan(): Promise<WarmupPlan> {
-    const jsm = (this.jsm ??= await manager(this.nc));
+    const jsm = (this.jsm ??= await manager(this.nc, this.settings.signal));
     const si = await jsm.streams.info(this.settings.stream);
     const st = si.state;
     const empty = st.messages === 0;
@@ -164,7 +167,9 @@ export class JetStreamSource {
 
   /**
    * Reads the stored messages from `fromMs` up to and including `plan.lastSeq`
-   * with an ordered ephemeral consumer; resolves to the count read.
+   * with an ordered ephemeral consumer; resolves to the count read. When the
+   * settings' `signal` aborts, no further message reaches `handler`, the
+   * consumer is closed and the replay rejects with the abort.
    */
   async replay(plan: WarmupPlan, fromMs: number, handler: ReplayHandler): Promise<number> {
     if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return 0;
@@ -185,9 +190,14 @@ export class JetStreamSource {
     let done: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (done = resolve));
     const stall = setTimeout(() => done(), REPLAY_STALL_MS);
+    const signal = this.settings.signal;
+    const abort = () => done();
+    signal?.addEventListener('abort', abort, { once: true });
+    if (signal?.aborted === true) done();
     const messages = await consumer.consume({
       max_messages: 4096,
       callback: (m) => {
+        if (signal?.aborted === true) return;
         if (m.seq > plan.lastSeq) return done();
         count++;
         handler(m.subject, m.data, Math.floor(m.info.timestampNanos / NANOS_PER_MS), m.seq);
@@ -197,8 +207,10 @@ export class JetStreamSource {
     });
     await finished;
     clearTimeout(stall);
+    signal?.removeEventListener('abort', abort);
     await messages.close().catch(() => undefined);
     await consumer.delete().catch(() => undefined);
+    signal?.throwIfAborted();
     return count;
   }
 
@@ -233,7 +245,7 @@ export class JetStreamSource {
 
   /** Stored message counts per subject matching `filter` (`state.subjects`). */
   async subjectCounts(filter: string): Promise<Record<string, number>> {
-    const jsm = (this.jsm ??= await manager(this.nc));
+    const jsm = (this.jsm ??= await manager(this.nc, this.settings.signal));
     const info = await jsm.streams.info(this.settings.stream, { subjects_filter: filter });
     return info.state.subjects ?? {};
   }
@@ -246,7 +258,7 @@ export class JetStreamSource {
   }
 
   private async durableInfo(): Promise<ConsumerInfo | null> {
-    const jsm = (this.jsm ??= await manager(this.nc));
+    const jsm = (this.jsm ??= await manager(this.nc, this.settings.signal));
     try {
       return await jsm.consumers.info(this.settings.stream, this.settings.durable);
     } catch (err) {

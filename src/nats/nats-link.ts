@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP, connect as tcpConnect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect as tlsConnect } from 'node:tls';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
@@ -69,18 +70,29 @@ export interface ConnectAttemptListener {
 }
 
 /**
- * Connects, retrying for ever with backoff, until connected or `stopped()`
- * turns true (then resolves null). Every failure is reported with its reason:
- * a refused authentication, a TLS failure or an unreachable server.
+ * Connects, retrying for ever with backoff, until connected or `signal`
+ * aborts (then resolves null at once; a dial still in flight is closed when it
+ * lands). Every failure is reported with its reason: a refused
+ * authentication, a TLS failure or an unreachable server.
  */
 export async function connectWithRetry(
   opts: NodeConnectionOptions,
   listener: ConnectAttemptListener,
-  stopped: () => boolean,
+  signal?: AbortSignal,
 ): Promise<NatsConnection | null> {
+  const stopped = () => signal?.aborted === true;
+  const aborted = new Promise<null>((resolve) => {
+    if (stopped()) resolve(null);
+    else signal?.addEventListener('abort', () => resolve(null), { once: true });
+  });
   for (let attempt = 0; !stopped(); attempt++) {
+    const dial = connect(opts);
     try {
-      const nc = await connect(opts);
+      const nc = await Promise.race([dial, aborted]);
+      if (nc === null) {
+        dial.then((late) => late.close(), () => undefined).catch(() => undefined);
+        return null;
+      }
       if (stopped()) {
         await nc.close().catch(() => undefined);
         return null;
@@ -89,7 +101,7 @@ export async function connectWithRetry(
     } catch (err) {
       const wait = backoffMs(attempt);
       listener.failed(await explainFailure(opts, connectionFailureReason(err)), attempt + 1, wait);
-      await sleepUnless(wait, stopped);
+      await sleep(wait, undefined, { signal }).catch(() => undefined); // an abort ends the wait
     }
   }
   return null;
@@ -156,13 +168,6 @@ function tlsHandshakeFailure(server: string, files: { caFile?: string; certFile?
   });
 }
 
-async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
-  const step = 100;
-  for (let waited = 0; waited < ms && !stopped(); waited += step) {
-    await new Promise((r) => setTimeout(r, Math.min(step, ms - waited)));
-  }
-}
-
 /**
  * Connects a command-line tool (simulate, record, replay), waiting for the
  * server; each failed attempt prints one line with its reason on stderr.
@@ -174,7 +179,6 @@ export async function connectNats(cfg: Config['nats'], name: string): Promise<Na
       failed: (reason, _attempt, retryInMs) =>
         process.stderr.write(`${name}: cannot connect to ${cfg.servers.join(',')}: ${reason}; retrying in ${(retryInMs / 1000).toFixed(1)} s\n`),
     },
-    () => false,
   );
   return nc!;
 }

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { alive } from '../helpers/cli-process.js';
 import { freePort, natsServerBin, waitFor } from '../helpers/nats-server.js';
@@ -26,6 +27,47 @@ describe('senpai-md top level', () => {
     expect(r.status).toBe(0);
     for (const cmd of ['run', 'compute', 'simulate', 'replay', 'record', 'demo']) expect(r.stdout).toMatch(new RegExp(`^  ${cmd} `, 'm'));
     expect(r.stdout).toMatch(/--version/);
+  });
+});
+
+describe('senpai-md run: SIGINT/SIGTERM (SPEC §10)', () => {
+  const slowLoad = pathToFileURL(join(root, 'test', 'helpers', 'slow-cli-load.mjs')).href;
+
+  /** `run` against a port where no NATS answers (it waits for it), logging at info; `nodeArgs` go before the bin. */
+  async function startRun(nodeArgs: string[] = []) {
+    const proc = spawn(process.execPath, [...nodeArgs, bin, 'run'], {
+      env: { PATH: process.env.PATH ?? '', NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(await freePort()), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: tmpdir(),
+    });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    return { proc, exited, output: () => out };
+  }
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('exits 0 on %s while its modules still load (nothing started yet)', async (signal) => {
+    const run = await startRun(['--import', slowLoad]);
+    try {
+      await waitFor(() => run.output().includes('loading dist/cli/main.js'), 'the CLI module loading');
+      run.proc.kill(signal);
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      run.proc.kill('SIGKILL');
+    }
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('once started, %s goes to the service\'s own handler: "shutting down", "stopped", exit 0', async (signal) => {
+    const run = await startRun();
+    try {
+      await waitFor(() => run.output().includes('"msg":"connecting to NATS"'), 'run waiting for NATS');
+      run.proc.kill(signal);
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(run.output()).toMatch(new RegExp(`"signal":"${signal}","msg":"shutting down"[\\s\\S]*"msg":"stopped"`));
+    } finally {
+      run.proc.kill('SIGKILL');
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig, readEnvironment } from '../../src/config/config.js';
 import { ConfigError } from '../../src/domain/errors.js';
@@ -77,6 +77,22 @@ describe('CLI exit codes', () => {
     expect(r.stderr).toMatch(/ROLLING_WINDOW_SECONDS="ten"/);
   });
 
+  it('run exits 2 with one line for a NATS_URL it could never connect to, instead of retrying for ever', async () => {
+    // an unused port: before the check, `run` took these URLs and retried them for ever
+    for (const url of ['nats://127.0.0.1:99999', 'nats://:4', 'nats://127.0.0.1:0']) {
+      const p = spawn(process.execPath, [join(root, 'bin', 'senpai-md'), 'run'], { env: { PATH: process.env.PATH ?? '', NATS_URL: url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' }, cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+      const deadline = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(deadline);
+      expect(code, `${url}: ${stderr}`).toBe(2);
+      expect(stderr.trim().split('\n'), url).toHaveLength(1);
+      expect(stderr, url).toMatch(/^senpai-md: invalid NATS_URL=/);
+    }
+  }, 40_000);
+
   it('exits 2 with a usage line for bad arguments', () => {
     for (const args of [['compute'], ['compute', 'a', 'b'], ['compute', '-', '--bogus'], ['compute', '-', '--window-seconds', 'x'], ['nope'], ['compute', '/no/such/file']]) {
       const r = cli(args, {}, '');
@@ -135,12 +151,60 @@ describe('config strictness (SPEC §9)', () => {
     expect(() => loadConfig({ NATS_QUEUE_GROUP: 'workers' })).toThrow(/NATS_QUEUE_GROUP is not supported: a queue group splits one symbol's events.*cluster mode/);
   });
 
+  it('names the allowed LOG_LEVEL values in one plain line', () => {
+    expect(() => loadConfig({ LOG_LEVEL: 'verbose' })).toThrow(ConfigError);
+    let message = '';
+    try {
+      loadConfig({ LOG_LEVEL: 'verbose' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe('invalid LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent');
+    expect(loadConfig({ LOG_LEVEL: ' debug ' }).logLevel).toBe('debug');
+  });
+
+  it('suggests a known name only when the unknown one is close to it', () => {
+    const c = loadConfig({ SENPAI_FOO: '1', HTTP_TIMEOUT: '5', JETSTREAM_STREM: 'x', HTTP_PORTT: '1' });
+    expect(c.warnings).toEqual([
+      'unknown variable HTTP_PORTT ignored; did you mean HTTP_PORT?',
+      'unknown variable HTTP_TIMEOUT ignored',
+      'unknown variable JETSTREAM_STREM ignored; did you mean JETSTREAM_STREAM?',
+      'unknown variable SENPAI_FOO ignored',
+    ]);
+  });
+
   it('warns about unknown variables with its prefixes, naming the closest known one', () => {
     const c = loadConfig({ NATS_URLL: 'nats://x:1', SIGNAL_COLDOWN_MS: '5', HTTP_PROXY: 'x', NATS_SERVICE_HOST: 'h', NATS_PORT_4222_TCP: 'x', OTHER_THING: '1', NATS_SERVER_BIN: '/x' });
     expect(c.warnings).toEqual([
       'unknown variable NATS_URLL ignored; did you mean NATS_URL?',
       'unknown variable SIGNAL_COLDOWN_MS ignored; did you mean SIGNAL_COOLDOWN_MS?',
     ]);
+  });
+
+  it('refuses an empty host or a port outside 1-65535 in any NATS_URL entry, naming it without credentials', () => {
+    const bad: [string, string][] = [
+      ['nats://127.0.0.1:99999', 'a port from 1 to 65535 in "nats://127.0.0.1:99999"'],
+      ['nats://127.0.0.1:0', 'a port from 1 to 65535 in "nats://127.0.0.1:0"'],
+      ['nats://h:', 'a port from 1 to 65535 in "nats://h:"'],
+      ['nats://:4222', 'a host name or address in "nats://:4222"'],
+      ['nats://[]:4222', 'a host name or address in "nats://[]:4222"'],
+      ['nats://a:4222, nats://alice:s3cret@:4222', 'a host name or address in "nats://:4222"'],
+      ['nats://a:4222,tls://tok3n@b:65536', 'a port from 1 to 65535 in "tls://b:65536"'],
+    ];
+    for (const [url, expected] of bad) {
+      let message = '';
+      try {
+        loadConfig({ NATS_URL: url });
+      } catch (err) {
+        expect(err, url).toBeInstanceOf(ConfigError);
+        message = (err as Error).message;
+      }
+      expect(message, url).toMatch(/^invalid NATS_URL="[^\n]*": expected a comma-separated list of /);
+      expect(message.endsWith(expected), `${url} → ${message}`).toBe(true);
+      expect(message, url).not.toMatch(/alice|s3cret|tok3n/);
+    }
+    const ok = ['nats://[::1]:4222', 'nats://h', 'h:1', 'tls://user:p@h:65535', 'NATS://Host:4222/'];
+    for (const url of ok) expect(loadConfig({ NATS_URL: url }).nats.servers, url).toHaveLength(1);
   });
 
   it('honours credentials written into NATS_URL, strips them from the URLs and never shows them', () => {
