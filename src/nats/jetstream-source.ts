@@ -22,6 +22,16 @@ export interface JetStreamSettings {
   readonly replicas?: number;
   /** The service's stop: ends the waits of start-up (JetStream still starting, the warm-up replay) at once. */
   readonly signal?: AbortSignal;
+  /** Longest wait for the next stored message before the warm-up gives up on the rest (default 10 s). */
+  readonly replayStallMs?: number;
+}
+
+/** What a {@link JetStreamSource.replay} read. */
+export interface ReplayResult {
+  /** Stored messages handed to the handler. */
+  readonly messages: number;
+  /** False when the stream stopped delivering before the range's end (the stall timeout): messages are missing. */
+  readonly complete: boolean;
 }
 
 /** `ack()` acknowledges the message; `ack(true)` asks for its redelivery at once (nak). */
@@ -76,7 +86,7 @@ export interface WarmupPlan {
 /** One replayed message: subject, payload, stream timestamp and sequence. */
 export type ReplayHandler = (subject: string, data: Uint8Array, streamTsMs: number, seq: number) => void;
 
-/** Longest wait for the next stored message before the warm-up gives up on the rest. */
+/** Longest wait for the next stored message before the warm-up gives up on the rest (the default of `replayStallMs`). */
 const REPLAY_STALL_MS = 10_000;
 
 /**
@@ -167,12 +177,13 @@ export class JetStreamSource {
 
   /**
    * Reads the stored messages from `fromMs` up to and including `plan.lastSeq`
-   * with an ordered ephemeral consumer; resolves to the count read. When the
+   * with an ordered ephemeral consumer; resolves to the count read and whether
+   * it reached the end (not when the stream stalled for `replayStallMs`). When the
    * settings' `signal` aborts, no further message reaches `handler`, the
    * consumer is closed and the replay rejects with the abort.
    */
-  async replay(plan: WarmupPlan, fromMs: number, handler: ReplayHandler): Promise<number> {
-    if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return 0;
+  async replay(plan: WarmupPlan, fromMs: number, handler: ReplayHandler): Promise<ReplayResult> {
+    if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return { messages: 0, complete: true };
     const js = jetstream(this.nc);
     const filter = streamSubjects(this.settings.subject)[0] === this.settings.subject ? undefined : this.settings.subject;
     const consumer = await js.consumers.get(this.settings.stream, {
@@ -184,12 +195,16 @@ export class JetStreamSource {
     // the stall timeout
     if ((await consumer.info(true)).num_pending === 0) {
       await consumer.delete().catch(() => undefined);
-      return 0;
+      return { messages: 0, complete: true };
     }
     let count = 0;
+    let complete = true;
     let done: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (done = resolve));
-    const stall = setTimeout(() => done(), REPLAY_STALL_MS);
+    const stall = setTimeout(() => {
+      complete = false;
+      done();
+    }, this.settings.replayStallMs ?? REPLAY_STALL_MS);
     const signal = this.settings.signal;
     const abort = () => done();
     signal?.addEventListener('abort', abort, { once: true });
@@ -211,7 +226,7 @@ export class JetStreamSource {
     await messages.close().catch(() => undefined);
     await consumer.delete().catch(() => undefined);
     signal?.throwIfAborted();
-    return count;
+    return { messages: count, complete };
   }
 
   /**

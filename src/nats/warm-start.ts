@@ -51,12 +51,23 @@ export async function warmStart(
   // a stream that holds less history cannot vouch for more; an empty one for nothing before now
   target.setCoverageStart(Number.isNaN(plan.firstTsMs) ? progress.startedMs : Math.max(fromMs, plan.firstTsMs));
   const unfinished = new Set<string>();
-  const count = await js.replay(plan, fromMs, (subject, data, tsMs, seq) => {
+  let lastSeq = 0;
+  const { messages: count, complete } = await js.replay(plan, fromMs, (subject, data, tsMs, seq) => {
     progress.messages++;
+    lastSeq = seq;
     const above = seq > plan.ackFloor;
     const symbol = target.replay(subject, data, tsMs, above);
     if (symbol !== null && above) unfinished.add(symbol);
   });
+  if (!complete) {
+    // what was not read is missing from the windows for good (what the durable already acknowledged is
+    // never delivered again): they vouch only from now on, so features stay cold for one window
+    target.setCoverageStart(Date.now());
+    log.warn(
+      { messages: count, read_up_to_seq: lastSeq, up_to_seq: plan.lastSeq },
+      'warm-up cut short: the stream delivered nothing for a while before the end of the range; the windows miss the rest, so features stay cold (warm: false) for one window',
+    );
+  }
   target.republish(unfinished);
   log.info(
     { messages: count, seconds: (Date.now() - progress.startedMs) / 1000, up_to_seq: plan.lastSeq, ack_floor: plan.ackFloor, republished: unfinished.size },

@@ -174,6 +174,15 @@ export class TestNatsServer {
     await waitFor(async () => proc.exitCode === null && (await canConnect(this.port)), `nats-server on ${this.port} (${log})`, 10_000);
   }
 
+  /** Freezes the server (SIGSTOP): its sockets stay open, nothing is delivered; {@link thaw} lets it run on. */
+  freeze() {
+    this.#proc?.kill('SIGSTOP');
+  }
+
+  thaw() {
+    this.#proc?.kill('SIGCONT');
+  }
+
   /**
    * Stops the server (SIGTERM, then SIGKILL) and waits for it to exit.
    * @returns {Promise<void>}
@@ -185,6 +194,7 @@ export class TestNatsServer {
     if (p.exitCode !== null || p.signalCode !== null) return;
     /** @type {Promise<void>} */
     const exited = new Promise((r) => p.once('exit', () => r()));
+    p.kill('SIGCONT'); // a frozen server would not act on SIGTERM
     p.kill('SIGTERM');
     const t = setTimeout(() => p.kill('SIGKILL'), 3000);
     await exited;

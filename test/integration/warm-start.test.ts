@@ -7,6 +7,8 @@ import { Service } from '../../src/app/service.js';
 import { runCompute } from '../../src/cli/compute.js';
 import { partitionOf } from '../../src/cluster/partition.js';
 import { loadConfig } from '../../src/config/config.js';
+import { JetStreamSource } from '../../src/nats/jetstream-source.js';
+import { warmStart } from '../../src/nats/warm-start.js';
 import { CliProcess } from '../helpers/cli-process.js';
 import { parseJsonl } from '../helpers/golden.js';
 import type { GoldenRecord } from '../helpers/golden.js';
@@ -229,6 +231,63 @@ describe('JetStream warm start of a range that holds nothing (SPEC §11)', () =>
       expect(service.cluster!.owned()).toEqual([0, 1]);
     } finally {
       clearInterval(fresh);
+      await nc.close();
+    }
+  }, 60_000);
+});
+
+describe('JetStream warm start cut short by a stalled stream (SPEC §11)', () => {
+  it('says so in a warn line and moves coverage to the end of the warm-up: the windows miss what was not read', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url });
+    const STORED = 20_000;
+    try {
+      const source = new JetStreamSource(nc, { stream: 'MD_EVENTS', durable: 'senpai', subject: 'md.events.>', maxAckPending: 1000, replayStallMs: 500 });
+      await source.ensureStream();
+      const t0 = Date.now() - 30_000;
+      for (let i = 0; i < STORED; i++) {
+        nc.publish('md.events.trade.AAA', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'AAA', price: 100 + (i % 7), size: 1, trade_id: String(i + 1), ts_exchange: t0 + i }));
+      }
+      await nc.flush();
+      const jsm = await jetstreamManager(nc);
+      await waitFor(async () => (await jsm.streams.info('MD_EVENTS')).state.messages === STORED, 'every trade stored');
+
+      const lines: Record<string, unknown>[] = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      const coverageStarts: number[] = [];
+      let replayed = 0;
+      let frozenMs = 0;
+      let thawTimer: NodeJS.Timeout | undefined;
+      const target = {
+        setCoverageStart: (ms: number) => void coverageStarts.push(ms),
+        replay: () => {
+          if (++replayed === 10) {
+            // the server stops delivering mid-range; it comes back after the replay's stall timeout
+            nats.freeze();
+            frozenMs = Date.now();
+            thawTimer = setTimeout(() => nats.thaw(), 1500);
+          }
+          return 'AAA';
+        },
+        republish: () => undefined,
+      };
+      const progress = { startedMs: Date.now(), messages: 0 };
+      const count = await warmStart(source, 0, { stream: 'MD_EVENTS', windowMs: 60_000, marginS: 5 }, target, progress, log).finally(() => {
+        clearTimeout(thawTimer);
+        nats.thaw();
+      });
+      expect(frozenMs).toBeGreaterThan(0);
+      expect(count).toBe(replayed);
+      expect(count).toBeLessThan(STORED);
+      const cut = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('warm-up cut short'));
+      expect(cut).toHaveLength(1);
+      expect(cut[0]).toMatchObject({ level: 40, messages: count, up_to_seq: STORED });
+      // first the range's lower bound (here the first stored message's stream time), then, after the stall, the end of the warm-up
+      expect(coverageStarts).toHaveLength(2);
+      expect(coverageStarts[0]).toBeLessThan(frozenMs);
+      expect(coverageStarts[1]).toBeGreaterThanOrEqual(frozenMs);
+    } finally {
       await nc.close();
     }
   }, 60_000);
