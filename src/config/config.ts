@@ -37,22 +37,25 @@ const real = (min: number, max: number) =>
     .transform(Number);
 
 /**
- * What is wrong with one `NATS_URL` entry, as the end of "expected …", or
- * null. The client would take an empty host or a port outside 1–65535 and
- * then fail every attempt for ever (`Invalid URL`, `connection refused`).
+ * What is wrong with one `NATS_URL` entry, said after "expected comma-separated
+ * nats://host:port URLs; ", or null. The client would take an empty host or a
+ * port outside 1–65535 and then fail every attempt for ever (`Invalid URL`,
+ * `connection refused`).
  */
 function natsUrlProblem(entry: string): string | null {
   const u = entry.trim();
   const shown = JSON.stringify(redactUrl(u));
   const full = /^(nats|tls|ws|wss):\/\/([^\s/]+)\/?$/i.exec(u);
-  if (full === null && !/^[^\s:/@]+:\d{1,5}$/.test(u)) return `nats://host:port URLs, not ${shown}`;
-  // credentials end at the last @; an IPv6 host is bracketed
+  if (full === null && !/^[^\s:/@]+:\d{1,5}$/.test(u)) return `${shown} is not one`;
+  // credentials end at the last @
   const authority = full === null ? u : full[2]!.slice(full[2]!.lastIndexOf('@') + 1);
+  // a bare IPv6 address without a port (the client brackets it itself)
+  if (/^[0-9a-f]*:[0-9a-f]*:[0-9a-f:.]*$/i.test(authority)) return null;
   const hostPort = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(authority);
-  if (hostPort === null) return `nats://host:port URLs (an IPv6 address in brackets), not ${shown}`;
+  if (hostPort === null) return `${shown} is not one (an IPv6 address with a port goes in brackets)`;
   const [, host = '', port] = hostPort;
-  if (host === '' || host === '[]') return `a host name or address in ${shown}`;
-  if (port !== undefined && !(INTEGER.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return `a port from 1 to 65535 in ${shown}`;
+  if (host === '' || host === '[]') return `${shown} has no host`;
+  if (port !== undefined && !(INTEGER.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return `${shown} has a port outside 1-65535`;
   return null;
 }
 
@@ -62,7 +65,7 @@ const natsUrls = z
   .superRefine((s, ctx) => {
     for (const entry of s.split(',')) {
       const problem = natsUrlProblem(entry);
-      if (problem !== null) return ctx.addIssue({ code: 'custom', message: `a comma-separated list of ${problem}` });
+      if (problem !== null) return ctx.addIssue({ code: 'custom', message: `comma-separated nats://host:port URLs; ${problem}` });
     }
   })
   .transform((s) => s.split(',').map((u) => u.trim()));
@@ -282,9 +285,9 @@ function unknownVariableWarnings(env: Readonly<Record<string, string | undefined
   return out;
 }
 
-/** `nats://user:pass@host` → the URL without credentials; others unchanged. */
+/** `nats://user:pass@host` → the URL without credentials (up to the last `@`, as URL parsers read it); others unchanged. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1');
+  return url.replace(/^([a-z]+:\/\/)[^/]*@/i, '$1');
 }
 
 /** Credentials written into the URLs (SPEC §9): one set for the whole list. */
