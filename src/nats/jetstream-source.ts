@@ -190,43 +190,48 @@ export class JetStreamSource {
       opt_start_time: new Date(fromMs).toISOString(),
       ...(filter !== undefined ? { filter_subjects: filter } : {}),
     });
-    // nothing of the filter at or after the start (every message of this subscription or partition is
-    // older than the range, or none matches): it would deliver nothing, so finish now rather than after
-    // the stall timeout
-    if ((await consumer.info(true)).num_pending === 0) {
-      await consumer.delete().catch(() => undefined);
-      return { messages: 0, complete: true };
-    }
-    let count = 0;
-    let complete = true;
-    let done: () => void = () => undefined;
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    const stall = setTimeout(() => {
-      complete = false;
-      done();
-    }, this.settings.replayStallMs ?? REPLAY_STALL_MS);
+    let messages: ConsumerMessages | null = null;
+    let stall: NodeJS.Timeout | undefined;
     const signal = this.settings.signal;
-    const abort = () => done();
-    signal?.addEventListener('abort', abort, { once: true });
-    if (signal?.aborted === true) done();
-    const messages = await consumer.consume({
-      max_messages: 4096,
-      callback: (m) => {
-        if (signal?.aborted === true) return;
-        if (m.seq > plan.lastSeq) return done();
-        count++;
-        handler(m.subject, m.data, Math.floor(m.info.timestampNanos / NANOS_PER_MS), m.seq);
-        if (m.seq >= plan.lastSeq || m.info.pending === 0) return done();
-        stall.refresh();
-      },
-    });
-    await finished;
-    clearTimeout(stall);
-    signal?.removeEventListener('abort', abort);
-    await messages.close().catch(() => undefined);
-    await consumer.delete().catch(() => undefined);
-    signal?.throwIfAborted();
-    return { messages: count, complete };
+    let abort: () => void = () => undefined;
+    try {
+      // nothing of the filter at or after the start (every message of this subscription or partition is
+      // older than the range, or none matches): it would deliver nothing, so finish now rather than after
+      // the stall timeout
+      if ((await consumer.info(true)).num_pending === 0) return { messages: 0, complete: true };
+      let count = 0;
+      let complete = true;
+      let done: () => void = () => undefined;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      stall = setTimeout(() => {
+        complete = false;
+        done();
+      }, this.settings.replayStallMs ?? REPLAY_STALL_MS);
+      abort = () => done();
+      signal?.addEventListener('abort', abort, { once: true });
+      if (signal?.aborted === true) done();
+      const timer = stall;
+      messages = await consumer.consume({
+        max_messages: 4096,
+        callback: (m) => {
+          if (signal?.aborted === true) return;
+          if (m.seq > plan.lastSeq) return done();
+          count++;
+          handler(m.subject, m.data, Math.floor(m.info.timestampNanos / NANOS_PER_MS), m.seq);
+          if (m.seq >= plan.lastSeq || m.info.pending === 0) return done();
+          timer.refresh();
+        },
+      });
+      await finished;
+      signal?.throwIfAborted();
+      return { messages: count, complete };
+    } finally {
+      // also when consume() or info() failed: no timer keeps a stopping process alive, no consumer is left behind
+      clearTimeout(stall);
+      signal?.removeEventListener('abort', abort);
+      await messages?.close().catch(() => undefined);
+      await consumer.delete().catch(() => undefined);
+    }
   }
 
   /**
