@@ -126,7 +126,8 @@ describe('coverage after a core-mode reconnect (SPEC §11)', () => {
     let minQueued = Number.POSITIVE_INFINITY;
     let sampling: NodeJS.Timeout | undefined;
     try {
-      await waitFor(() => service.pipeline.queue.size > 3000, 'a backlog of 3000 events');
+      // 8 s of work at 1 ms per event: the outage below (halt, restart, reconnect) must not drain it on a loaded machine
+      await waitFor(() => service.pipeline.queue.size > 8000, 'a backlog of 8000 events', 30_000);
       const before = engine.coverage.start;
       sampling = setInterval(() => (minQueued = Math.min(minQueued, service.pipeline.queue.size)), 5);
       const haltAt = Date.now();
@@ -136,7 +137,7 @@ describe('coverage after a core-mode reconnect (SPEC §11)', () => {
       await own.resume();
       await waitFor(() => service.natsConnected, 'the service reconnected', 20_000);
       // what was queued before the gap is processed, then the first event after it moves coverage_start
-      await waitFor(() => engine.coverage.start >= haltAt - 500, 'coverage_start past the gap', 20_000);
+      await waitFor(() => engine.coverage.start >= haltAt - 500, 'coverage_start past the gap', 40_000);
       clearInterval(sampling);
       expect(minQueued).toBeGreaterThan(0); // the queue never emptied meanwhile
       expect(service.pipeline.queue.size).toBeGreaterThan(0);
@@ -148,5 +149,5 @@ describe('coverage after a core-mode reconnect (SPEC §11)', () => {
       await stop();
       await own.stop();
     }
-  }, 90_000);
+  }, 120_000);
 });
