@@ -93,6 +93,9 @@ describe('a connection flood beyond HTTP_MAX_CONNECTIONS and its reserve', () =>
       clearInterval(sampler);
     }
     expect(outcomes).toEqual(Array.from({ length: 15 }, () => 'answered'));
-    expect(mostOpen).toBeLessThanOrEqual(LIMIT + BEYOND_LIMIT_CEILING);
+    // the flood is far under the ceiling, so this bounds nothing by itself (the ceiling is tested in
+    // connection-limit.test.ts); it says how many stayed open: the reserve kept giving way
+    console.log(`connection flood: ${FLOOD} clients, at most ${mostOpen} connections open at once (limit ${LIMIT}, reserve ${HEALTH_RESERVE_CONNECTIONS}, ceiling ${BEYOND_LIMIT_CEILING})`);
+    expect(mostOpen).toBeLessThan(FLOOD);
   });
 });
