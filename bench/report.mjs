@@ -96,31 +96,26 @@ export function rows(results) {
         cmd: `${cmd} --no-jetstream`,
       });
     }
-    const bp = n.backpressure;
-    // every label set is exported from the start at 0: only the drops that happened
-    const bpDrops = Object.entries(bp.droppedByReason).filter(([k, v]) => k.startsWith('backpressure:') && v > 0);
-    out.push({
-      group: 'nats',
-      what: 'Core NATS, default queue (10000), same burst: backpressure',
-      value: `trades ${fmt.int(bp.tradesPublished)} → ${fmt.int(bp.tradesProcessed)}`,
-      reference: `dropped: ${bpDrops.map(([k, v]) => `${k.split(':')[1]} ${fmt.int(v)}`).join(', ') || 'none'}; queue peak ${fmt.int(bp.queueMax)}; ${perS(bp.rate)}`,
-      target: 'trades never dropped',
-      ok: bp.tradesPublished === bp.tradesProcessed && !bpDrops.some(([k]) => k.endsWith(':trade')),
-      cmd: `${cmd} --no-jetstream`,
-    });
-    const bw = n.backpressureWorker;
-    if (bw !== undefined && bw !== null) {
-      const bwDrops = Object.entries(bw.droppedByReason).filter(([k, v]) => k.startsWith('backpressure:') && v > 0);
-      out.push({
+    /**
+     * The backpressure row of one run: trades in and out, the drops (every label set is exported from the start at 0: only those that happened).
+     * @param {typeof n.backpressure} bp
+     * @param {string} what
+     */
+    const backpressureRow = (bp, what) => {
+      const drops = Object.entries(bp.droppedByReason).filter(([k, v]) => k.startsWith('backpressure:') && v > 0);
+      return {
         group: 'nats',
-        what: 'Core NATS, default queue, ENGINE_THREAD=worker: backpressure (queue = ring + waiting)',
-        value: `trades ${fmt.int(bw.tradesPublished)} → ${fmt.int(bw.tradesProcessed)}`,
-        reference: `dropped: ${bwDrops.map(([k, v]) => `${k.split(':')[1]} ${fmt.int(v)}`).join(', ') || 'none'}; queue peak ${fmt.int(bw.queueMax)}; ${perS(bw.rate)}`,
+        what,
+        value: `trades ${fmt.int(bp.tradesPublished)} → ${fmt.int(bp.tradesProcessed)}`,
+        reference: `dropped: ${drops.map(([k, v]) => `${k.split(':')[1]} ${fmt.int(v)}`).join(', ') || 'none'}; queue peak ${fmt.int(bp.queueMax)}; ${perS(bp.rate)}`,
         target: 'trades never dropped',
-        ok: bw.tradesPublished === bw.tradesProcessed && !bwDrops.some(([k]) => k.endsWith(':trade')),
+        ok: bp.tradesPublished === bp.tradesProcessed && !drops.some(([k]) => k.endsWith(':trade')),
         cmd: `${cmd} --no-jetstream`,
-      });
-    }
+      };
+    };
+    out.push(backpressureRow(n.backpressure, 'Core NATS, default queue (10000), same burst: backpressure'));
+    const bw = n.backpressureWorker;
+    if (bw !== undefined && bw !== null) out.push(backpressureRow(bw, 'Core NATS, default queue, ENGINE_THREAD=worker: backpressure (queue = ring + waiting)'));
     if (n.jetstream !== null) {
       const j = n.jetstream;
       out.push({
