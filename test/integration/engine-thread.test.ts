@@ -81,9 +81,15 @@ describe('ENGINE_THREAD=worker', () => {
         expect(res, path).toMatchObject({ status: 503, body: { error: expect.stringMatching(/engine thread/), reasons: ['engine'], engine_error: expect.stringMatching(/unknown request/) } });
         expect(contractErrors('http-error', res.body), path).toEqual([]);
       }
-      // messages that keep coming are not processed (nor acknowledged), and nothing hangs
+      // messages that keep coming are left alone (the service is going down), and nothing hangs
+      const delivered = new Promise<void>((resolve) => suite.pub.subscribe('md.events.trade.X', { max: 1, callback: () => resolve() }));
+      await suite.pub.flush(); // the probe subscription is in place
       suite.pub.publish('md.events.trade.X', JSON.stringify({ type: 'trade', symbol: 'X', price: 2, size: 1, ts_exchange: Date.now() }));
-      await suite.pub.flush();
+      await delivered; // the server has sent it to every subscriber, the service's included
+      await new Promise((r) => setTimeout(r, 200));
+      const stats = await getJson(`${base}/stats`);
+      expect(stats.status).toBe(200);
+      expect(stats.body).toMatchObject({ events_in_total: 1, events_processed_total: 1 });
     } finally {
       await stop();
     }
