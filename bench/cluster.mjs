@@ -27,7 +27,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { LocalNatsCluster, freePort } from '../dist/cli/local-nats-cluster.js';
-import { terminate } from '../dist/cli/lifecycle.js';
+import { sleep, terminate } from '../dist/cli/lifecycle.js';
 import { DEFAULT_LEASE_MS } from '../dist/cluster/lease-options.js';
 import { partitionedSubjectFilter } from '../dist/cluster/partition.js';
 import { emitResult, parseArgs, progress } from './lib/common.mjs';
@@ -45,8 +45,6 @@ const SHORT_LEASE_MS = 3000;
 const NANOS = 1_000_000;
 /** Clock ticks per second of /proc/PID/stat's utime and stime. */
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * CPU time (user + system) a process has used, in ms; 0 once it is gone.
@@ -113,14 +111,6 @@ async function startService(cluster, id, env) {
 }
 
 /**
- * SIGTERM (SIGKILL after 10 s) and wait for the exit.
- * @param {ServiceProcess} s
- */
-async function stopService(s) {
-  await terminate(s.proc, 10_000);
-}
-
-/**
  * Members of one run: their own durables (`{durable}-p{K}`, deliver all, so
  * they drain what is stored) and their own lease bucket.
  * @param {LocalNatsCluster} cluster
@@ -154,7 +144,7 @@ async function startRun(cluster, jsm, run, count, leaseMs) {
  * @param {{ durables: string[], services: ServiceProcess[], bucket: string | null }} r
  */
 async function endRun(jsm, r) {
-  await Promise.all(r.services.map(stopService));
+  await Promise.all(r.services.map((s) => terminate(s.proc, 10_000))); // SIGKILL after 10 s
   for (const d of r.durables) await jsm.consumers.delete(STREAM, d).catch(() => undefined);
   if (r.bucket !== null) await jsm.streams.delete(`KV_${r.bucket}`).catch(() => undefined);
 }

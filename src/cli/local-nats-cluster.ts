@@ -241,11 +241,6 @@ export class LocalNatsCluster {
     return p !== null && p.exitCode === null && p.signalCode === null;
   }
 
-  /** The tail of node `i`'s log, for failure messages. */
-  log(i: number): string {
-    return this.node(i).log;
-  }
-
   /** (Re)starts node `i` on its ports and store; resolves once it accepts clients. */
   async restart(i: number): Promise<void> {
     const n = this.node(i);

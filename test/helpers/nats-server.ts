@@ -8,7 +8,7 @@ import { natsServerCommand } from '../../src/cli/local-nats-cluster.js';
 import { TestNatsServer as Launcher } from './nats-server.mjs';
 import type { NatsServerOptions as LauncherOptions } from './nats-server.mjs';
 
-export { canConnect, freePort, waitFor } from './nats-server.mjs';
+export { freePort, waitFor } from './nats-server.mjs';
 
 let bin: string | null = null;
 
