@@ -94,8 +94,6 @@ export class Pipeline {
   processedInline = 0;
   /** Queue positions before which events may have been lost (core-mode reconnects), oldest first. */
   private readonly coverageGaps = new Fifo<number>();
-  /** The first of {@link coverageGaps}, or +∞: the one number the drain loop compares. */
-  private nextGapAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly engine: MarketEngine,
@@ -143,20 +141,18 @@ export class Pipeline {
    */
   coverageLost(): void {
     this.coverageGaps.push(this.queue.queuedTotal);
-    if (this.nextGapAt === Number.POSITIVE_INFINITY) this.nextGapAt = this.queue.queuedTotal;
     this.applyDueGaps(); // nothing queued: at once
   }
 
   /** Takes the next queued message, after the coverage gaps due before it. */
   private take(): QueuedMessage | undefined {
-    if (this.queue.takenTotal >= this.nextGapAt) this.applyDueGaps();
+    this.applyDueGaps();
     return this.queue.poll();
   }
 
   private applyDueGaps(): void {
-    while (this.queue.takenTotal >= this.nextGapAt) {
+    for (let gap = this.coverageGaps.peek(); gap !== undefined && this.queue.takenTotal >= gap; gap = this.coverageGaps.peek()) {
       this.coverageGaps.shift();
-      this.nextGapAt = this.coverageGaps.peek() ?? Number.POSITIVE_INFINITY;
       this.engine.coverageLost();
     }
   }
