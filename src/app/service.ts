@@ -64,9 +64,11 @@ export class Service {
   private jetstream: JetStreamSource | null = null;
   private staleTimer: NodeJS.Timeout | null = null;
   private evictTimer: NodeJS.Timeout | null = null;
-  private stopping = false;
-  /** Aborted by {@link stop}: start-up gives up at its next step, its waits end at once. */
+  /** Aborted by {@link stop} (and {@link crash}): start-up gives up at its next step, its waits end at once. */
   private readonly stopSignal = new AbortController();
+  private get stopping(): boolean {
+    return this.stopSignal.signal.aborted;
+  }
   /** The start-up in flight (or done), settled either way: {@link stop} lets it give up before tearing down. */
   private startUp: Promise<void> = Promise.resolve();
   /** The warm-up in progress, for `/health`. */
@@ -221,8 +223,7 @@ export class Service {
       },
     });
     if (cfg.cluster !== null) {
-      await this.startCluster(nc);
-      this.checkpoint();
+      await this.startCluster(nc); // its last step is a checkpoint
     } else if (cfg.jetstream.enabled) {
       const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, signal });
       const maxAgeMs = await js.ensureStream();
@@ -302,7 +303,6 @@ export class Service {
    * connection is closed at once.
    */
   async crash(): Promise<void> {
-    this.stopping = true;
     this.stopSignal.abort();
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
@@ -372,7 +372,6 @@ export class Service {
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
-    this.stopping = true;
     this.stopSignal.abort();
     // an interrupted start-up gives up first: draining under it would fail its requests
     let timer: NodeJS.Timeout | undefined;

@@ -120,9 +120,8 @@ export class PartitionLeases {
   async start(signal?: AbortSignal): Promise<void> {
     if (this.state !== 'new') throw new Error(`PartitionLeases already ${this.state}`);
     this.state = 'starting';
-    const abandon = () => {
-      if (this.state === 'starting') this.state = 'stopped';
-    };
+    // a stop during start: stop() in state 'starting' marks it stopped, and the bucket wait gives up
+    const abandon = () => void this.stop();
     if (signal?.aborted === true) abandon();
     signal?.addEventListener('abort', abandon, { once: true });
     try {
