@@ -1,5 +1,5 @@
 import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/events.js';
-import { MAX_VALUE, MIN_VALUE } from '../domain/events.js';
+import { inValueRange } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { AsciiMemo, asciiString, tradeIdString } from './ascii.js';
@@ -323,7 +323,7 @@ function validLevels(levels: BookLevel[]): boolean {
     const level = levels[i]!;
     const price = level[0];
     const size = level[1];
-    if (!(price >= MIN_VALUE && price <= MAX_VALUE && Number.isFinite(size) && size >= 0)) return false;
+    if (!(inValueRange(price) && Number.isFinite(size) && size >= 0)) return false;
   }
   return true;
 }
@@ -367,7 +367,7 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
     case 'trade': {
       const price = numberOf(F_PRICE);
       const size = numberOf(F_SIZE);
-      if (!(price >= MIN_VALUE && price <= MAX_VALUE && size >= MIN_VALUE && size <= MAX_VALUE)) return undefined;
+      if (!(inValueRange(price) && inValueRange(size))) return undefined;
       const side = sideOf(b);
       const tradeId = tradeIdOf(b);
       if (side === undefined || tradeId === undefined) return undefined;
@@ -376,7 +376,7 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
     case 'quote': {
       const bid = numberOf(F_BID);
       const ask = numberOf(F_ASK);
-      if (!(bid >= MIN_VALUE && bid <= ask && ask <= MAX_VALUE)) return undefined;
+      if (!(inValueRange(bid) && inValueRange(ask) && bid <= ask)) return undefined;
       if ((has(F_BID_SIZE) && kind[F_BID_SIZE] !== V_NUMBER) || (has(F_ASK_SIZE) && kind[F_ASK_SIZE] !== V_NUMBER)) return undefined;
       const bidSize = optionalSize(F_BID_SIZE);
       const askSize = optionalSize(F_ASK_SIZE);

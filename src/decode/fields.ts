@@ -1,5 +1,5 @@
 import type { BookLevel, TradeSide } from '../domain/events.js';
-import { MAX_VALUE, MIN_VALUE } from '../domain/events.js';
+import { inValueRange } from '../domain/events.js';
 import { ExactInteger } from './exact-integer.js';
 
 /**
@@ -134,7 +134,7 @@ export function readLevels(v: unknown): BookLevel[] | null {
     } else {
       return null;
     }
-    if (!(Number.isFinite(price) && price >= MIN_VALUE && price <= MAX_VALUE && Number.isFinite(size) && size >= 0)) return null;
+    if (!(inValueRange(price) && Number.isFinite(size) && size >= 0)) return null;
     out[i] = [price, size];
   }
   return out;

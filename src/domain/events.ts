@@ -53,6 +53,11 @@ export const MAX_VALUE = 1e15;
  */
 export const MIN_VALUE = 1e-15;
 
+/** Whether a price or trade size is within [{@link MIN_VALUE}, {@link MAX_VALUE}] (false for NaN). */
+export function inValueRange(x: number): boolean {
+  return x >= MIN_VALUE && x <= MAX_VALUE;
+}
+
 /** A book level `[price, size]`. */
 export type BookLevel = readonly [price: number, size: number];
 
