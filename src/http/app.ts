@@ -135,7 +135,7 @@ async function engineRead(engine: EngineReads, deps: HttpDeps, req: FastifyReque
 }
 
 /** How long `/health` waits for the engine thread's answer before saying it does not answer. */
-export const ENGINE_HEALTH_TIMEOUT_MS = 2000;
+const ENGINE_HEALTH_TIMEOUT_MS = 2000;
 
 /** The engine thread's symbol list, or why there is none (it failed, or it does not answer in time). */
 async function engineSymbols(engine: EngineReads): Promise<{ symbols: readonly string[]; error: string | null }> {

@@ -22,6 +22,13 @@ export const HEALTH_RESERVE_CONNECTIONS = 64;
 export const BEYOND_LIMIT_CEILING = 1024;
 /** A connection that has sent no request for this long may be closed to make room (a client sends its request as soon as it connects). */
 export const QUIET_GRACE_MS = 1000;
+/**
+ * Refusals on connections over the limit go out together once per this
+ * period. A client that reconnects the moment it is refused (wrk, a retry
+ * loop) would otherwise turn refusals into a CPU load of accepts, parses,
+ * writes and closes; held this long, each such connection costs at most ten
+ * refusals a second.
+ */
 export const REFUSAL_HOLD_MS = 100;
 
 /**

@@ -3,13 +3,11 @@
  * service's shape `{"error":"…"}` (SPEC §7, schema/http-error.schema.json)
  * instead of fastify's `{"error","message","statusCode"}` or node's empty body.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, maxHeaderSize } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
-/** node's limit on a request's line and headers together (`--max-http-header-size`, 16 KiB by default). */
-const HEADER_LIMIT_KIB = 16;
 
 function errorJson(message: string): string {
   return JSON.stringify({ error: message });
@@ -30,7 +28,7 @@ export function clientErrorAnswer(err: Error & { code?: string }, socket: Socket
     message = 'the request was not received in time';
   } else if (err.code === 'HPE_HEADER_OVERFLOW') {
     status = 431;
-    message = `the request line and headers are over ${HEADER_LIMIT_KIB} KiB together`;
+    message = `the request line and headers are over ${maxHeaderSize / 1024} KiB together`; // node's --max-http-header-size
   } else {
     status = 400;
     message = `malformed HTTP request${err.code !== undefined ? ` (${err.code})` : ''}`;
