@@ -55,7 +55,8 @@ class Outbox implements OutputPort {
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
-      report();
+      // outputs of a drain went with its own report; this one carries those made outside a drain (timers)
+      if (this.outputs.length > 0) report();
     });
   }
 }
