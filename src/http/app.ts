@@ -199,18 +199,11 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     }
     void reply.code(status).send({ error: err.message, ...(err instanceof HttpError ? err.fields : {}) });
   });
-  // the methods of each path, as routes are added (the dashboard's included), for 405's Allow
-  const methodsByPath = new Map<string, Set<string>>();
-  app.addHook('onRoute', (route) => {
-    const methods = methodsByPath.get(route.url) ?? new Set<string>();
-    for (const m of Array.isArray(route.method) ? route.method : [route.method]) methods.add(m);
-    methodsByPath.set(route.url, methods);
-  });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]!;
-    const allowed = methodsByPath.get(path);
-    if (allowed !== undefined) {
-      const allow = [...allowed].sort();
+    // every route is a fixed path: the router says which methods it has (the dashboard's included), for 405's Allow
+    const allow = app.supportedMethods.filter((method) => app.hasRoute({ method, url: path })).sort();
+    if (allow.length > 0) {
       void reply
         .code(405)
         .header('Allow', allow.join(', '))
