@@ -18,6 +18,8 @@ import { OutputCode } from './engine-protocol.js';
 import { AdmissionReport } from './admission-report.js';
 import { ReadClock } from './read-clock.js';
 import { Fifo } from '../queue/fifo.js';
+import type { Ackable } from '../nats/jetstream-source.js';
+import { settle } from '../nats/jetstream-source.js';
 
 /** How long the warm-up waits for room in a full ring that the engine thread does not read before it gives up. */
 const REPLAY_STALL_MS = 30_000;
@@ -30,8 +32,6 @@ export const RING_BYTES = 16 * 1024 * 1024;
 
 /** The engine thread's script: beside this module (dist), else the build seen from the source tree (tests run src/). */
 const WORKER_CANDIDATES: readonly URL[] = [new URL('./engine-worker.js', import.meta.url), new URL('../../dist/app/engine-worker.js', import.meta.url)];
-
-type Ack = (redeliver?: boolean) => void;
 
 /** A record waiting on this thread because the ring had no room (it keeps its place in line). */
 interface Waiting {
@@ -89,7 +89,7 @@ export class EngineThread implements QueueView, EngineReads {
   private readonly waiting = new Fifo<Waiting>();
   private waitingBytes = 0;
   /** JetStream: one entry per record written, acknowledged once the engine thread has read past it. */
-  private readonly acks = new Fifo<Ack | null>();
+  private readonly acks = new Fifo<Ackable | null>();
   private acked = 0;
   /** Records the engine thread reported as processed (modulo 2^32). */
   private reportedRead = 0;
@@ -149,7 +149,7 @@ export class EngineThread implements QueueView, EngineReads {
   }
 
   /** The NATS callback's whole job, as {@link Pipeline.offer}: timestamp, admit or drop, hand over. */
-  offer(subject: string, data: Uint8Array, ack: Ack | null): void {
+  offer(subject: string, data: Uint8Array, ack: Ackable | null): void {
     if (this.failedWith !== null) return; // the service is going down; JetStream redelivers
     this.clock.stamp();
     const recvMs = this.clock.recvMs;
@@ -158,7 +158,7 @@ export class EngineThread implements QueueView, EngineReads {
     const admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, !this.jetstream);
     if ((admission === 'queued' || admission === 'queued_over_capacity') && !this.ring.carries(subject.length, data.length)) {
       this.refuseUncarried(subjectType, recvMs, this.clock.t0);
-      ack?.(); // refused is processed: redelivering it would refuse it again
+      if (ack !== null) settle(ack); // refused is processed: redelivering it would refuse it again
       return;
     }
     if (admission === 'overflow' || admission === 'dropped') {
@@ -169,7 +169,7 @@ export class EngineThread implements QueueView, EngineReads {
           this.lostUntilSent = recvMs;
           this.push(RecordKind.coverageLostUntil, '', null, recvMs, 0, null);
         }
-        ack?.(); // only where it cannot happen (JetStream never overflows); never left to loop
+        if (ack !== null) settle(ack); // only where it cannot happen (JetStream never overflows); never left to loop
       }
       return;
     }
@@ -294,7 +294,7 @@ export class EngineThread implements QueueView, EngineReads {
     t.processingLatency.observe(performance.now() - t0);
   }
 
-  private push(kind: RecordKind, subject: string, data: Uint8Array | null, recvMs: number, t0: number, ack: Ack | null): void {
+  private push(kind: RecordKind, subject: string, data: Uint8Array | null, recvMs: number, t0: number, ack: Ackable | null): void {
     if (this.waiting.length > 0 || !this.writer.tryWrite(kind, subject, data, recvMs, t0)) {
       this.waiting.push({ kind, subject, data, recvMs, t0 });
       this.waitingBytes += data?.length ?? 0;
@@ -350,7 +350,8 @@ export class EngineThread implements QueueView, EngineReads {
     // JetStream: acknowledged in order, only what the engine thread has processed
     if (this.jetstream) {
       while (((b.read - this.acked) | 0) > 0) {
-        this.acks.shift()?.();
+        const ack = this.acks.shift();
+        if (ack != null) settle(ack);
         this.acked = (this.acked + 1) >>> 0;
       }
     }

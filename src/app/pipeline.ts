@@ -14,6 +14,8 @@ import { EventQueue } from '../queue/event-queue.js';
 import { Fifo } from '../queue/fifo.js';
 import { AdmissionReport } from './admission-report.js';
 import { ReadClock } from './read-clock.js';
+import type { Ackable } from '../nats/jetstream-source.js';
+import { settle } from '../nats/jetstream-source.js';
 
 /** Cluster mode (SPEC §12): which messages this member processes and which symbols it publishes. */
 export interface PartitionGate {
@@ -118,7 +120,7 @@ export class Pipeline {
   }
 
   /** The NATS callback's whole job: timestamp, admit or drop, schedule processing. */
-  offer(subject: string, data: Uint8Array, ack: ((redeliver?: boolean) => void) | null): void {
+  offer(subject: string, data: Uint8Array, ack: Ackable | null): void {
     const clock = this.clock;
     clock.stamp();
     const subjectType = subjectEventType(subject);
@@ -293,11 +295,11 @@ export class Pipeline {
     if (this.gate !== null && !this.gate.admits(m.subject)) {
       // not processed: handed back (nak) so the partition's next owner gets it without waiting for
       // ack_wait; if this member is cut off, the server redelivers it after ack_wait anyway
-      m.ack?.(true);
+      if (m.ack !== null) settle(m.ack, true);
       return;
     }
     this.process(m.subject, m.data, m.recvMs, m.t0);
-    m.ack?.();
+    if (m.ack !== null) settle(m.ack);
   }
 
   /** Decode, engine, output for one message; `t0` starts its processing latency (SPEC §8). */

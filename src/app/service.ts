@@ -12,6 +12,7 @@ import type { HttpCounters } from '../http/http-counters.js';
 import type { DashboardViews } from '../http/views.js';
 import { CoreSource } from '../nats/core-source.js';
 import { JetStreamSource } from '../nats/jetstream-source.js';
+import type { Ackable } from '../nats/jetstream-source.js';
 import { LinkStatus } from '../nats/link-status.js';
 import { connectWithRetry, natsOptions } from '../nats/nats-link.js';
 import { NatsSink } from '../nats/nats-sink.js';
@@ -210,7 +211,7 @@ export class Service {
     this.natsSink.attach(nc);
     const thread = this.engineThread;
     // the callback: admission, then the engine on this thread or the ring to the engine thread
-    const offer: (subject: string, data: Uint8Array, ack: ((redeliver?: boolean) => void) | null) => void =
+    const offer: (subject: string, data: Uint8Array, ack: Ackable | null) => void =
       thread !== null ? (subject, data, ack) => thread.offer(subject, data, ack) : (subject, data, ack) => this.pipeline.offer(subject, data, ack);
     this.link.follow(nc, {
       disconnected: () => undefined,

@@ -34,8 +34,31 @@ export interface ReplayResult {
   readonly complete: boolean;
 }
 
-/** `ack()` acknowledges the message; `ack(true)` asks for its redelivery at once (nak). */
-export type MessageHandler = (subject: string, data: Uint8Array, ack: (redeliver?: boolean) => void) => void;
+/**
+ * A delivered message's acknowledgement (the nats.js `JsMsg` itself: no
+ * object or closure is made per message). Settle it with {@link settle}.
+ */
+export interface Ackable {
+  ack(): void;
+  nak(): void;
+}
+
+/** `ack` settles the message once it is processed ({@link settle}). */
+export type MessageHandler = (subject: string, data: Uint8Array, ack: Ackable) => void;
+
+/**
+ * Acknowledges a processed message, or with `redeliver` hands it back for
+ * redelivery at once (nak). A closed connection is not an error: the server
+ * redelivers the message after `ack_wait`.
+ */
+export function settle(ack: Ackable, redeliver = false): void {
+  try {
+    if (redeliver) ack.nak();
+    else ack.ack();
+  } catch {
+    // the connection is closed: the server redelivers it after ack_wait
+  }
+}
 
 /** The stream's subjects when this service creates it: md.events.> unless the subscription lies outside it. */
 function streamSubjects(subject: string): string[] {
@@ -251,15 +274,7 @@ export class JetStreamSource {
     const batch = Math.max(1, Math.min(this.settings.maxAckPending, 1024));
     this.messages = await consumer.consume({
       max_messages: batch,
-      callback: (m) =>
-        handler(m.subject, m.data, (redeliver) => {
-          try {
-            if (redeliver === true) m.nak();
-            else m.ack();
-          } catch {
-            // the connection is closed: the server redelivers it after ack_wait
-          }
-        }),
+      callback: (m) => handler(m.subject, m.data, m),
     });
   }
 

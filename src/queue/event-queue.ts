@@ -1,4 +1,5 @@
 import type { EventTypeLabel } from '../domain/events.js';
+import type { Ackable } from '../nats/jetstream-source.js';
 
 /** One received message waiting to be processed. */
 export interface QueuedMessage {
@@ -10,8 +11,8 @@ export interface QueuedMessage {
   readonly recvMs: number;
   /** `performance.now()` at the first NATS callback of the socket read that carried it, for processing latency. */
   readonly t0: number;
-  /** JetStream: acknowledges this message once processed; `redeliver`: asks for its redelivery at once instead (nak). */
-  readonly ack: ((redeliver?: boolean) => void) | null;
+  /** JetStream: settled once processed (acknowledged, or handed back for redelivery); null in core mode. */
+  readonly ack: Ackable | null;
 }
 
 /** Slots allocated up front; the ring doubles as it fills. */
