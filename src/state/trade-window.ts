@@ -92,20 +92,23 @@ export class SuffixStats {
     this.hasShift = true;
   }
 
-  /**
-   * Sample variance (n − 1) of the log returns from the shifted sums, with a
-   * flag telling that cancellation may have eaten its digits: its relative
-   * error is about ε·m²/v for m the mean shifted return, so the sums are
-   * re-centred when m² exceeds 10⁶·v (an already centred shift, |m| ≤ 1e-15,
-   * costs nothing that matters). Null with fewer than 2 returns.
-   */
-  varianceOfReturns(): { variance: number; unreliable: boolean } | null {
+  /** Sample variance (n − 1) of the log returns from the shifted sums; null with fewer than 2 returns. */
+  varianceOfReturns(): number | null {
     const n = this.returns;
     if (n < 2) return null;
     const s = this.sumR.value;
-    const m = s / n;
-    const v = Math.max(0, (this.sumR2.value - s * m) / (n - 1));
-    return { variance: v, unreliable: Math.abs(m) > 1e-15 && m * m > 1e6 * v };
+    return Math.max(0, (this.sumR2.value - s * (s / n)) / (n - 1));
+  }
+
+  /**
+   * Whether cancellation may have eaten the digits of `variance` (from
+   * {@link varianceOfReturns}): its relative error is about ε·m²/v for m the
+   * mean shifted return, so the sums are re-centred when m² exceeds 10⁶·v (an
+   * already centred shift, |m| ≤ 1e-15, costs nothing that matters).
+   */
+  varianceUnreliable(variance: number): boolean {
+    const m = this.sumR.value / this.returns;
+    return Math.abs(m) > 1e-15 && m * m > 1e6 * variance;
   }
 }
 
@@ -196,6 +199,11 @@ export class TradeWindow {
     const slot = ring.insert(pos, trade);
     this.dedup.add(slot, trade.key, grows);
     const end = ring.end;
+    const hasNext = pos + 1 < end;
+    // the returns around the new trade are the same for every suffix that holds its neighbours: each log once
+    let fromPrev = Number.NaN;
+    let toNext = Number.NaN;
+    let bridged = Number.NaN;
     for (let i = 0; i < this.suffixes.length; i++) {
       const sfx = this.suffixes[i]!;
       if (ts <= t - sfx.horizonMs) {
@@ -204,12 +212,14 @@ export class TradeWindow {
       }
       sfx.addTrade(price, size);
       const hasPrev = pos - 1 >= sfx.first;
-      const hasNext = pos + 1 < end;
-      const prevPrice = hasPrev ? ring.priceAt(pos - 1) : 0;
-      const nextPrice = hasNext ? ring.priceAt(pos + 1) : 0;
-      if (hasPrev && hasNext) sfx.removeReturn(logReturn(prevPrice, nextPrice));
-      if (hasPrev) sfx.addReturn(logReturn(prevPrice, price));
-      if (hasNext) sfx.addReturn(logReturn(price, nextPrice));
+      if (hasPrev && Number.isNaN(fromPrev)) fromPrev = logReturn(ring.priceAt(pos - 1), price);
+      if (hasNext && Number.isNaN(toNext)) toNext = logReturn(price, ring.priceAt(pos + 1));
+      if (hasPrev && hasNext) {
+        if (Number.isNaN(bridged)) bridged = logReturn(ring.priceAt(pos - 1), ring.priceAt(pos + 1));
+        sfx.removeReturn(bridged);
+      }
+      if (hasPrev) sfx.addReturn(fromPrev);
+      if (hasNext) sfx.addReturn(toNext);
       if (++sfx.opsSinceRebuild > 1024 + 8 * sfx.count) this.rebuild(sfx);
     }
   }
@@ -242,11 +252,11 @@ export class TradeWindow {
   /** Sample standard deviation (n − 1) of a suffix's log returns; null with fewer than 2. */
   stdevReturns(sfx: SuffixStats): number | null {
     let v = sfx.varianceOfReturns();
-    if (v !== null && v.unreliable) {
+    if (v !== null && sfx.varianceUnreliable(v)) {
       this.rebuild(sfx);
       v = sfx.varianceOfReturns();
     }
-    return v === null ? null : Math.sqrt(v.variance);
+    return v === null ? null : Math.sqrt(v);
   }
 
   /** Price of the last trade in `(ts, arrival)` order, or null. */
