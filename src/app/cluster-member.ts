@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { partitionMovedAlert } from '../alerts/alert-rules.js';
@@ -28,10 +29,21 @@ const RETRY_START_MS = 1000;
 interface PartitionRun {
   readonly partition: number;
   current: boolean;
+  /**
+   * Aborted when the run ends (lost, replaced, crashed) or the member stops: ends its start's waits
+   * at once (the warm-up replay, the retry wait), so a stop does not wait for the replay to finish.
+   */
+  readonly ending: AbortController;
   consuming: boolean;
   source: JetStreamSource | null;
   /** Resolves when its start (warm-up, consumer) has finished or given up. */
   started: Promise<void>;
+}
+
+/** The run is no longer this member's: the gate refuses it, and its start gives up at once. */
+function end(run: PartitionRun): void {
+  run.current = false;
+  run.ending.abort();
 }
 
 /** What a member drives: the shared engine and pipeline, alerts, metrics. */
@@ -117,6 +129,8 @@ export class ClusterMember implements PartitionGate {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.subjectTimer !== null) clearInterval(this.subjectTimer);
+    // every start gives up now, not when the leases get to its lost(): they first wait for a sync pass
+    for (const run of this.runs.values()) run.ending.abort();
     await this.leases.stop();
   }
 
@@ -128,7 +142,7 @@ export class ClusterMember implements PartitionGate {
     this.stopped = true;
     if (this.subjectTimer !== null) clearInterval(this.subjectTimer);
     this.leases.crash();
-    for (const run of this.runs.values()) run.current = false;
+    for (const run of this.runs.values()) end(run);
   }
 
   /** Partitions owned and processed here, ascending. */
@@ -200,14 +214,14 @@ export class ClusterMember implements PartitionGate {
   private acquired(k: number, info: AcquiredInfo): void {
     if (this.stopped) return;
     const prev = this.runs.get(k);
-    if (prev !== undefined) prev.current = false;
+    if (prev !== undefined) end(prev);
     this.deps.metrics.rebalancesTotal++;
     this.deps.metrics.partitionsOwned = this.leases.owned().length;
     if (info.previousOwner !== null && info.previousOwner !== this.cluster.memberId) {
       const unownedS = info.unownedMs === null ? null : info.unownedMs / 1000;
       this.deps.alerts.raiseEvent(partitionMovedAlert(k, this.cluster.memberId, info.previousOwner, unownedS, this.cluster.leaseMs / 1000));
     }
-    const run: PartitionRun = { partition: k, current: true, consuming: false, source: null, started: Promise.resolve() };
+    const run: PartitionRun = { partition: k, current: true, ending: new AbortController(), consuming: false, source: null, started: Promise.resolve() };
     this.runs.set(k, run);
     run.started = this.startPartition(run);
   }
@@ -217,7 +231,7 @@ export class ClusterMember implements PartitionGate {
     this.deps.metrics.rebalancesTotal++;
     if (run !== undefined) {
       // at once, before any await: the gate refuses its queued messages and its symbols' output
-      run.current = false;
+      end(run);
       run.consuming = false;
       this.runs.delete(k);
     }
@@ -240,12 +254,16 @@ export class ClusterMember implements PartitionGate {
     this.coverage.delete(k);
   }
 
-  /** Warms partition k from the stream, then consumes its durable; retried while it stays ours. */
+  /**
+   * Warms partition k from the stream, then consumes its durable; retried while it stays ours.
+   * Never rejects: when the run ends meanwhile (its `ending` aborts the replay) it just returns.
+   */
   private async startPartition(run: PartitionRun): Promise<void> {
     const cfg = this.config;
     const k = run.partition;
+    const signal = run.ending.signal;
     for (;;) {
-      if (!run.current) return;
+      if (!run.current || signal.aborted) return;
       const owned = Math.max(1, this.leases.owned().length);
       const source = new JetStreamSource(this.nc, {
         stream: cfg.jetstream.stream,
@@ -253,11 +271,12 @@ export class ClusterMember implements PartitionGate {
         subject: partitionedSubjectFilter(k),
         // the member's queue is shared by its partitions
         maxAckPending: Math.max(1, Math.floor(cfg.queueMaxSize / owned)),
+        signal,
       });
       run.source = source;
       try {
         await this.warm(run, source);
-        if (!run.current) return;
+        if (!run.current || signal.aborted) return;
         // admitted from the first delivery: a message skipped now would wait ack_wait for its redelivery
         run.consuming = true;
         await source.start((subject, data, ack) => this.deps.pipeline.offer(subject, data, ack));
@@ -270,9 +289,9 @@ export class ClusterMember implements PartitionGate {
       } catch (err) {
         run.consuming = false;
         await source.stop();
-        if (!run.current) return;
+        if (!run.current || signal.aborted) return; // ended meanwhile (the abort, or a request cut short): no failure
         this.deps.log.warn({ err, partition: k }, 'cluster: starting a partition failed; retrying');
-        await new Promise((r) => setTimeout(r, RETRY_START_MS));
+        await sleep(RETRY_START_MS, undefined, { signal }).catch(() => undefined); // the abort ends the wait; the loop returns
       }
     }
   }

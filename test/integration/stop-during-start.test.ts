@@ -3,6 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Service } from '../../src/app/service.js';
+import { partitionOf } from '../../src/cluster/partition.js';
 import { loadConfig } from '../../src/config/config.js';
 import { CliProcess } from '../helpers/cli-process.js';
 import { TestNatsServer, freePort, waitFor } from '../helpers/nats-server.js';
@@ -13,9 +14,12 @@ import { getJson } from '../helpers/service.js';
  * included — the connection, the stream and durable checks, the warm-up
  * replay, the start of the pull loop. A stop used to drain the connection
  * under a start-up that carried on: its next request failed with
- * "connection draining" and the process crashed with exit 1.
+ * "connection draining" and the process crashed with exit 1. In cluster mode
+ * a partition's warm-up runs after start-up; a stop ends it there too.
  */
 const STORED = 60_000;
+/** Enough for partition 0's replay to take seconds (60 000 take half a second): a stop that waits for it shows. */
+const CLUSTER_STORED = 300_000;
 let nats: TestNatsServer;
 const procs: CliProcess[] = [];
 
@@ -28,8 +32,11 @@ afterAll(async () => {
   await nats.stop();
 });
 
-/** Empties the stream and stores `count` trades in it, as the service creates it, with a fresh durable to warm from. */
-async function fillStream(count: number): Promise<void> {
+/**
+ * Empties the stream and stores `count` trades in it, as the service creates it, with a fresh durable to warm from.
+ * With `partitions` > 0 each subject ends with its symbol's partition token, as the cluster's mapping writes it.
+ */
+async function fillStream(count: number, partitions = 0): Promise<void> {
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete('MD_EVENTS').catch(() => undefined);
@@ -37,7 +44,8 @@ async function fillStream(count: number): Promise<void> {
   const now = Date.now();
   for (let i = 0; i < count; i++) {
     const symbol = `S${i % 50}`;
-    nc.publish(`md.events.trade.${symbol}`, JSON.stringify({ type: 'trade', provider: 'p', symbol, price: 100 + (i % 7), size: 1, trade_id: String(i), ts_exchange: now - 1000 }));
+    const subject = partitions > 0 ? `md.events.trade.${symbol}.${partitionOf(symbol, partitions)}` : `md.events.trade.${symbol}`;
+    nc.publish(subject, JSON.stringify({ type: 'trade', provider: 'p', symbol, price: 100 + (i % 7), size: 1, trade_id: String(i), ts_exchange: now - 1000 }));
     if (i % 5000 === 4999) await nc.flush();
   }
   await nc.flush();
@@ -46,13 +54,13 @@ async function fillStream(count: number): Promise<void> {
 }
 
 /** The consumers on the stream, and what the durable has been given (nothing delivered: nothing acknowledged). */
-async function consumers(): Promise<{ names: string[]; durableDelivered: number | null }> {
+async function consumers(durable = 'senpai-md-consumer'): Promise<{ names: string[]; durableDelivered: number | null }> {
   const nc = await connect({ servers: nats.url });
   try {
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
     for await (const c of jsm.consumers.list('MD_EVENTS')) names.push(c.name);
-    const info = await jsm.consumers.info('MD_EVENTS', 'senpai-md-consumer').catch(() => null);
+    const info = await jsm.consumers.info('MD_EVENTS', durable).catch(() => null);
     return { names: names.sort(), durableDelivered: info === null ? null : info.delivered.consumer_seq };
   } finally {
     await nc.close();
@@ -123,6 +131,42 @@ describe('SIGTERM during start-up (SPEC §10)', () => {
     await started;
     expect((await consumers()).names).toEqual(['senpai-md-consumer']);
   }, 90_000);
+
+  it('cluster mode: Service.stop() during a partition\'s warm-up ends the replay there, not at its end', async () => {
+    await fillStream(CLUSTER_STORED, 1);
+    const lines: { msg: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+    const config = loadConfig({
+      NATS_URL: nats.url,
+      USE_JETSTREAM: 'true',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      ROLLING_WINDOW_SECONDS: '3600',
+      SYMBOL_IDLE_EVICT_S: '3600',
+      CLUSTER_PARTITIONS: '1',
+      CLUSTER_LEASE_MS: '3000',
+      CLUSTER_MEMBER_ID: 'solo',
+    });
+    const service = new Service(config, log, { defaultMetrics: false });
+    await service.listen();
+    await service.start(); // the leases are taken; partition 0 warms in the background
+    const progress = await waitFor(() => {
+      const w = service.cluster?.warming() ?? null;
+      return w !== null && w.messages > 0 ? w : null;
+    }, 'partition 0 replaying', 30_000);
+    const t0 = Date.now();
+    await service.stop();
+    const stopMs = Date.now() - t0;
+    // the whole replay takes seconds (two here): the stop did not wait for its end
+    expect(stopMs).toBeLessThan(1000);
+    expect(progress.messages).toBeLessThan(CLUSTER_STORED);
+    const msgs = lines.map((l) => l.msg);
+    expect(msgs.filter((m) => m.startsWith('warm-up done'))).toEqual([]);
+    expect(msgs).toContain('cluster: partition stopped');
+    expect(msgs, 'the abort is no failure').not.toContain('cluster: starting a partition failed; retrying');
+    // the replay's ephemeral consumer was deleted; the partition's durable was never consumed
+    expect(await consumers('senpai-md-consumer-p0')).toEqual({ names: ['senpai-md-consumer-p0'], durableDelivered: 0 });
+  }, 60_000);
 
   // the signal as soon as the line is read, in the same tick: the stream and durable checks are still in flight
   it.each(['connecting to NATS', 'connected to NATS'])('right after the log says "%s": exit 0, "stopped", no stack trace', async (line) => {
