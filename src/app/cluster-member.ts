@@ -46,6 +46,13 @@ function end(run: PartitionRun): void {
   run.ending.abort();
 }
 
+/** Stops an ended run's consumer, also one its start creates meanwhile. */
+async function retire(run: PartitionRun): Promise<void> {
+  await run.source?.stop();
+  await run.started.catch(() => undefined);
+  await run.source?.stop(); // in case the start got as far as consuming meanwhile
+}
+
 /** What a member drives: the shared engine and pipeline, alerts, metrics. */
 export interface ClusterMemberDeps {
   readonly engine: MarketEngine;
@@ -214,7 +221,12 @@ export class ClusterMember implements PartitionGate {
   private acquired(k: number, info: AcquiredInfo): void {
     if (this.stopped) return;
     const prev = this.runs.get(k);
-    if (prev !== undefined) end(prev);
+    if (prev !== undefined) {
+      // taken again without a loss seen in between: the old run stops pulling before the new one starts
+      end(prev);
+      prev.consuming = false;
+      void retire(prev);
+    }
     this.deps.metrics.rebalancesTotal++;
     this.deps.metrics.partitionsOwned = this.leases.owned().length;
     if (info.previousOwner !== null && info.previousOwner !== this.cluster.memberId) {
@@ -238,11 +250,7 @@ export class ClusterMember implements PartitionGate {
     this.forgetPartition(k);
     this.deps.metrics.partitionsOwned = this.leases.owned().filter((p) => p !== k).length;
     this.deps.log.info({ partition: k, reason }, 'cluster: partition stopped');
-    if (run !== undefined) {
-      await run.source?.stop();
-      await run.started.catch(() => undefined);
-      await run.source?.stop(); // in case the start got as far as consuming meanwhile
-    }
+    if (run !== undefined) await retire(run);
   }
 
   /** Forgets the state of every symbol of partition k (the next owner rebuilds it from the stream). */
