@@ -111,7 +111,7 @@ let asksValue: BookLevel[] | null = null;
 let cursor = 0;
 
 function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+  return c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09); // one compare for every other byte
 }
 
 function skipWs(b: Uint8Array, p: number, end: number): number {
@@ -183,11 +183,20 @@ function readFields(b: Uint8Array): boolean {
     const bit = 1 << field;
     if ((seen & bit) !== 0) return false; // a duplicate key: the general path decides
     seen |= bit;
-    p = skipWs(b, p + 1, end);
-    if (p >= end || b[p] !== 0x3a) return false;
-    p = skipWs(b, p + 1, end);
+    // the canonical publisher writes no whitespace: the expected byte is looked at first
+    p++;
+    if (b[p] !== 0x3a) {
+      p = skipWs(b, p, end);
+      if (p >= end || b[p] !== 0x3a) return false;
+    }
+    p++;
     if (p >= end) return false;
-    const c = b[p]!;
+    let c = b[p]!;
+    if (isWs(c)) {
+      p = skipWs(b, p, end);
+      if (p >= end) return false;
+      c = b[p]!;
+    }
     if (c === 0x22) {
       // a string of printable ASCII without escapes
       const start = p + 1;
@@ -222,11 +231,14 @@ function readFields(b: Uint8Array): boolean {
     } else {
       return false; // objects, other arrays, true/false/null
     }
-    p = skipWs(b, p, end);
-    if (p >= end) return false;
-    const d = b[p++]!;
+    let d = b[p++];
+    if (d !== 0x2c && d !== 0x7d) {
+      p = skipWs(b, p - 1, end);
+      if (p >= end) return false;
+      d = b[p++]!;
+    }
     if (d === 0x2c) {
-      p = skipWs(b, p, end);
+      if (b[p] !== 0x22) p = skipWs(b, p, end);
       continue;
     }
     if (d !== 0x7d) return false;
