@@ -25,6 +25,29 @@ describe('AlertThrottle', () => {
     expect(m.raise(a({ level: 'critical', message: 'worse', symbol: 'A', provider: 'p' }))).toBe(false);
     expect(m.raise(a({ symbol: 'A', provider: 'p' }))).toBe(false);
   });
+
+  it('forgets cooled-down alerts: alerts of symbols that come and go do not pile up, and each still cools down', () => {
+    let now = 0;
+    let emitted = 0;
+    const m = new AlertThrottle(10_000, () => emitted++, () => now);
+    let peak = 0;
+    // 3,000 new symbols per cooldown period, for 10 periods (symbols refused at MAX_SYMBOLS, or evicted and replaced)
+    for (let period = 0; period < 10; period++) {
+      for (let i = 0; i < 3000; i++) {
+        now = period * 10_000 + i;
+        expect(m.raise(a({ kind: 'symbol_limit', level: 'critical', symbol: `S${period}-${i}` }))).toBe(true);
+        peak = Math.max(peak, m.tracked);
+      }
+    }
+    expect(emitted).toBe(30_000);
+    // at most twice the alerts still cooling down (≤ 6,000 live here), not all 30,000 ever raised
+    expect(peak).toBeLessThanOrEqual(12_000);
+    expect(m.tracked).toBeLessThanOrEqual(12_000);
+    // a sweep keeps what is still cooling down: the last period's alerts are refused again, an old one is raised again
+    now = 9 * 10_000 + 5000;
+    expect(m.raise(a({ kind: 'symbol_limit', level: 'critical', symbol: 'S9-2500' }))).toBe(false);
+    expect(m.raise(a({ kind: 'symbol_limit', level: 'critical', symbol: 'S0-1' }))).toBe(true);
+  });
 });
 
 describe('alert rules (pure)', () => {
