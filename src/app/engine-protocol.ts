@@ -51,6 +51,8 @@ export interface EngineBatch {
   readonly quality: QualityDelta | null;
   /** The providers' last accepted receive times (for the dashboard), at most every 250 ms; null: unchanged. */
   readonly providers: readonly (readonly [string, number])[] | null;
+  /** Once: the first provider past MAX_TRACKED_PROVIDERS, for the I/O thread to log; null otherwise. */
+  readonly providerBound: string | null;
 }
 
 export interface EngineReply {

@@ -17,6 +17,7 @@ import type { EngineBatch, EngineRequest, EngineWorkerData, FromEngine, ToEngine
 import { OutputCode } from './engine-protocol.js';
 import { AdmissionReport } from './admission-report.js';
 import { ReadClock } from './read-clock.js';
+import { warnProviderBound } from './pipeline.js';
 import { Fifo } from '../queue/fifo.js';
 import type { Ackable } from '../nats/jetstream-source.js';
 import { settle } from '../nats/jetstream-source.js';
@@ -345,6 +346,7 @@ export class EngineThread implements QueueView, EngineReads {
     if (b.telemetry !== null) this.deps.telemetry.addDelta(b.telemetry);
     if (b.quality !== null) this.deps.quality.addDelta(b.quality);
     if (b.providers !== null) this.providerLastSeen = new Map(b.providers);
+    if (b.providerBound !== null) warnProviderBound(this.deps.log, b.providerBound);
     this.symbolCount = b.symbols;
     this.reportedRead = b.read;
     // JetStream: acknowledged in order, only what the engine thread has processed

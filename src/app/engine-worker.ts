@@ -70,7 +70,9 @@ const alerts = new AlertThrottle(config.alertCooldownMs, (a) => {
   telemetry.countAlert(a.kind, a.level);
   outbox.alert(a);
 });
-const pipeline = new Pipeline(engine, telemetry, alerts, outbox, pipelineOptionsOf(config, null), quality);
+/** The first provider past MAX_TRACKED_PROVIDERS, until reported (the I/O thread logs it). */
+let providerBound: string | null = null;
+const pipeline = new Pipeline(engine, telemetry, alerts, outbox, pipelineOptionsOf(config, null), quality, (p) => (providerBound = p));
 const reader = new RingReader(MessageRing.open(data.ring));
 /** Symbols the warm-up touched above the ack floor: their features go out once it is over. */
 let unfinished = new Set<string>();
@@ -86,14 +88,15 @@ function report(): void {
   const outputs = outbox.outputs;
   const now = performance.now();
   const providers = providersDirty && now - providersSentMs >= PROVIDERS_EVERY_MS ? [...pipeline.providerLastSeen] : null;
-  if (read === reportedRead && t === null && q === null && outputs.length === 0 && providers === null) return;
+  if (read === reportedRead && t === null && q === null && outputs.length === 0 && providers === null && providerBound === null) return;
   if (providers !== null) {
     providersSentMs = now;
     providersDirty = false;
   }
   reportedRead = read;
   outbox.outputs = [];
-  const batch: EngineBatch = { type: 'batch', read, symbols: engine.symbols.size, outputs, telemetry: t, quality: q, providers };
+  const batch: EngineBatch = { type: 'batch', read, symbols: engine.symbols.size, outputs, telemetry: t, quality: q, providers, providerBound };
+  providerBound = null;
   port.postMessage(batch);
 }
 

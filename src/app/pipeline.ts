@@ -6,6 +6,7 @@ import type { MarketEngine } from '../engine/market-engine.js';
 import { decode, subjectEventType } from '../decode/decode.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
+import type { Logger } from '../obs/logger.js';
 import { gapAlert, latencyAlert, staleAlerts, symbolLimitAlert } from '../alerts/alert-rules.js';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
@@ -58,6 +59,20 @@ export interface InlineBudget {
   readonly budgetMs: number;
 }
 
+/**
+ * Distinct providers tracked for `stale` alerts and the dashboard; a later one's events are
+ * processed as any other, but it is not tracked (DECISIONS 71).
+ */
+export const MAX_TRACKED_PROVIDERS = 1024;
+
+/** The one warning when a provider past {@link MAX_TRACKED_PROVIDERS} first appears (either thread's pipeline). */
+export function warnProviderBound(log: Pick<Logger, 'warn'>, provider: string): void {
+  log.warn(
+    { provider: provider.slice(0, 64), max_tracked_providers: MAX_TRACKED_PROVIDERS },
+    `more than MAX_TRACKED_PROVIDERS (${MAX_TRACKED_PROVIDERS}) distinct providers: later ones are processed but get no stale alert and no dashboard row; a publisher may be putting a per-message value in "provider"`,
+  );
+}
+
 /** The service's inline budget: a fifth of each 10 ms, far above a normal feed's load (SPEC §8 latency). */
 export const DEFAULT_INLINE_BUDGET: InlineBudget = { periodMs: 10, budgetMs: 2 };
 
@@ -74,6 +89,8 @@ export class Pipeline {
   readonly features: ThrottledFeaturePublisher;
   /** Wall-clock ms of the last accepted event per provider (heartbeats count). */
   readonly providerLastSeen = new Map<string, number>();
+  /** Accepted events of providers past {@link MAX_TRACKED_PROVIDERS}, not in {@link providerLastSeen}. */
+  untrackedProviderEvents = 0;
   /** Counters and backpressure alerts of the queue's admissions; the time of the last drop. */
   readonly admissions: AdmissionReport;
   private scheduled = false;
@@ -104,6 +121,8 @@ export class Pipeline {
     private readonly output: OutputPort,
     private readonly opts: PipelineOptions,
     private readonly quality: DataQualityMetrics | null = null,
+    /** Called once, for the first provider past {@link MAX_TRACKED_PROVIDERS}. */
+    private readonly onProviderBound: (provider: string) => void = () => undefined,
   ) {
     this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure, opts.queueMaxBytes);
     this.admissions = new AdmissionReport(telemetry, alerts, this.queue);
@@ -337,7 +356,9 @@ export class Pipeline {
       }
       return;
     }
-    this.providerLastSeen.set(ev.provider, recvMs);
+    const seen = this.providerLastSeen;
+    if (seen.size < MAX_TRACKED_PROVIDERS || seen.has(ev.provider)) seen.set(ev.provider, recvMs);
+    else if (this.untrackedProviderEvents++ === 0) this.onProviderBound(ev.provider);
     const s = outcome.state;
     if (s !== null) {
       this.features.touch(s);

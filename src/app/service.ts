@@ -26,7 +26,7 @@ import { ClusterMetrics } from '../obs/cluster-metrics.js';
 import { ClusterMember } from './cluster-member.js';
 import { JetStreamUnavailableError } from '../domain/errors.js';
 import type { InlineBudget } from './pipeline.js';
-import { DEFAULT_INLINE_BUDGET, Pipeline } from './pipeline.js';
+import { DEFAULT_INLINE_BUDGET, Pipeline, warnProviderBound } from './pipeline.js';
 import { engineConfigOf, pipelineOptionsOf } from './engine-protocol.js';
 import { EngineThread } from './engine-thread.js';
 
@@ -116,6 +116,7 @@ export class Service {
       this.output,
       pipelineOptionsOf(config, opts.inline === undefined ? DEFAULT_INLINE_BUDGET : opts.inline),
       this.quality,
+      (provider) => warnProviderBound(log, provider),
     );
     let fatal: (err: Error) => void = () => undefined;
     this.fatal = new Promise((resolve) => (fatal = resolve));

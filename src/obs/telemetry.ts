@@ -6,6 +6,8 @@ import { ALERT_KINDS, ALERT_LEVELS } from '../domain/features.js';
 
 /** Provider label values are bounded (SPEC §8): the first 32 distinct, then `other`. */
 export const MAX_PROVIDER_LABELS = 32;
+/** A provider name longer than this is labelled `other` and takes none of the 32 (DECISIONS 71). */
+export const MAX_PROVIDER_LABEL_LENGTH = 64;
 /** Default bound of the `symbol` label (`METRICS_MAX_SYMBOLS`, SPEC §8). */
 export const DEFAULT_MAX_SYMBOL_LABELS = 100;
 /** The label value of everything past a label bound. */
@@ -262,11 +264,11 @@ export class Telemetry {
   /** The bounded provider label for a provider name. */
   providerLabel(provider: string): string {
     if (this.providers.has(provider)) return provider;
-    if (this.providers.size < MAX_PROVIDER_LABELS) {
+    if (this.providers.size < MAX_PROVIDER_LABELS && provider.length <= MAX_PROVIDER_LABEL_LENGTH) {
       this.providers.add(provider);
       return provider;
     }
-    return 'other';
+    return OTHER_LABEL;
   }
 
   /** Counts a message in; `nowMs` is its receive time (wall clock, epoch ms). */

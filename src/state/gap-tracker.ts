@@ -4,11 +4,14 @@
  */
 const DIGITS = /^\d{1,40}$/;
 
+/** Providers gap-tracked per symbol; a later one's ids are not tracked (DECISIONS 71). */
+export const MAX_GAP_PROVIDERS_PER_SYMBOL = 64;
+
 export class TradeIdGapTracker {
   /** Per provider, a box with the highest id: one lookup per trade, no re-insert. */
   private readonly highest = new Map<string, { id: number | bigint }>();
 
-  /** Records an accepted trade id; returns how many ids were skipped (0 when none). */
+  /** Records an accepted trade id; returns how many ids were skipped (0 when none, or the provider is past the bound). */
   observe(provider: string, tradeId: string | null): number {
     if (tradeId === null || !DIGITS.test(tradeId)) return 0;
     const id: number | bigint = tradeId.length <= 15 ? Number(tradeId) : BigInt(tradeId);
@@ -23,7 +26,7 @@ export class TradeIdGapTracker {
   private record(provider: string, id: number | bigint): number {
     const box = this.highest.get(provider);
     if (box === undefined) {
-      this.highest.set(provider, { id });
+      if (this.highest.size < MAX_GAP_PROVIDERS_PER_SYMBOL) this.highest.set(provider, { id });
       return 0;
     }
     const prev = box.id;

@@ -5,10 +5,10 @@ import { DataQualityMetrics } from '../../src/obs/data-quality-metrics.js';
 import { Telemetry } from '../../src/obs/telemetry.js';
 import { AlertThrottle } from '../../src/alerts/alert-throttle.js';
 import type { InlineBudget } from '../../src/app/pipeline.js';
-import { DEFAULT_INLINE_BUDGET, Pipeline } from '../../src/app/pipeline.js';
+import { DEFAULT_INLINE_BUDGET, MAX_TRACKED_PROVIDERS, Pipeline } from '../../src/app/pipeline.js';
 import { engineConfig } from '../helpers/events.js';
 
-function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity?: number; signalMaxAgeMs?: number; inline?: InlineBudget } = {}) {
+function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity?: number; signalMaxAgeMs?: number; inline?: InlineBudget; onProviderBound?: (p: string) => void } = {}) {
   let now = 1_000_000;
   const alerts: Alert[] = [];
   const features: FeatureSnapshot[] = [];
@@ -25,7 +25,7 @@ function rig(over: { maxSymbols?: number; latencyAlertMs?: number; queueCapacity
     maxSymbols: over.maxSymbols ?? 100,
     ...(over.signalMaxAgeMs !== undefined ? { signalMaxAgeMs: over.signalMaxAgeMs } : {}),
     ...(over.inline !== undefined ? { inline: over.inline } : {}),
-  }, quality);
+  }, quality, over.onProviderBound);
   const send = (subject: string, payload: object) => pipeline.offer(subject, Buffer.from(JSON.stringify(payload)), null);
   return { alerts, features, signals, pipeline, quality, telemetry, engine, send, advance: (ms: number) => (now += ms), get now() { return now; } };
 }
@@ -201,5 +201,24 @@ describe('coverage after a core-mode reconnect (SPEC §11)', () => {
     r.send('md.events.trade.C', trade('C', t + 4000));
     await r.pipeline.idle();
     expect(starts).toEqual([0, 0, 2000, 2000, 4000]);
+  });
+});
+
+describe('providers tracked for stale alerts (DECISIONS 71)', () => {
+  it('tracks at most MAX_TRACKED_PROVIDERS, processes the others all the same, and reports the bound once', async () => {
+    const bound: string[] = [];
+    const r = rig({ queueCapacity: 2000, onProviderBound: (p) => bound.push(p) });
+    const t = Date.now();
+    for (let i = 0; i < 1100; i++) r.send('md.events.heartbeat.__system__', { type: 'heartbeat', provider: `req-${i}`, ts_exchange: t });
+    r.send('md.events.heartbeat.__system__', { type: 'heartbeat', provider: 'req-0', ts_exchange: t }); // a tracked one still moves
+    await r.pipeline.idle();
+    expect(r.pipeline.providerLastSeen.size).toBe(1024);
+    expect(MAX_TRACKED_PROVIDERS).toBe(1024);
+    expect(r.pipeline.providerLastSeen.has('req-1023')).toBe(true);
+    expect(r.pipeline.providerLastSeen.has('req-1024')).toBe(false);
+    expect(r.pipeline.untrackedProviderEvents).toBe(1100 - 1024);
+    expect(bound).toEqual(['req-1024']);
+    expect(r.telemetry.eventsProcessedTotal).toBe(1101);
+    expect(r.telemetry.eventsDroppedTotal).toBe(0);
   });
 });

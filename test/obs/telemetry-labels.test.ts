@@ -58,6 +58,19 @@ describe('Telemetry labels', () => {
     expect(t.featuresPublishedTotal).toBe(5);
   });
 
+  it('labels a provider longer than 64 characters "other", without taking one of the 32 labels', async () => {
+    const t = new Telemetry(() => 0, { defaultMetrics: false });
+    const long = 'p'.repeat(65);
+    expect(t.providerLabel('q'.repeat(64))).toBe('q'.repeat(64));
+    t.countIn('trade', long);
+    expect(t.providerLabel(long)).toBe('other');
+    for (let i = 0; i < 31; i++) t.countIn('quote', `prov${i}`);
+    expect(t.providerLabel('last')).toBe('other'); // 'q'.repeat(64) and 31 more fill the 32
+    const eventsIn = await series(t, 'senpai_events_in_total');
+    expect(eventsIn.get('type=trade,provider=other')).toBe(1);
+    expect([...eventsIn.keys()].some((k) => k.includes(long))).toBe(false);
+  });
+
   it('counts publish errors by output and alerts by kind and level', async () => {
     const t = new Telemetry(() => 0, { defaultMetrics: false });
     t.countPublishError('signals');
