@@ -288,7 +288,7 @@ export class ClusterMember implements PartitionGate {
         // admitted from the first delivery: a message skipped now would wait ack_wait for its redelivery
         run.consuming = true;
         await source.start((subject, data, ack) => this.deps.pipeline.offer(subject, data, ack));
-        if (!run.current) {
+        if (!run.current || signal.aborted) {
           await source.stop();
           return;
         }
