@@ -19,4 +19,10 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.js', 'bin/*'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly', Buffer: 'readonly', performance: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
   },
+  {
+    // the CLI's launcher is CommonJS (bin/package.json), so every Node 20 loads it without an extension
+    files: ['bin/senpai-md'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

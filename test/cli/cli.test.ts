@@ -28,6 +28,14 @@ describe('senpai-md top level', () => {
     for (const cmd of ['run', 'compute', 'simulate', 'replay', 'record', 'demo']) expect(r.stdout).toMatch(new RegExp(`^  ${cmd} `, 'm'));
     expect(r.stdout).toMatch(/--version/);
   });
+
+  it('has a CommonJS launcher, which every Node 20 loads without a file extension (before 20.10 an extensionless ES module is refused)', () => {
+    // require() loads CommonJS; the ES-module launcher this replaced failed here with ERR_REQUIRE_ASYNC_MODULE
+    const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', bin, '--version'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, cwd: tmpdir() });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
 });
 
 describe('senpai-md run: SIGINT/SIGTERM (SPEC §10)', () => {

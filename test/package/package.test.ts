@@ -34,7 +34,7 @@ afterAll(() => {
 
 describe('the packed package', () => {
   it('ships the CLI, the built code with its types, the schemas, the example, the contract and the licence — and no sources or tests', () => {
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/senpai-md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/http/dashboard/index.html', 'examples/consumer.mjs', 'docs/CONTRACT.md', 'schema/features.schema.json', 'schema/signal.schema.json', 'schema/alert.schema.json', 'schema/http-health.schema.json']) {
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/senpai-md', 'bin/package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/http/dashboard/index.html', 'examples/consumer.mjs', 'docs/CONTRACT.md', 'schema/features.schema.json', 'schema/signal.schema.json', 'schema/alert.schema.json', 'schema/http-health.schema.json']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.startsWith('bench/'))).toEqual([]);
