@@ -43,14 +43,14 @@ interface PartitionRun {
 /** The run is no longer this member's: the gate refuses it, and its start gives up at once. */
 function end(run: PartitionRun): void {
   run.current = false;
+  run.consuming = false;
   run.ending.abort();
 }
 
-/** Stops an ended run's consumer, also one its start creates meanwhile. */
+/** Stops an ended run's consumer; a start still under way gives up on its abort (and stops what it started). */
 async function retire(run: PartitionRun): Promise<void> {
   await run.source?.stop();
   await run.started.catch(() => undefined);
-  await run.source?.stop(); // in case the start got as far as consuming meanwhile
 }
 
 /** What a member drives: the shared engine and pipeline, alerts, metrics. */
@@ -224,7 +224,6 @@ export class ClusterMember implements PartitionGate {
     if (prev !== undefined) {
       // taken again without a loss seen in between: the old run stops pulling before the new one starts
       end(prev);
-      prev.consuming = false;
       void retire(prev);
     }
     this.deps.metrics.rebalancesTotal++;
@@ -244,7 +243,6 @@ export class ClusterMember implements PartitionGate {
     if (run !== undefined) {
       // at once, before any await: the gate refuses its queued messages and its symbols' output
       end(run);
-      run.consuming = false;
       this.runs.delete(k);
     }
     this.forgetPartition(k);
@@ -271,7 +269,7 @@ export class ClusterMember implements PartitionGate {
     const k = run.partition;
     const signal = run.ending.signal;
     for (;;) {
-      if (!run.current || signal.aborted) return;
+      if (signal.aborted) return;
       const owned = Math.max(1, this.leases.owned().length);
       const source = new JetStreamSource(this.nc, {
         stream: cfg.jetstream.stream,
@@ -284,11 +282,11 @@ export class ClusterMember implements PartitionGate {
       run.source = source;
       try {
         await this.warm(run, source);
-        if (!run.current || signal.aborted) return;
+        if (signal.aborted) return;
         // admitted from the first delivery: a message skipped now would wait ack_wait for its redelivery
         run.consuming = true;
         await source.start((subject, data, ack) => this.deps.pipeline.offer(subject, data, ack));
-        if (!run.current || signal.aborted) {
+        if (signal.aborted) {
           await source.stop();
           return;
         }
@@ -297,7 +295,7 @@ export class ClusterMember implements PartitionGate {
       } catch (err) {
         run.consuming = false;
         await source.stop();
-        if (!run.current || signal.aborted) return; // ended meanwhile (the abort, or a request cut short): no failure
+        if (signal.aborted) return; // ended meanwhile (the abort, or a request cut short): no failure
         this.deps.log.warn({ err, partition: k }, 'cluster: starting a partition failed; retrying');
         await sleep(RETRY_START_MS, undefined, { signal }).catch(() => undefined); // the abort ends the wait; the loop returns
       }
