@@ -376,12 +376,7 @@ export class Service {
     if (this.stopping) return;
     this.stopSignal.abort();
     // an interrupted start-up gives up first: draining under it would fail its requests
-    let timer: NodeJS.Timeout | undefined;
-    const abandoned = await Promise.race([
-      this.startUp.then(() => true),
-      new Promise<false>((r) => (timer = setTimeout(() => r(false), START_ABANDON_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+    const abandoned = await Promise.race([this.startUp.then(() => true), sleep(START_ABANDON_TIMEOUT_MS, false, { ref: false })]);
     if (!abandoned) this.log.warn('start-up did not give up in time; stopping anyway');
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);

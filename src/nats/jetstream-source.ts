@@ -218,6 +218,7 @@ export class JetStreamSource {
     const signal = this.settings.signal;
     let abort: () => void = () => undefined;
     try {
+      signal?.throwIfAborted(); // stopped while the consumer was being created
       // nothing of the filter at or after the start (every message of this subscription or partition is
       // older than the range, or none matches): it would deliver nothing, so finish now rather than after
       // the stall timeout

@@ -40,7 +40,7 @@ export function freePort() {
  * @param {number} port
  * @returns {Promise<boolean>}
  */
-export function canConnect(port) {
+function canConnect(port) {
   return new Promise((resolve) => {
     const s = tcpConnect({ host: '127.0.0.1', port });
     s.once('connect', () => {
