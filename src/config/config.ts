@@ -154,8 +154,7 @@ const schema = z.object({
   LOG_LEVEL: z
     .string()
     .trim()
-    .refine((s) => (LOG_LEVELS as readonly string[]).includes(s), `one of ${LOG_LEVELS.join(', ')}`)
-    .transform((s) => s as LogLevel)
+    .pipe(z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(', ')}` }))
     .default('info'),
 });
 
