@@ -88,6 +88,7 @@ describe('error answers made before routing', () => {
 
   it('417 for an expectation it cannot meet, 413 for a body over the limit', async () => {
     expectErrorShape(await exchange(port, 'GET /health HTTP/1.1\r\nHost: x\r\nExpect: the-moon\r\nConnection: close\r\n\r\n'), 417, 'Expect');
+    // 413 already had this shape (the app's error handler) before 417 was added: a regression guard
     const body = `{"a":"${'x'.repeat(2_000_000)}"}`;
     const res = await exchange(port, `POST /stats HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     expectErrorShape(res, 413, '2 MB body');
