@@ -118,7 +118,7 @@ export interface ErrorAnswer {
  */
 export interface ClusterMember {
   id: string;
-  /** Where it answers HTTP (`CLUSTER_ADVERTISE_URL`). */
+  /** Where it answers HTTP (`CLUSTER_ADVERTISE_URL`, or `http://{HTTP_HOST}:{the port bound}`, the machine's name for 0.0.0.0 or ::). */
   http_url: string;
   /** Partitions it held at its last registration. */
   partitions: number[];

@@ -48,7 +48,7 @@ export class ConnectionLimit {
   /** The marked connections still open and not let go, oldest first: when accepted, and whether a request came. */
   private readonly beyond = new Map<Socket, { readonly since: number; asked: boolean }>();
   /** Held refusals by connection, oldest first. */
-  private refusals = new Map<Socket, () => void>();
+  private readonly refusals = new Map<Socket, () => void>();
   private refusalTimer: NodeJS.Timeout | null = null;
 
   constructor(
