@@ -1,10 +1,10 @@
 import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/events.js';
 import { inValueRange } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
-import { normalizeSymbol } from '../domain/symbol.js';
-import { AsciiMemo, asciiString, tradeIdString } from './ascii.js';
-import { numberScan, readJsonNumber } from './json-number.js';
+import { asciiString, tradeIdString } from './ascii.js';
 import { readSide, timestampValue } from './fields.js';
+import { decodeLayout } from './canonical-layout.js';
+import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, isWs, levelsAt, numberAt, providers, scanned, skipWs, symbols } from './canonical-values.js';
 
 /**
  * The fast path of `decode` for what the upstream publisher actually sends: a
@@ -13,6 +13,10 @@ import { readSide, timestampValue } from './fields.js';
  * `[price, size]` pairs. It reads the bytes straight into the event: no
  * intermediate object, no alias lookups, no per-key dictionary stores, which
  * is where a generic parse spends its time.
+ *
+ * The publisher's exact layout is read first by canonical-layout.ts, which
+ * needs no key lookup; this field-by-field reader takes any other order,
+ * whitespace, or a missing optional field.
  *
  * It returns `undefined` ("not handled") for anything else, and for every
  * payload that would be rejected; `decode` then takes the general path
@@ -43,9 +47,6 @@ const KEY_WORDS: readonly string[] = [
   'type', 'provider', 'symbol', 'price', 'size', 'side', 'trade_id', 'ts_exchange', 'ts_recv',
   'bid', 'ask', 'bid_size', 'ask_size', 'bids', 'asks',
 ]; // index = field id
-
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
 
 const KEY_BYTES = KEY_WORDS.map((w) => Uint8Array.from(w, (c) => c.charCodeAt(0)));
 
@@ -88,17 +89,9 @@ const V_STRING = 1;
 const V_NUMBER = 2;
 const V_LEVELS = 3;
 
-
 // The fields of the payload being decoded. Decoding is synchronous, so one set per process.
 /** Bit per field present. */
 let seen = 0;
-/** Longer strings are not memoised (and never are canonical providers or symbols). */
-const MAX_MEMO_LENGTH = 64;
-const providers = new AsciiMemo<string>(256, (raw) => {
-  const p = raw.trim().toLowerCase();
-  return p.length > 0 ? p : 'unknown';
-});
-const symbols = new AsciiMemo<string | null>(8192, normalizeSymbol);
 
 const kind = new Uint8Array(FIELD_COUNT);
 const num = new Float64Array(FIELD_COUNT);
@@ -107,63 +100,7 @@ const strEnd = new Int32Array(FIELD_COUNT);
 const strHash = new Int32Array(FIELD_COUNT);
 let bidsValue: BookLevel[] | null = null;
 let asksValue: BookLevel[] | null = null;
-/** Position after the last value read by a helper. */
-let cursor = 0;
 
-function isWs(c: number): boolean {
-  return c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09); // one compare for every other byte
-}
-
-function skipWs(b: Uint8Array, p: number, end: number): number {
-  while (p < end && isWs(b[p]!)) p++;
-  return p;
-}
-
-/**
- * The JSON number at `p`; sets `cursor`. NaN when not a number this path
- * handles (integer literals over 15 digits are ExactInteger: the general path).
- */
-function numberAt(b: Uint8Array, p: number, end: number): number {
-  const v = readJsonNumber(b, p, end);
-  if (Number.isNaN(v) || numberScan.longInteger) return NaN;
-  cursor = numberScan.end;
-  return v;
-}
-
-/** `[[price, size], …]` at `p` with exactly two numbers per level; null when not that shape. Sets `cursor`. */
-function levelsAt(b: Uint8Array, p: number, end: number): BookLevel[] | null {
-  p = skipWs(b, p + 1, end);
-  const out: BookLevel[] = [];
-  if (p < end && b[p] === 0x5d) {
-    cursor = p + 1;
-    return out;
-  }
-  for (;;) {
-    if (p >= end || b[p] !== 0x5b) return null;
-    p = skipWs(b, p + 1, end);
-    if (p >= end) return null;
-    const price = numberAt(b, p, end);
-    if (Number.isNaN(price)) return null;
-    p = skipWs(b, cursor, end);
-    if (p >= end || b[p] !== 0x2c) return null;
-    p = skipWs(b, p + 1, end);
-    if (p >= end) return null;
-    const size = numberAt(b, p, end);
-    if (Number.isNaN(size)) return null;
-    p = skipWs(b, cursor, end);
-    if (p >= end || b[p] !== 0x5d) return null;
-    out.push([price, size]);
-    p = skipWs(b, p + 1, end);
-    if (p >= end) return null;
-    const c = b[p++]!;
-    if (c === 0x5d) {
-      cursor = p;
-      return out;
-    }
-    if (c !== 0x2c) return null;
-    p = skipWs(b, p, end);
-  }
-}
 
 /** Reads a flat canonical object into the field slots; false when the payload is anything else. */
 function readFields(b: Uint8Array): boolean {
@@ -220,14 +157,14 @@ function readFields(b: Uint8Array): boolean {
       if (Number.isNaN(v)) return false;
       kind[field] = V_NUMBER;
       num[field] = v;
-      p = cursor;
+      p = scanned.end;
     } else if (c === 0x5b && (field === F_BIDS || field === F_ASKS)) {
       const levels = levelsAt(b, p, end);
       if (levels === null) return false;
       kind[field] = V_LEVELS;
       if (field === F_BIDS) bidsValue = levels;
       else asksValue = levels;
-      p = cursor;
+      p = scanned.end;
     } else {
       return false; // objects, other arrays, true/false/null
     }
@@ -330,36 +267,13 @@ function providerOf(b: Uint8Array): string | undefined {
   return providers.get(b, start, end, strHash[F_PROVIDER]!);
 }
 
-function validLevels(levels: BookLevel[]): boolean {
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i]!;
-    const price = level[0];
-    const size = level[1];
-    if (!(inValueRange(price) && Number.isFinite(size) && size >= 0)) return false;
-  }
-  return true;
-}
-
-function sortedDescending(levels: BookLevel[]): boolean {
-  for (let i = 1; i < levels.length; i++) if (levels[i - 1]![0] < levels[i]![0]) return false;
-  return true;
-}
-function sortedAscending(levels: BookLevel[]): boolean {
-  for (let i = 1; i < levels.length; i++) if (levels[i - 1]![0] > levels[i]![0]) return false;
-  return true;
-}
-function byPriceDescending(a: BookLevel, b: BookLevel): number {
-  return b[0] - a[0];
-}
-function byPriceAscending(a: BookLevel, b: BookLevel): number {
-  return a[0] - b[0];
-}
-
 /**
  * Decodes a canonical payload; `undefined` when it is not one, or when the
  * general path must decide (every rejection included).
  */
 export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
+  const laidOut = decodeLayout(b);
+  if (laidOut !== undefined) return laidOut;
   if (!readFields(b)) return undefined;
   const type = canonicalType(b);
   if (type === null) return undefined;
@@ -394,16 +308,8 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
       const askSize = optionalSize(F_ASK_SIZE);
       return { type, provider, symbol, bid, ask, bidSize, askSize, tsExchange, tsRecv, envelopeRecvAt: null };
     }
-    case 'book_l2': {
-      const bids = bidsValue;
-      const asks = asksValue;
-      if (bids === null || asks === null || bids.length === 0 || asks.length === 0) return undefined;
-      if (!validLevels(bids) || !validLevels(asks)) return undefined;
-      if (!sortedDescending(bids)) bids.sort(byPriceDescending);
-      if (!sortedAscending(asks)) asks.sort(byPriceAscending);
-      if (bids[0]![0] > asks[0]![0]) return undefined;
-      return { type, provider, symbol, bids, asks, tsExchange, tsRecv, envelopeRecvAt: null };
-    }
+    case 'book_l2':
+      return bidsValue === null || asksValue === null ? undefined : bookOf(provider, symbol, bidsValue, asksValue, tsExchange, tsRecv);
     default:
       return assertNever(type);
   }

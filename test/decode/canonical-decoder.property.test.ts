@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isRejection, reject } from '../../src/domain/events.js';
 import { decodeCanonical } from '../../src/decode/canonical-decoder.js';
+import { decodeLayout } from '../../src/decode/canonical-layout.js';
 import { decode, normalize, subjectEventType } from '../../src/decode/decode.js';
 import { parsePayload } from '../../src/decode/payload.js';
 
@@ -117,6 +118,29 @@ const nearCanonical = fc
     return `{${pairs.join(`,${ws}`)}}`;
   });
 
+/**
+ * The publisher's exact layout (every field of the type in SPEC §2's order, no
+ * whitespace), with values often replaced by other spellings: the layout
+ * reader's inputs, edge values included.
+ */
+const laidOut = fc
+  .constantFrom('trade', 'quote', 'book_l2', 'heartbeat')
+  .chain((type) => {
+    const keys = FIELDS_BY_TYPE[type]!;
+    const value = (k: string) =>
+      k === 'type'
+        ? fc.oneof({ weight: 8, arbitrary: fc.constant(JSON.stringify(type)) }, { weight: 1, arbitrary: anyValue })
+        : fc.oneof(
+            { weight: 6, arbitrary: valueFor(k, 0) },
+            { weight: 1, arbitrary: k === 'bids' || k === 'asks' ? levelsText : numText },
+            { weight: 1, arbitrary: strText },
+          );
+    // mostly nothing after the object; sometimes what JSON allows there, or what it does not
+    const after = fc.oneof({ weight: 8, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom(' ', '\n', 'x', '}', ',"a":1}', '{}') });
+    return fc.tuple(fc.constant(keys), fc.tuple(...keys.map(value)), after);
+  })
+  .map(([keys, values, after]) => `{${keys.map((k, i) => `"${k}":${values[i]}`).join(',')}}${after}`);
+
 const canonicalTrade = fc.record({
   provider: fc.constantFrom('binance', 'bybit'),
   symbol: fc.constantFrom('BTCUSDT', 'ETHUSDT'),
@@ -131,6 +155,7 @@ const canonicalTrade = fc.record({
 describe('canonical fast path = general path', () => {
   it('agrees with parsePayload + normalize whenever it handles a payload', () => {
     let handled = 0;
+    let inLayout = 0;
     fc.assert(
       fc.property(fc.oneof(payload, nearCanonical, nearCanonical), fc.constantFrom('md.events.trade.BTCUSDT', 'md.events.quote.ethusdt', ''), (text, subject) => {
         const bytes = enc(text);
@@ -141,24 +166,51 @@ describe('canonical fast path = general path', () => {
           expect(fast).toStrictEqual(slow);
           expect(isRejection(slow as never)).toBe(false);
         }
+        const laidOut = decodeLayout(bytes);
+        if (laidOut !== undefined) {
+          inLayout++;
+          expect(laidOut).toStrictEqual(slow);
+        }
         expect(decode(subject, bytes)).toStrictEqual(slow);
       }),
       { numRuns: 20_000, seed: 4242 },
     );
     expect(handled).toBeGreaterThan(1_000);
+    expect(inLayout).toBeGreaterThan(20);
   });
 
-  it('handles every canonical trade, quote and book from JSON.stringify', () => {
+  it('reads the publisher layout exactly as the general path does, edge values included', () => {
+    let inLayout = 0;
+    fc.assert(
+      fc.property(laidOut, (text) => {
+        const bytes = enc(text);
+        const slow = general('md.events.trade.BTCUSDT', bytes);
+        const fast = decodeLayout(bytes);
+        if (fast !== undefined) {
+          inLayout++;
+          expect(fast).toStrictEqual(slow);
+        }
+        expect(decode('md.events.trade.BTCUSDT', bytes)).toStrictEqual(slow);
+      }),
+      { numRuns: 20_000, seed: 7 },
+    );
+    expect(inLayout).toBeGreaterThan(2_000);
+  });
+
+  it('handles every canonical trade, quote, book and heartbeat from JSON.stringify, in the layout reader', () => {
     fc.assert(
       fc.property(canonicalTrade, (t) => {
         const trade = { type: 'trade', ...t };
         const quote = { type: 'quote', provider: t.provider, symbol: t.symbol, bid: t.price, ask: t.price * 1.001, bid_size: t.size, ask_size: t.size, ts_exchange: t.ts_exchange, ts_recv: t.ts_recv };
         const book = { type: 'book_l2', provider: t.provider, symbol: t.symbol, bids: [[t.price, t.size], [t.price * 0.99, 1]], asks: [[t.price * 1.01, 2]], ts_exchange: t.ts_exchange, ts_recv: t.ts_recv };
-        for (const ev of [trade, quote, book]) {
+        const heartbeat = { type: 'heartbeat', provider: t.provider, ts_exchange: t.ts_exchange, ts_recv: t.ts_recv };
+        for (const ev of [trade, quote, book, heartbeat]) {
           const bytes = enc(JSON.stringify(ev));
           const fast = decodeCanonical(bytes);
           expect(fast).not.toBeUndefined();
           expect(fast).toStrictEqual(general('', bytes));
+          // the publisher's layout is read by the layout reader, not the field-by-field one
+          expect(decodeLayout(bytes)).toStrictEqual(fast);
         }
       }),
       { numRuns: 3_000, seed: 99 },
