@@ -14,16 +14,36 @@
  *     NATS both ways, queue, processing, the throttle's hold for trailing-edge
  *     publishes (up to 100 ms by design), and the features publish.
  *
- *   node bench/latency.mjs [--rate 20000] [--seconds 12] [--symbols 8] [--quick] [--no-worker] [--service-node-args="--trace-gc"]
+ *   node bench/latency.mjs [--rate 20000] [--seconds 12] [--reps 3] [--symbols 8] [--quick] [--no-worker] [--service-node-args="--trace-gc"]
  *
- * Three services in turn: as it runs (inline processing), always queued (the
- * reference), and ENGINE_THREAD=worker (its latencies are observed on the
+ * Services in turn, each rep: as it runs (inline processing), always queued
+ * (the reference), ENGINE_THREAD=worker (its latencies are observed on the
  * engine thread, so its percentiles come from the histogram's buckets; the
- * report compares it with the single-thread service's bucket figures).
+ * report compares it with the single-thread service's bucket figures), and,
+ * where this process may raise a child's priority (root or CAP_SYS_NICE), the
+ * service at nice −10: a diagnostic of how much of the tail is the publisher
+ * and nats-server taking the service's core on a small host. The percentiles
+ * pool every rep's messages; each rep's own p99 and p99.9 are kept beside them.
  */
+import { getPriority, setPriority } from 'node:os';
 import { Child } from './lib/child.mjs';
-import { emitResult, parseArgs, percentile, progress } from './lib/common.mjs';
+import { emitResult, median, parseArgs, percentile, progress } from './lib/common.mjs';
 import { BenchNatsServer } from './lib/nats-server.mjs';
+
+/** The diagnostic variant's scheduling priority (a lower nice value runs first). */
+const PRIORITIZED_NICE = -10;
+
+/** Whether this process may lower a child's nice value (root, or CAP_SYS_NICE). */
+function raisePriorityAllowed() {
+  const own = getPriority();
+  try {
+    setPriority(own - 1);
+    setPriority(own);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const CONSUMER = new URL('./nats-consumer.mjs', import.meta.url).pathname;
 const PUBLISHER = new URL('./nats-publisher.mjs', import.meta.url).pathname;
@@ -81,13 +101,15 @@ function stats(values) {
  * @param {{ url: string }} server
  * @param {Child} pub
  * @param {string[]} serviceArgs
- * @param {{ rate: number, seconds: number, symbols: number, warmupSeconds: number, execArgv: string[], label: string }} o
+ * @param {{ rate: number, seconds: number, symbols: number, warmupSeconds: number, execArgv: string[], label: string, nice?: number }} o
  */
 async function measure(server, pub, serviceArgs, o) {
   const { rate, seconds, symbols, warmupSeconds } = o;
   const svc = new Child(CONSUMER, ['--mode', 'service', '--url', server.url, '--queue', '10000', ...serviceArgs], { execArgv: o.execArgv });
   try {
     await svc.next('ready');
+    // the diagnostic variant: the service scheduled ahead of the publisher and nats-server on this host's cores
+    if (o.nice !== undefined && svc.proc.pid !== undefined) setPriority(svc.proc.pid, o.nice);
     const n = Math.round(rate * seconds);
     svc.send({ type: 'expect', n, recordLatencies: true, markFraction: warmupSeconds / seconds });
     await svc.next('expecting');
@@ -103,38 +125,70 @@ async function measure(server, pub, serviceArgs, o) {
     // ENGINE_THREAD=worker: the values are observed on the engine thread; its buckets from the mark on stand for them
     const worker = done.service.engineThread === 'worker';
     const after = worker ? done.service.histogramAfterMark : bucketCounts(measured, h.bounds);
-    const s = done.service;
-    const droppedTrades = Object.entries(s.dropped)
-      .filter(([k]) => k.endsWith(':trade'))
-      .reduce((a, [, v]) => a + v, 0);
-    return {
-      sent: paced.sent,
-      achievedRate: paced.rate,
-      publisherLagMs: paced.publisherLagMs,
-      processing: {
-        exact: worker ? null : stats(measured),
-        // what the service's own buckets give over the same messages (as a rate() window after warm-up would)
-        histogram: { p50: histogramQuantile(0.5, h.bounds, after), p99: histogramQuantile(0.99, h.bounds, after), p999: histogramQuantile(0.999, h.bounds, after), count: after.reduce((a, b) => a + b, 0) },
-        histogramWholeRun: { p50: histogramQuantile(0.5, h.bounds, h.counts), p99: histogramQuantile(0.99, h.bounds, h.counts), p999: histogramQuantile(0.999, h.bounds, h.counts), count: h.count },
-      },
-      featureAge: stats(paced.featureAges),
-      featuresReceived: paced.featureAges.length,
-      service: {
-        cpuPercent: done.cpuPercent,
-        rss: done.rss,
-        processed: s.processed,
-        processedInline: s.processedInline,
-        tradesPublished: paced.byType.trade,
-        tradesProcessed: (s.inByType.trade ?? 0) - droppedTrades,
-        dropped: s.dropped,
-        queueMax: s.queueMax,
-        complete: done.complete,
-        gcWhileMeasuring: done.gc,
-      },
-    };
+    return { paced, done, measured: worker ? null : measured, after, h };
   } finally {
     await svc.stop();
   }
+}
+
+/** @typedef {Awaited<ReturnType<typeof measure>>} Run */
+
+/**
+ * One variant's runs as one result: exact percentiles over every measured
+ * message of every run (pooled), each run's own p99 and p99.9 beside them
+ * (their spread is the host's), bucket counts and counters summed.
+ * @param {Run[]} runs
+ */
+function combine(runs) {
+  const sum = (/** @type {(r: Run) => number} */ f) => runs.reduce((a, r) => a + f(r), 0);
+  const { bounds } = runs[0].h;
+  const after = bounds.map((_, i) => sum((r) => r.after[i])).concat([sum((r) => r.after[bounds.length])]);
+  const whole = runs[0].h.counts.map((/** @type {number} */ _, /** @type {number} */ i) => sum((r) => r.h.counts[i]));
+  const exact = runs.every((r) => r.measured !== null) ? stats(runs.flatMap((r) => /** @type {number[]} */ (r.measured))) : null;
+  const perRun = runs.map((r) => (r.measured === null ? null : { p99: percentile(r.measured, 0.99), p999: percentile(r.measured, 0.999) }));
+  const lags = runs.map((r) => r.paced.publisherLagMs);
+  const dropped = /** @type {Record<string, number>} */ ({});
+  for (const r of runs) for (const [k, v] of Object.entries(r.done.service.dropped)) dropped[k] = (dropped[k] ?? 0) + v;
+  const droppedTrades = Object.entries(dropped)
+    .filter(([k]) => k.endsWith(':trade'))
+    .reduce((a, [, v]) => a + v, 0);
+  const gc = /** @type {Record<string, { count: number, totalMs: number, maxMs: number }>} */ ({});
+  for (const r of runs) {
+    for (const [k, v] of Object.entries(r.done.gc ?? {})) {
+      const g = (gc[k] ??= { count: 0, totalMs: 0, maxMs: 0 });
+      g.count += v.count;
+      g.totalMs += v.totalMs;
+      g.maxMs = Math.max(g.maxMs, v.maxMs);
+    }
+  }
+  const featureAges = runs.flatMap((r) => r.paced.featureAges);
+  return {
+    reps: runs.length,
+    sent: sum((r) => r.paced.sent),
+    achievedRate: median(runs.map((r) => r.paced.rate)),
+    publisherLagMs: { p50: median(lags.map((l) => l.p50)), p99: median(lags.map((l) => l.p99)), max: Math.max(...lags.map((l) => l.max)) },
+    processing: {
+      exact,
+      perRun,
+      // what the service's own buckets give over the same messages (as a rate() window after warm-up would)
+      histogram: { p50: histogramQuantile(0.5, bounds, after), p99: histogramQuantile(0.99, bounds, after), p999: histogramQuantile(0.999, bounds, after), count: after.reduce((a, b) => a + b, 0) },
+      histogramWholeRun: { p50: histogramQuantile(0.5, bounds, whole), p99: histogramQuantile(0.99, bounds, whole), p999: histogramQuantile(0.999, bounds, whole), count: sum((r) => r.h.count) },
+    },
+    featureAge: stats(featureAges),
+    featuresReceived: featureAges.length,
+    service: {
+      cpuPercent: sum((r) => r.done.cpuPercent) / runs.length,
+      rss: Math.max(...runs.map((r) => r.done.rss)),
+      processed: sum((r) => r.done.service.processed),
+      processedInline: sum((r) => r.done.service.processedInline ?? 0),
+      tradesPublished: sum((r) => r.paced.byType.trade),
+      tradesProcessed: sum((r) => r.done.service.inByType.trade ?? 0) - droppedTrades,
+      dropped,
+      queueMax: Math.max(...runs.map((r) => r.done.service.queueMax)),
+      complete: runs.every((r) => r.done.complete),
+      gcWhileMeasuring: gc,
+    },
+  };
 }
 
 async function main() {
@@ -144,6 +198,7 @@ async function main() {
   const seconds = Number(args.seconds ?? (quick ? 6 : 12));
   const symbols = Number(args.symbols ?? 8);
   const warmupSeconds = 2;
+  const reps = Number(args.reps ?? (quick ? 1 : 3));
   const execArgv = typeof args['service-node-args'] === 'string' ? args['service-node-args'].split(' ') : [];
 
   const server = await BenchNatsServer.start();
@@ -152,13 +207,36 @@ async function main() {
     pub.send({ type: 'connect', url: server.url });
     await pub.next('connected');
     const o = { rate, seconds, symbols, warmupSeconds, execArgv };
-    // the service as it runs (inline processing when nothing is queued), then the reference in the same
-    // run: every message waiting for a drain turn (setImmediate), as before inline processing
-    const service = await measure(server, pub, [], { ...o, label: 'service' });
-    const queued = await measure(server, pub, ['--queued'], { ...o, label: 'always queued' });
-    // and the engine on its own thread (ENGINE_THREAD=worker), same publisher, same run
-    const worker = args['no-worker'] === true ? null : await measure(server, pub, ['--engine-thread', 'worker'], { ...o, label: 'ENGINE_THREAD=worker' });
-    emitResult(args, { rate, seconds, symbols, warmupSeconds, ...service, queued, worker });
+    // the service as it runs (inline processing when nothing is queued); the reference, every message
+    // waiting for a drain turn (setImmediate) as before inline processing; the engine on its own thread
+    // (ENGINE_THREAD=worker); and, as a diagnostic, the service scheduled ahead of the publisher and
+    // nats-server that share this host's cores. Each rep runs every variant in turn, so a drift of the
+    // host's speed reaches them alike.
+    const canRaise = raisePriorityAllowed();
+    /** @type {Record<string, { args: string[], label: string, nice?: number, runs: Run[] }>} */
+    const variants = {
+      service: { args: [], label: 'service', runs: [] },
+      queued: { args: ['--queued'], label: 'always queued', runs: [] },
+      ...(canRaise ? { prioritized: { args: [], label: `service at nice ${PRIORITIZED_NICE}`, nice: PRIORITIZED_NICE, runs: [] } } : {}),
+      ...(args['no-worker'] === true ? {} : { worker: { args: ['--engine-thread', 'worker'], label: 'ENGINE_THREAD=worker', runs: [] } }),
+    };
+    for (let rep = 0; rep < reps; rep++) {
+      for (const v of Object.values(variants)) {
+        v.runs.push(await measure(server, pub, v.args, { ...o, label: `${v.label}, rep ${rep + 1}/${reps}`, nice: v.nice }));
+      }
+    }
+    const result = Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, combine(v.runs)]));
+    emitResult(args, {
+      rate,
+      seconds,
+      symbols,
+      warmupSeconds,
+      ...result.service,
+      queued: result.queued,
+      prioritized: result.prioritized ?? null,
+      prioritizedNice: canRaise ? PRIORITIZED_NICE : null,
+      worker: result.worker ?? null,
+    });
   } finally {
     pub.send({ type: 'close' });
     await pub.next('closed', 10_000).catch(() => undefined);
