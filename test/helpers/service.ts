@@ -5,6 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { Config } from '../../src/config/config.js';
 import { Service } from '../../src/app/service.js';
+import { attachDashboard } from '../../src/http/dashboard.js';
 import { TestNatsServer } from './nats-server.js';
 
 /** An in-process service against a test nats-server, HTTP on a free port. */
@@ -19,6 +20,15 @@ export async function startService(
   const port = await service.listen();
   await service.start();
   return { service, base: `http://127.0.0.1:${port}`, stop: () => service.stop() };
+}
+
+/**
+ * A service with the dashboard, built from `env` but never started: NATS is
+ * never connected and nothing listens until the test calls `listen()`.
+ */
+export function offlineService(env: Record<string, string> = {}): Service {
+  const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env });
+  return new Service(config, pino({ level: 'silent' }), { defaultMetrics: false, extendHttp: attachDashboard });
 }
 
 /** Collects every message published on a subject pattern, decoded as JSON. */

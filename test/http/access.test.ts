@@ -1,23 +1,16 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
 import { BearerToken } from '../../src/http/bearer-token.js';
-import { attachDashboard } from '../../src/http/dashboard.js';
-import { Service } from '../../src/app/service.js';
+import type { Service } from '../../src/app/service.js';
+import { offlineService } from '../helpers/service.js';
 
 /** HTTP_AUTH_TOKEN (SPEC §7) through inject(): the service is built, never connected. */
 
 const TOKEN = 'Zm9vYmFy-0123456789abcdef';
 
-function buildService(env: Record<string, string> = {}): Service {
-  const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env });
-  return new Service(config, pino({ level: 'silent' }), { defaultMetrics: false, extendHttp: attachDashboard });
-}
-
 describe('with HTTP_AUTH_TOKEN set', () => {
   let service: Service;
   beforeAll(() => {
-    service = buildService({ HTTP_AUTH_TOKEN: TOKEN });
+    service = offlineService({ HTTP_AUTH_TOKEN: TOKEN });
   });
   afterAll(async () => {
     await service.http.close();
@@ -63,7 +56,7 @@ describe('with HTTP_AUTH_TOKEN set', () => {
 
 describe('without HTTP_AUTH_TOKEN (the default)', () => {
   it('is open', async () => {
-    const service = buildService();
+    const service = offlineService();
     try {
       expect((await service.http.inject({ method: 'GET', url: '/stats' })).statusCode).toBe(200);
       expect((await service.http.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);

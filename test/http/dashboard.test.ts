@@ -1,21 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
 import type { FeatureSnapshot } from '../../src/domain/features.js';
-import { DASHBOARD_HTML_CANDIDATES, DashboardStream, attachDashboard, bucketQuantile, loadDashboardHtml } from '../../src/http/dashboard.js';
+import { DASHBOARD_HTML_CANDIDATES, DashboardStream, bucketQuantile, loadDashboardHtml } from '../../src/http/dashboard.js';
 import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
 import { HttpCounters } from '../../src/http/http-counters.js';
-import { Service } from '../../src/app/service.js';
+import type { Service } from '../../src/app/service.js';
 import { waitFor } from '../helpers/nats-server.js';
+import { offlineService } from '../helpers/service.js';
 
 /** The dashboard's routes and stream without NATS: the service is built but never started. */
-
-function buildService(): Service {
-  const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' });
-  return new Service(config, pino({ level: 'silent' }), { defaultMetrics: false, extendHttp: attachDashboard });
-}
 
 /** A response whose peer reads nothing until released: everything written stays buffered. */
 class StalledResponse extends Writable {
@@ -53,7 +47,7 @@ class StalledResponse extends Writable {
 describe('GET / and routes', () => {
   let service: Service;
   beforeAll(() => {
-    service = buildService();
+    service = offlineService();
   });
   afterAll(async () => {
     await service.http.close();
@@ -104,7 +98,7 @@ describe('GET / and routes', () => {
 
 describe('GET /stream', () => {
   it('answers with an event stream whose first event is a snapshot, also before NATS is up', async () => {
-    const service = buildService();
+    const service = offlineService();
     const port = await service.listen();
     try {
       const res = await fetch(`http://127.0.0.1:${port}/stream`);
@@ -136,7 +130,7 @@ function tradeBytes(symbol: string, n: number, ts: number): Uint8Array {
 
 describe('DashboardStream', () => {
   it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
-    const service = buildService();
+    const service = offlineService();
     const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
     const res = new StalledResponse();
     res.release();
@@ -168,7 +162,7 @@ describe('DashboardStream', () => {
   });
 
   it('skips frames for a client that does not read instead of buffering them, then resyncs it', async () => {
-    const service = buildService();
+    const service = offlineService();
     const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
     const res = new StalledResponse();
     stream.open(res as unknown as ServerResponse);
@@ -211,7 +205,7 @@ describe('DashboardStream', () => {
   });
 
   it('disconnects a client that stays over its buffer limit past the cutoff, and refuses clients over the limit', async () => {
-    const service = buildService();
+    const service = offlineService();
     const counters = new HttpCounters(10, 2);
     const stream = new DashboardStream(service.views, counters, { frameIntervalMs: 3_600_000, maxBufferBytes: 1024, slowReaderCutoffMs: 0 });
     const slow = new StalledResponse();
@@ -238,7 +232,7 @@ describe('DashboardStream', () => {
   });
 
   it('stats carry drops by reason, processing latency quantiles of the last seconds and each provider\'s last event', async () => {
-    const service = buildService();
+    const service = offlineService();
     const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
     const res = new StalledResponse();
     res.release();

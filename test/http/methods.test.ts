@@ -1,23 +1,16 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
-import { attachDashboard } from '../../src/http/dashboard.js';
-import { Service } from '../../src/app/service.js';
+import type { Service } from '../../src/app/service.js';
 import { contractErrors } from '../helpers/contract.js';
+import { offlineService } from '../helpers/service.js';
 
 /** Methods (SPEC §7: errors are `{"error":"…"}`; unknown paths 404): a known path asked with the wrong method is 405. */
-
-function buildService(env: Record<string, string> = {}): Service {
-  const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env });
-  return new Service(config, pino({ level: 'silent' }), { defaultMetrics: false, extendHttp: attachDashboard });
-}
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
 
 describe('HTTP methods', () => {
   let service: Service;
   beforeAll(() => {
-    service = buildService();
+    service = offlineService();
   });
   afterAll(async () => {
     await service.http.close();
@@ -67,7 +60,7 @@ describe('HTTP methods', () => {
   });
 
   it('says 401, not 405, without the token when HTTP_AUTH_TOKEN is set, so routes cannot be probed', async () => {
-    const guarded = buildService({ HTTP_AUTH_TOKEN: 'Zm9vYmFy-0123456789abcdef' });
+    const guarded = offlineService({ HTTP_AUTH_TOKEN: 'Zm9vYmFy-0123456789abcdef' });
     try {
       expect((await guarded.http.inject({ method: 'POST', url: '/stats' })).statusCode).toBe(401);
       expect((await guarded.http.inject({ method: 'DELETE', url: '/health' })).statusCode).toBe(401);
