@@ -222,7 +222,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     const route = req.routeOptions.url;
     const isHealth = route === '/health';
     const socket = req.raw.socket;
-    if (connections.isBeyondLimit(socket)) {
+    if (connections.noteRequestIfBeyondLimit(socket)) {
       // answer once, then let the slot go
       void reply.header('Connection', 'close');
       if (!isHealth) {

@@ -110,10 +110,13 @@ export class ConnectionLimit {
   }
 
   /**
-   * Whether a request came on a connection accepted over the limit; noted,
-   * so that it is not taken for a quiet one.
+   * Notes a request on `socket` and answers whether its connection was
+   * accepted over the limit (true also once it is let go): such a request is
+   * answered only on `/health`. The note is a side effect: a connection over
+   * the limit that has sent a request is not taken for a quiet one (silent
+   * for {@link QUIET_GRACE_MS}) and closed to make room.
    */
-  isBeyondLimit(socket: Socket | null | undefined): boolean {
+  noteRequestIfBeyondLimit(socket: Socket | null | undefined): boolean {
     if (socket === null || socket === undefined || !this.marked.has(socket)) return false;
     const c = this.beyond.get(socket);
     if (c !== undefined) c.asked = true;

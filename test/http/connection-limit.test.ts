@@ -38,7 +38,7 @@ describe('ConnectionLimit', () => {
     const { limit, accept, asSocket } = setUp();
     const beyond = Array.from({ length: HEALTH_RESERVE_CONNECTIONS }, accept);
     const refusals = beyond.map((s) => {
-      expect(limit.isBeyondLimit(asSocket(s))).toBe(true);
+      expect(limit.noteRequestIfBeyondLimit(asSocket(s))).toBe(true);
       const refuse = vi.fn();
       limit.refuseSoon(asSocket(s), refuse);
       return refuse;
@@ -69,8 +69,8 @@ describe('ConnectionLimit', () => {
     expect(counters.stats().rejected.connections).toBe(1);
 
     // the first two asked for /health; the third never sent anything
-    limit.isBeyondLimit(asSocket(burst[0]!));
-    limit.isBeyondLimit(asSocket(burst[1]!));
+    limit.noteRequestIfBeyondLimit(asSocket(burst[0]!));
+    limit.noteRequestIfBeyondLimit(asSocket(burst[1]!));
     advance(QUIET_GRACE_MS + 1);
     const next = accept();
     expect(next.destroyed).toBe(false);
@@ -83,11 +83,11 @@ describe('ConnectionLimit', () => {
   it('refuses at once, unheld, a request still in the buffer of a connection already let go', () => {
     const { limit, accept, asSocket } = setUp(1);
     const beyond = accept(); // setUp's is the one served
-    expect(limit.isBeyondLimit(asSocket(beyond))).toBe(true);
+    expect(limit.noteRequestIfBeyondLimit(asSocket(beyond))).toBe(true);
     limit.refuseSoon(asSocket(beyond), vi.fn());
     limit.refuseAll();
     const again = vi.fn();
-    expect(limit.isBeyondLimit(asSocket(beyond))).toBe(true);
+    expect(limit.noteRequestIfBeyondLimit(asSocket(beyond))).toBe(true);
     limit.refuseSoon(asSocket(beyond), again);
     expect(again).toHaveBeenCalledTimes(1);
   });
