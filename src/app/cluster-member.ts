@@ -327,6 +327,15 @@ export class ClusterMember implements PartitionGate {
         },
       }, progress, this.deps.log.child({ partition: k }));
       this.deps.quality.warmupSeconds = (Date.now() - progress.startedMs) / 1000;
+    } catch (err) {
+      if (run.ending.signal.aborted) {
+        // not a failure (nothing is retried), but an operator should see that the replay stopped short
+        this.deps.log.info(
+          { partition: k, messages: progress.messages, elapsed_s: (Date.now() - progress.startedMs) / 1000 },
+          'cluster: partition warm-up cut short (the partition moved away or the member is stopping)',
+        );
+      }
+      throw err;
     } finally {
       this.warmups.delete(progress);
       this.deps.quality.warming = this.warmups.size > 0;
