@@ -25,6 +25,7 @@ import { FanOut } from '../output/output-port.js';
 import { ClusterMetrics } from '../obs/cluster-metrics.js';
 import { ClusterMember } from './cluster-member.js';
 import { JetStreamUnavailableError } from '../domain/errors.js';
+import { within } from '../domain/within.js';
 import type { InlineBudget } from './pipeline.js';
 import { DEFAULT_INLINE_BUDGET, Pipeline, warnProviderBound } from './pipeline.js';
 import { engineConfigOf, pipelineOptionsOf } from './engine-protocol.js';
@@ -376,7 +377,7 @@ export class Service {
     if (this.stopping) return;
     this.stopSignal.abort();
     // an interrupted start-up gives up first: draining under it would fail its requests
-    const abandoned = await Promise.race([this.startUp.then(() => true), sleep(START_ABANDON_TIMEOUT_MS, false, { ref: false })]);
+    const abandoned = await within(this.startUp.then(() => true), START_ABANDON_TIMEOUT_MS, false);
     if (!abandoned) this.log.warn('start-up did not give up in time; stopping anyway');
     if (this.staleTimer !== null) clearInterval(this.staleTimer);
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
@@ -393,10 +394,7 @@ export class Service {
     const nc = this.nc;
     if (nc !== null && !nc.isClosed()) {
       // drain flushes every pending publish; while NATS is down it cannot, so it is bounded
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), DRAIN_TIMEOUT_MS)));
-      const result = await Promise.race([nc.drain().then(() => 'drained' as const, (err: unknown) => err), timedOut]);
-      clearTimeout(timer);
+      const result = await within(nc.drain().then(() => 'drained' as const, (err: unknown) => err), DRAIN_TIMEOUT_MS, 'timeout' as const);
       if (result !== 'drained') {
         this.log.warn({ err: result === 'timeout' ? undefined : result }, result === 'timeout' ? 'NATS drain timed out; closing' : 'NATS drain failed; closing');
         await nc.close().catch(() => undefined);

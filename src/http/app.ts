@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ClusterAnswer } from '../domain/http-answers.js';
 import { normalizeSymbol } from '../domain/symbol.js';
+import { within } from '../domain/within.js';
 import { computeFeatures } from '../features/feature-engine.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { SymbolState } from '../state/symbol-state.js';
@@ -141,15 +142,11 @@ const ENGINE_HEALTH_TIMEOUT_MS = 2000;
 async function engineSymbols(engine: EngineReads): Promise<{ symbols: readonly string[]; error: string | null }> {
   const failed = engine.failure();
   if (failed !== null) return { symbols: [], error: failed.message };
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), ENGINE_HEALTH_TIMEOUT_MS)));
   try {
-    const symbols = await Promise.race([engine.symbols(), timeout]);
+    const symbols = await within(engine.symbols(), ENGINE_HEALTH_TIMEOUT_MS, null);
     return symbols === null ? { symbols: [], error: `the engine thread has not answered for ${ENGINE_HEALTH_TIMEOUT_MS} ms` } : { symbols, error: null };
   } catch (err) {
     return { symbols: [], error: (err as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
