@@ -15,7 +15,6 @@ import type { WarmupProgress } from '../nats/warm-start.js';
 import type { ClusterMetrics } from '../obs/cluster-metrics.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { PartitionGate, Pipeline } from './pipeline.js';
-import { queueCapacityOf } from './engine-protocol.js';
 
 /** The partition of provider heartbeats: its owner alone raises `stale` (SPEC §12). */
 export const SYSTEM_SYMBOL = '__system__';
@@ -277,7 +276,7 @@ export class ClusterMember implements PartitionGate {
         durable: `${cfg.jetstream.durable}-p${k}`,
         subject: partitionedSubjectFilter(k),
         // the member's queue is shared by its partitions
-        maxAckPending: Math.max(1, Math.floor(queueCapacityOf(cfg) / owned)),
+        maxAckPending: Math.max(1, Math.floor(cfg.queueMaxSize / owned)),
         signal,
       });
       run.source = source;

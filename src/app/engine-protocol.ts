@@ -68,27 +68,10 @@ export function engineConfigOf(config: Config): EngineConfig {
   return { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules };
 }
 
-/**
- * Most messages a JetStream consumer has in flight (delivered, not yet
- * acknowledged): its `max_ack_pending`, and so the queue's capacity in
- * JetStream mode. A larger window adds no throughput on one connection, only
- * messages held across GC scavenges: draining a backlog measured 128k events/s
- * at 10000 and 147–152k at 1024–2500 (DECISIONS 73).
- */
-export const JETSTREAM_IN_FLIGHT = 2048;
-
-/**
- * The queue's capacity (SPEC §6): `QUEUE_MAX_SIZE`, and in JetStream mode at
- * most {@link JETSTREAM_IN_FLIGHT}, the server's window: it never delivers more.
- */
-export function queueCapacityOf(config: Config): number {
-  return config.jetstream.enabled ? Math.min(config.queueMaxSize, JETSTREAM_IN_FLIGHT) : config.queueMaxSize;
-}
-
 /** The pipeline's settings from the configuration (the same on either thread). */
 export function pipelineOptionsOf(config: Config, inline: InlineBudget | null): PipelineOptions {
   return {
-    queueCapacity: queueCapacityOf(config),
+    queueCapacity: config.queueMaxSize,
     queueMaxBytes: config.queueMaxBytes,
     signalMaxAgeMs: config.signalMaxAgeMs,
     dropOnBackpressure: !config.jetstream.enabled,

@@ -14,7 +14,7 @@ import type { OutputPort } from '../output/output-port.js';
 import { HIGH_WATER, admit, byteBound } from '../queue/event-queue.js';
 import { MessageRing, RecordKind, RingWriter } from '../queue/message-ring.js';
 import type { EngineBatch, EngineRequest, EngineWorkerData, FromEngine, ToEngine } from './engine-protocol.js';
-import { OutputCode, queueCapacityOf } from './engine-protocol.js';
+import { OutputCode } from './engine-protocol.js';
 import { AdmissionReport } from './admission-report.js';
 import { ReadClock } from './read-clock.js';
 import { warnProviderBound } from './pipeline.js';
@@ -107,7 +107,7 @@ export class EngineThread implements QueueView, EngineReads {
 
   constructor(private readonly deps: EngineThreadDeps) {
     const config = deps.config;
-    this.capacity = queueCapacityOf(config);
+    this.capacity = config.queueMaxSize;
     this.jetstream = config.jetstream.enabled;
     this.maxBytes = byteBound(config.queueMaxBytes, !this.jetstream);
     this.ring = MessageRing.create(RING_BYTES);

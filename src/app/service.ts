@@ -11,7 +11,7 @@ import { buildHttpApp } from '../http/app.js';
 import type { HttpCounters } from '../http/http-counters.js';
 import type { DashboardViews } from '../http/views.js';
 import { CoreSource } from '../nats/core-source.js';
-import { JetStreamSource } from '../nats/jetstream-source.js';
+import { JetStreamSource, maxAckPendingFor } from '../nats/jetstream-source.js';
 import type { Ackable } from '../nats/jetstream-source.js';
 import { LinkStatus } from '../nats/link-status.js';
 import { connectWithRetry, natsOptions } from '../nats/nats-link.js';
@@ -28,7 +28,7 @@ import { JetStreamUnavailableError } from '../domain/errors.js';
 import { within } from '../domain/within.js';
 import type { InlineBudget } from './pipeline.js';
 import { DEFAULT_INLINE_BUDGET, Pipeline, warnProviderBound } from './pipeline.js';
-import { engineConfigOf, pipelineOptionsOf, queueCapacityOf } from './engine-protocol.js';
+import { engineConfigOf, pipelineOptionsOf } from './engine-protocol.js';
 import { EngineThread } from './engine-thread.js';
 
 /** Attempts, a second apart, to read or create the stream at a cluster member's start. */
@@ -228,7 +228,7 @@ export class Service {
     if (cfg.cluster !== null) {
       await this.startCluster(nc); // its last step is a checkpoint
     } else if (cfg.jetstream.enabled) {
-      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: queueCapacityOf(cfg), signal });
+      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: maxAckPendingFor(cfg.queueMaxSize), signal });
       const maxAgeMs = await js.ensureStream();
       this.checkpoint();
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
@@ -237,7 +237,7 @@ export class Service {
       this.jetstream = js; // before the pull loop starts: stop() ends it even if the next step is abandoned
       await js.start(offer);
       this.checkpoint();
-      this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable }, 'consuming from JetStream');
+      this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, max_ack_pending: maxAckPendingFor(cfg.queueMaxSize) }, 'consuming from JetStream');
     } else {
       this.core = new CoreSource(nc, cfg.nats.subject);
       await this.core.start((subject, data) => offer(subject, data, null));
@@ -262,7 +262,7 @@ export class Service {
    */
   private async startCluster(nc: NatsConnection): Promise<void> {
     const cfg = this.config;
-    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: queueCapacityOf(cfg), replicas: 3, signal: this.stopSignal.signal });
+    const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: cfg.queueMaxSize, replicas: 3, signal: this.stopSignal.signal });
     // members starting together race to create the replicated stream; a cluster electing its leaders times out
     let maxAgeMs = 0;
     for (let attempt = 1; ; attempt++) {
