@@ -331,8 +331,8 @@ export class ClusterMember implements PartitionGate {
       if (run.ending.signal.aborted) {
         // not a failure (nothing is retried), but an operator should see that the replay stopped short
         this.deps.log.info(
-          { partition: k, messages: progress.messages, elapsed_s: (Date.now() - progress.startedMs) / 1000 },
-          'cluster: partition warm-up cut short (the partition moved away or the member is stopping)',
+          { partition: k, messages: progress.messages, seconds: (Date.now() - progress.startedMs) / 1000 },
+          'cluster: partition warm-up stopped (the partition moved away or the member is stopping)',
         );
       }
       throw err;

@@ -7,8 +7,8 @@ import { decodeLayout } from './canonical-layout.js';
 import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, isWs, levelsAt, numberAt, providers, scanned, skipWs, symbols } from './canonical-values.js';
 
 /**
- * The fast path of `decode` for what the upstream publisher actually sends: a
- * flat JSON object with the canonical keys of SPEC §2, each at most once,
+ * The fast path of `decode` for flat canonical payloads: a JSON object with
+ * the canonical keys of SPEC §2 in any order, each at most once,
  * string or number values of the canonical types, book levels as
  * `[price, size]` pairs. It reads the bytes straight into the event: no
  * intermediate object, no alias lookups, no per-key dictionary stores, which
@@ -100,7 +100,6 @@ const strEnd = new Int32Array(FIELD_COUNT);
 const strHash = new Int32Array(FIELD_COUNT);
 let bidsValue: BookLevel[] | null = null;
 let asksValue: BookLevel[] | null = null;
-
 
 /** Reads a flat canonical object into the field slots; false when the payload is anything else. */
 function readFields(b: Uint8Array): boolean {

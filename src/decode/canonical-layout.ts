@@ -6,13 +6,18 @@ import { timestampValue } from './fields.js';
 import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, providers, scanned, symbols } from './canonical-values.js';
 
 /**
- * The publisher's own layout, the first thing `decode` tries: the canonical
- * keys in SPEC §2's order, no whitespace, string trade ids, read front to back
- * against the expected bytes with no key lookup. Anything else (other order,
- * whitespace, aliases, every payload the general path would reject) is
- * `undefined` at the first byte that differs, and the field-by-field reader
- * (canonical-decoder.ts) takes it. On what it reads it returns exactly what
- * the general path returns (test/decode/canonical-decoder.property.test.ts).
+ * The publisher's own layout, the first reader `decodeCanonical` tries: the
+ * canonical keys in SPEC §2's order, no whitespace, string trade ids, read
+ * front to back against the expected bytes with no key lookup. Anything else
+ * (other order, whitespace, aliases, every payload the general path would
+ * reject) is `undefined` as soon as a byte or a value differs, and the
+ * field-by-field reader (canonical-decoder.ts) takes it. On what it reads it
+ * returns exactly what the general path returns
+ * (test/decode/canonical-decoder.property.test.ts).
+ *
+ * `L_*` are the keys with the punctuation around them, `W_*` the type words
+ * with their closing quote. A position of -1 means "not there": `litAt` and
+ * `stringEnd` pass it on, so a chain of reads checks once at its end.
  */
 
 const lit = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
@@ -148,11 +153,13 @@ export function decodeLayout(b: Uint8Array): MarketEvent | undefined {
     }
     case 'quote': {
       const bid = keyedNumber(b, p, L_BID);
+      if (!inValueRange(bid)) return undefined;
       const ask = keyedNumber(b, scanned.end, L_ASK);
-      if (!(inValueRange(bid) && inValueRange(ask) && bid <= ask)) return undefined;
+      if (!(inValueRange(ask) && bid <= ask)) return undefined;
       const bidSize = keyedNumber(b, scanned.end, L_BID_SIZE);
+      if (Number.isNaN(bidSize)) return undefined;
       const askSize = keyedNumber(b, scanned.end, L_ASK_SIZE);
-      if (Number.isNaN(bidSize) || Number.isNaN(askSize) || !timestampsAt(b, scanned.end)) return undefined;
+      if (Number.isNaN(askSize) || !timestampsAt(b, scanned.end)) return undefined;
       return {
         type,
         provider,

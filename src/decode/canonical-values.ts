@@ -23,7 +23,10 @@ export const providers = new AsciiMemo<string>(256, (raw) => {
 });
 export const symbols = new AsciiMemo<string | null>(8192, normalizeSymbol);
 
-/** Where the last value read by {@link numberAt} or {@link levelsAt} ends: one past it. */
+/**
+ * One past the value {@link numberAt} or {@link levelsAt} just read. Valid
+ * only right after one of them succeeded (a failed read may leave it anywhere).
+ */
 export const scanned = { end: 0 };
 
 export function isWs(c: number): boolean {

@@ -166,10 +166,10 @@ describe('canonical fast path = general path', () => {
           expect(fast).toStrictEqual(slow);
           expect(isRejection(slow as never)).toBe(false);
         }
-        const laidOut = decodeLayout(bytes);
-        if (laidOut !== undefined) {
+        const fromLayout = decodeLayout(bytes);
+        if (fromLayout !== undefined) {
           inLayout++;
-          expect(laidOut).toStrictEqual(slow);
+          expect(fromLayout).toStrictEqual(slow);
         }
         expect(decode(subject, bytes)).toStrictEqual(slow);
       }),

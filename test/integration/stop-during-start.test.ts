@@ -163,7 +163,7 @@ describe('SIGTERM during start-up (SPEC §10)', () => {
     const msgs = lines.map((l) => l.msg);
     expect(msgs.filter((m) => m.startsWith('warm-up done'))).toEqual([]);
     expect(msgs).toContain('cluster: partition stopped');
-    expect(msgs, 'the cut is logged').toContain('cluster: partition warm-up cut short (the partition moved away or the member is stopping)');
+    expect(msgs, 'the cut is logged').toContain('cluster: partition warm-up stopped (the partition moved away or the member is stopping)');
     expect(msgs, 'the abort is no failure').not.toContain('cluster: starting a partition failed; retrying');
     // the replay's ephemeral consumer was deleted; the partition's durable was never consumed
     expect(await consumers('senpai-md-consumer-p0')).toEqual({ names: ['senpai-md-consumer-p0'], durableDelivered: 0 });
