@@ -21,10 +21,11 @@
  * engine thread, so its percentiles come from the histogram's buckets; the
  * report compares it with the single-thread service's bucket figures), and,
  * where this process may raise a child's priority (root or CAP_SYS_NICE), the
- * service at nice −10: a diagnostic of how much of the tail is the publisher
+ * service with every thread at nice −10: a diagnostic of how much of the tail is the publisher
  * and nats-server taking the service's core on a small host. The percentiles
  * pool every rep's messages; each rep's own p99 and p99.9 are kept beside them.
  */
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { Child } from './lib/child.mjs';
 import { emitResult, median, parseArgs, percentile, progress } from './lib/common.mjs';
@@ -33,16 +34,33 @@ import { BenchNatsServer } from './lib/nats-server.mjs';
 /** The diagnostic variant's scheduling priority (a lower nice value runs first). */
 const PRIORITIZED_NICE = -10;
 
-/** Whether this process may lower a child's nice value (root, or CAP_SYS_NICE). */
+/** Whether this process may set a nice value of {@link PRIORITIZED_NICE} (root, or CAP_SYS_NICE within RLIMIT_NICE). */
 function raisePriorityAllowed() {
   const own = getPriority();
   try {
-    setPriority(own - 1);
-    setPriority(own);
+    setPriority(PRIORITIZED_NICE);
+    setPriority(own); // raising one's nice value back is always allowed
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Sets every thread of process `pid` to `nice` (Linux's setpriority names one
+ * thread: the main thread alone would leave V8's GC helpers and libuv's pool
+ * behind). Threads started later inherit it from the one that starts them.
+ * @param {number} pid
+ * @param {number} nice
+ */
+function prioritize(pid, nice) {
+  let tids = [pid];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    // no /proc: the process as the OS names it
+  }
+  for (const tid of tids) setPriority(tid, nice);
 }
 
 const CONSUMER = new URL('./nats-consumer.mjs', import.meta.url).pathname;
@@ -109,7 +127,7 @@ async function measure(server, pub, serviceArgs, o) {
   try {
     await svc.next('ready');
     // the diagnostic variant: the service scheduled ahead of the publisher and nats-server on this host's cores
-    if (o.nice !== undefined && svc.proc.pid !== undefined) setPriority(svc.proc.pid, o.nice);
+    if (o.nice !== undefined && svc.proc.pid !== undefined) prioritize(svc.proc.pid, o.nice);
     const n = Math.round(rate * seconds);
     svc.send({ type: 'expect', n, recordLatencies: true, markFraction: warmupSeconds / seconds });
     await svc.next('expecting');

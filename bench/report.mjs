@@ -181,7 +181,7 @@ export function rows(results) {
       const px = pr.processing.exact;
       out.push({
         group: 'latency',
-        what: `the same with the service at nice ${l.prioritizedNice}, ahead of the publisher and nats-server on this host's cores (diagnostic)`,
+        what: `the same with every thread of the service at nice ${l.prioritizedNice}, ahead of the publisher and nats-server on this host's cores (diagnostic)`,
         value: `p50 ${ms(px.p50)}, p99 ${ms(px.p99)}, p99.9 ${ms(px.p999)}`,
         reference: `${perRunNote(pr)}what the tail owes to the load generator and the server sharing the service's cores; a production host gives the service its own core (docs/SCALING.md)`,
         target: '—',
@@ -206,7 +206,7 @@ export function rows(results) {
         group: 'latency',
         what: `the same with ENGINE_THREAD=worker (engine on its own thread; histogram buckets, observed there)`,
         value: `p50 ${ms(wh.p50)}, p99 ${ms(wh.p99)}, p99.9 ${ms(wh.p999)}`,
-        reference: `single-thread service's buckets in the same run: p50 ${ms(h.p50)}, p99 ${ms(h.p99)}, p99.9 ${ms(h.p999)}; CPU ${fmt.num(wl.service.cpuPercent, 0)} % vs ${fmt.num(l.service.cpuPercent, 0)} % of a core; trades ${fmt.int(wl.service.tradesPublished)} → ${fmt.int(wl.service.tradesProcessed)}`,
+        reference: `single-thread service's buckets, runs in turn with it: p50 ${ms(h.p50)}, p99 ${ms(h.p99)}, p99.9 ${ms(h.p999)}; CPU ${fmt.num(wl.service.cpuPercent, 0)} % vs ${fmt.num(l.service.cpuPercent, 0)} % of a core; trades ${fmt.int(wl.service.tradesPublished)} → ${fmt.int(wl.service.tradesProcessed)}`,
         target: 'not worse than the single-thread service',
         ok: wh.p99 <= h.p99 && wh.p999 <= h.p999,
         cmd,
@@ -500,10 +500,11 @@ the consumer's rate, not the server's ingest rate. Trades are counted at the pub
 set to its scheduled send time. The service child records every value it observes into
 \`senpai_processing_latency_ms\` (NATS callback → end of processing, queue wait included), so its percentiles
 are exact; the histogram row interpolates the same messages in
-the service's buckets. Each variant runs three times, the variants taking turns, and its percentiles pool every
-run's messages; each run's own p99 and p99.9 are listed beside them, since on a shared 2-core host they spread more
-than any change to the code moves them. Where the bench may raise a child's priority (root or \`CAP_SYS_NICE\`), a
-diagnostic row runs the service at nice −10, ahead of the publisher and nats-server on the same cores. *Features age* is end to end: a features object's \`ts\` is the newest event time it
+the service's buckets. Each variant runs several times (\`--reps\`, 3 by default), the variants taking turns, and
+its percentiles pool every run's messages; each run's own p99 and p99.9 are listed beside them, since on a shared
+2-core host they spread more than any change to the code moves them (the publisher's lag is the median of the runs',
+CPU their mean, RSS their maximum). Where the bench may raise a child's priority (root or \`CAP_SYS_NICE\`), a
+diagnostic row runs every thread of the service at nice −10, ahead of the publisher and nats-server on the same cores. *Features age* is end to end: a features object's \`ts\` is the newest event time it
 reflects, so arrival time at a subscriber minus \`ts\` covers publisher timer lag, NATS both ways, queueing,
 processing, the publish — and, for trailing-edge publishes, the throttle holding the newest state until its 100 ms
 interval ends, by design (SPEC §5); the median shows the pipeline, the tail mostly the throttle.
