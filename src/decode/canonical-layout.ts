@@ -40,6 +40,8 @@ const W_TRADE = lit('trade"');
 const W_QUOTE = lit('quote"');
 const W_BOOK = lit('book_l2"');
 const W_HEARTBEAT = lit('heartbeat"');
+const W_BUY = lit('buy"');
+const W_SELL = lit('sell"');
 
 /** One past `text` when its bytes are at `p`, else -1. */
 function litAt(b: Uint8Array, p: number, text: Uint8Array): number {
@@ -139,13 +141,15 @@ export function decodeLayout(b: Uint8Array): MarketEvent | undefined {
       if (!inValueRange(price)) return undefined;
       const size = keyedNumber(b, scanned.end, L_SIZE);
       if (!inValueRange(size)) return undefined;
+      // `buy` or `sell` exactly; any other spelling is the general path's (readSide)
       const sideStart = litAt(b, scanned.end, L_SIDE);
-      const sideEnd = stringEnd(b, sideStart);
-      let side: TradeSide;
-      if (sideEnd - sideStart === 3 && b[sideStart] === 0x62 && b[sideStart + 1] === 0x75 && b[sideStart + 2] === 0x79) side = 'buy';
-      else if (sideEnd - sideStart === 4 && b[sideStart] === 0x73 && b[sideStart + 1] === 0x65 && b[sideStart + 2] === 0x6c && b[sideStart + 3] === 0x6c) side = 'sell';
-      else return undefined;
-      const idStart = litAt(b, sideEnd + 1, L_TRADE_ID);
+      let side: TradeSide = 'buy';
+      let sideEnd = litAt(b, sideStart, W_BUY);
+      if (sideEnd < 0) {
+        side = 'sell';
+        sideEnd = litAt(b, sideStart, W_SELL);
+      }
+      const idStart = litAt(b, sideEnd, L_TRADE_ID);
       const idEnd = stringEnd(b, idStart);
       if (idEnd <= idStart || !timestampsAt(b, idEnd + 1)) return undefined;
       const tradeId = tradeIdString(b, idStart, idEnd);
