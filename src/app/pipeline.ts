@@ -10,7 +10,6 @@ import type { Logger } from '../obs/logger.js';
 import { gapAlert, latencyAlert, staleAlerts, symbolLimitAlert } from '../alerts/alert-rules.js';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import { ThrottledFeaturePublisher } from '../publish/feature-publisher.js';
-import type { QueuedMessage } from '../queue/event-queue.js';
 import { EventQueue } from '../queue/event-queue.js';
 import { Fifo } from '../queue/fifo.js';
 import { AdmissionReport } from './admission-report.js';
@@ -143,11 +142,10 @@ export class Pipeline {
     const clock = this.clock;
     clock.stamp();
     const subjectType = subjectEventType(subject);
-    const m: QueuedMessage = { subject, data, subjectType, recvMs: clock.recvMs, t0: clock.t0, ack };
-    const admission = this.queue.offer(m);
-    if (this.admissions.report(admission, subjectType, m.recvMs)) {
+    const admission = this.queue.offer(subject, data, subjectType, clock.recvMs, clock.t0, ack);
+    if (this.admissions.report(admission, subjectType, clock.recvMs)) {
       // an overflow drop: events may be lost from here on, so coverage (SPEC §11) moves past it
-      if (admission === 'overflow') this.engine.coverageLostUntil(m.recvMs);
+      if (admission === 'overflow') this.engine.coverageLostUntil(clock.recvMs);
       return;
     }
     if (this.queue.size === 1 && !this.scheduled && this.inlineAllowed()) this.processInline();
@@ -165,8 +163,8 @@ export class Pipeline {
     this.applyDueGaps(); // nothing queued: at once
   }
 
-  /** Takes the next queued message, after the coverage gaps due before it. */
-  private take(): QueuedMessage | undefined {
+  /** Takes the next queued message into the queue's fields, after the coverage gaps due before it; false when empty. */
+  private take(): boolean {
     this.applyDueGaps();
     return this.queue.poll();
   }
@@ -193,12 +191,12 @@ export class Pipeline {
 
   /** Processes the one queued message now, inside the callback that delivered it. */
   private processInline(): void {
-    const m = this.take()!;
+    this.take();
     const start = Math.max(this.drainNow, this.clock.t0);
     this.drainNow = start; // the features throttle's clock while processing
     this.draining = true;
     try {
-      this.handle(m);
+      this.handleTaken();
     } finally {
       this.draining = false;
     }
@@ -290,9 +288,8 @@ export class Pipeline {
     this.draining = true;
     try {
       for (let n = 0; n < this.batchSize; n++) {
-        const m = this.take();
-        if (m === undefined) break;
-        this.handle(m);
+        if (!this.take()) break;
+        this.handleTaken();
         if (this.drainNow > deadline) break;
       }
     } finally {
@@ -309,16 +306,18 @@ export class Pipeline {
     for (const w of waiters) w();
   }
 
-  /** Processes one message taken off the queue and acknowledges it (JetStream: only once processed). */
-  private handle(m: QueuedMessage): void {
-    if (this.gate !== null && !this.gate.admits(m.subject)) {
+  /** Processes the message just taken off the queue and acknowledges it (JetStream: only once processed). */
+  private handleTaken(): void {
+    const q = this.queue;
+    const ack = q.ack;
+    if (this.gate !== null && !this.gate.admits(q.subject)) {
       // not processed: handed back (nak) so the partition's next owner gets it without waiting for
       // ack_wait; if this member is cut off, the server redelivers it after ack_wait anyway
-      if (m.ack !== null) settle(m.ack, true);
+      if (ack !== null) settle(ack, true);
       return;
     }
-    this.process(m.subject, m.data, m.recvMs, m.t0);
-    if (m.ack !== null) settle(m.ack);
+    this.process(q.subject, q.data, q.recvMs, q.t0);
+    if (ack !== null) settle(ack);
   }
 
   /** Decode, engine, output for one message; `t0` starts its processing latency (SPEC §8). */

@@ -13,7 +13,7 @@ import { engineConfig } from '../helpers/events.js';
 function app(over: Partial<HttpDeps> & { fill?: number } = {}) {
   const queue = new EventQueue(10, true);
   for (let i = 0; i < (over.fill ?? 0); i++) {
-    queue.offer({ subject: 'md.events.trade.X', data: new Uint8Array(1), subjectType: 'trade', recvMs: 0, t0: 0, ack: null });
+    queue.offer('md.events.trade.X', new Uint8Array(1), 'trade', 0, 0, null);
   }
   const engine = new MarketEngine(engineConfig(), 'live');
   const telemetry = new Telemetry(() => queue.fillRatio, { defaultMetrics: false });

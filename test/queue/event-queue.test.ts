@@ -1,55 +1,154 @@
 import { describe, expect, it } from 'vitest';
 import type { EventTypeLabel } from '../../src/domain/events.js';
-import type { QueuedMessage } from '../../src/queue/event-queue.js';
+import type { Admission } from '../../src/queue/event-queue.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
+import type { Ackable } from '../../src/nats/jetstream-source.js';
 
-function msg(type: EventTypeLabel, bytes = 10, id = 0): QueuedMessage {
-  return { subject: `md.events.${type}.S${id}`, data: new Uint8Array(bytes), subjectType: type, recvMs: 0, t0: 0, ack: null };
+function offer(q: EventQueue, type: EventTypeLabel, bytes = 10, id = 0): Admission {
+  return q.offer(`md.events.${type}.S${id}`, new Uint8Array(bytes), type, 0, 0, null);
+}
+
+/** The subjects of everything left in the queue, in the order it gives them. */
+function drainSubjects(q: EventQueue): string[] {
+  const out: string[] = [];
+  while (q.poll()) out.push(q.subject);
+  return out;
+}
+
+/** A payload that tells which message it is: `n` bytes from a generator seeded with `id`. */
+function payload(id: number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = (id * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
 }
 
 describe('EventQueue (SPEC §6)', () => {
   it('is FIFO and grows its ring while keeping the order', () => {
     const q = new EventQueue(5000);
-    for (let i = 0; i < 3000; i++) expect(q.offer(msg('quote', 1, i))).toBe('queued');
-    for (let i = 0; i < 1000; i++) expect(q.poll()!.subject).toBe(`md.events.quote.S${i}`);
-    for (let i = 3000; i < 4000; i++) q.offer(msg('trade', 1, i));
-    const order: string[] = [];
-    for (let m = q.poll(); m !== undefined; m = q.poll()) order.push(m.subject);
+    for (let i = 0; i < 3000; i++) expect(offer(q, 'quote', 1, i)).toBe('queued');
+    for (let i = 0; i < 1000; i++) {
+      expect(q.poll()).toBe(true);
+      expect(q.subject).toBe(`md.events.quote.S${i}`);
+    }
+    for (let i = 3000; i < 4000; i++) offer(q, 'trade', 1, i);
+    const order = drainSubjects(q);
     expect(order).toHaveLength(3000);
     expect(order[0]).toBe('md.events.quote.S1000');
     expect(order[2999]).toBe('md.events.trade.S3999');
     expect(q.size).toBe(0);
+    expect(q.poll()).toBe(false);
   });
 
   it('from 90 % fill drops heartbeats, quotes and books but never trades; trades pass the capacity', () => {
     const q = new EventQueue(10);
-    for (let i = 0; i < 9; i++) expect(q.offer(msg('trade'))).toBe('queued');
+    for (let i = 0; i < 9; i++) expect(offer(q, 'trade')).toBe('queued');
     expect(q.fillRatio).toBeCloseTo(0.9, 12);
-    for (const t of ['quote', 'book_l2', 'heartbeat', 'unknown'] as const) expect(q.offer(msg(t))).toBe('dropped');
-    expect(q.offer(msg('trade'))).toBe('queued');
-    expect(q.offer(msg('trade'))).toBe('queued_over_capacity');
+    for (const t of ['quote', 'book_l2', 'heartbeat', 'unknown'] as const) expect(offer(q, t)).toBe('dropped');
+    expect(offer(q, 'trade')).toBe('queued');
+    expect(offer(q, 'trade')).toBe('queued_over_capacity');
     expect(q.size).toBe(11);
     q.poll();
     q.poll();
     q.poll();
-    expect(q.offer(msg('quote'))).toBe('queued'); // 8 of 10: below the high-water mark again
+    expect(offer(q, 'quote')).toBe('queued'); // 8 of 10: below the high-water mark again
   });
 
   it('bounds the queued payload bytes whatever the type (overflow), and frees them as messages leave', () => {
     const q = new EventQueue(1000, true, 100);
-    expect(q.offer(msg('trade', 60))).toBe('queued');
-    expect(q.offer(msg('trade', 40))).toBe('queued');
+    expect(offer(q, 'trade', 60)).toBe('queued');
+    expect(offer(q, 'trade', 40)).toBe('queued');
     expect(q.bytes).toBe(100);
-    expect(q.offer(msg('trade', 1))).toBe('overflow');
-    expect(q.offer(msg('quote', 1))).toBe('overflow');
+    expect(offer(q, 'trade', 1)).toBe('overflow');
+    expect(offer(q, 'quote', 1)).toBe('overflow');
     q.poll();
     expect(q.bytes).toBe(40);
-    expect(q.offer(msg('trade', 60))).toBe('queued');
+    expect(offer(q, 'trade', 60)).toBe('queued');
   });
 
   it('JetStream mode (no dropping): neither backpressure nor overflow drops, the server stops delivering instead', () => {
     const q = new EventQueue(10, false, 5);
-    for (let i = 0; i < 12; i++) expect(q.offer(msg('quote', 10))).not.toMatch(/dropped|overflow/);
+    for (let i = 0; i < 12; i++) expect(offer(q, 'quote', 10)).not.toMatch(/dropped|overflow/);
     expect(q.size).toBe(12);
+  });
+
+  it('gives back each message as it was offered: bytes, subject, times and ack (the bytes are a copy)', () => {
+    const q = new EventQueue(100, false);
+    const ack: Ackable = { ack: () => undefined, nak: () => undefined } as unknown as Ackable;
+    const data = payload(7, 300);
+    q.offer('md.events.trade.A', data, 'trade', 1234.5, 99.25, ack);
+    q.offer('md.events.quote.B', new Uint8Array(0), 'quote', 1, 2, null);
+    data.fill(0); // the client may reuse its buffer once the callback returns
+    expect(q.poll()).toBe(true);
+    expect([q.subject, q.recvMs, q.t0, q.ack]).toEqual(['md.events.trade.A', 1234.5, 99.25, ack]);
+    expect(Array.from(q.data)).toEqual(Array.from(payload(7, 300)));
+    expect(q.poll()).toBe(true);
+    expect([q.subject, q.data.length, q.ack]).toEqual(['md.events.quote.B', 0, null]);
+  });
+
+  // against a plain array of copies: random sizes (empty, tiny, near the ring's size, larger than it,
+  // and past the size kept by reference), random interleaving, so the ring wraps, grows while wrapped,
+  // starts over when empty and gives back a grown ring
+  it('agrees with a plain FIFO of copies over random offers and polls (wrap, growth while wrapped, large payloads)', () => {
+    let seed = 12345;
+    const rnd = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const sizes = (): number => {
+      const r = rnd();
+      if (r < 0.05) return 0;
+      if (r < 0.8) return 1 + Math.floor(rnd() * 300);
+      if (r < 0.97) return 1 + Math.floor(rnd() * 3000);
+      if (r < 0.99) return 5000 + Math.floor(rnd() * 40_000);
+      return 65_537 + Math.floor(rnd() * 10_000); // kept by reference, not copied
+    };
+    const q = new EventQueue(1_000_000, false, Infinity, 1024);
+    const model: { id: number; n: number }[] = [];
+    let next = 0;
+    let checked = 0;
+    let modelBytes = 0;
+    let grown = 0;
+    let givenBack = 0;
+    let held = q.ringBytes;
+    for (let step = 0; step < 20_000; step++) {
+      // phases: mostly offering, mostly polling, balanced
+      const phase = Math.floor(step / 300) % 3;
+      const pOffer = phase === 0 ? 0.8 : phase === 1 ? 0.2 : 0.5;
+      if (rnd() < pOffer) {
+        const n = sizes();
+        const id = next++;
+        expect(q.offer(`md.events.trade.S${id % 50}`, payload(id, n), 'trade', id, -id, null)).toBe('queued');
+        model.push({ id, n });
+        modelBytes += n;
+      } else {
+        const m = model.shift();
+        expect(q.poll()).toBe(m !== undefined);
+        if (m === undefined) continue;
+        modelBytes -= m.n;
+        expect(q.recvMs).toBe(m.id);
+        expect(q.t0).toBe(-m.id);
+        expect(q.subject).toBe(`md.events.trade.S${m.id % 50}`);
+        expect(q.data.length).toBe(m.n);
+        const want = payload(m.id, m.n);
+        for (let i = 0; i < m.n; i += 97) if (q.data[i] !== want[i]) expect.fail(`message ${m.id} byte ${i}`);
+        if (m.n > 0) expect(q.data[m.n - 1]).toBe(want[m.n - 1]);
+        checked++;
+      }
+      expect(q.size).toBe(model.length);
+      expect(q.bytes).toBe(modelBytes);
+      const ring = q.ringBytes;
+      if (ring > held) grown++;
+      if (ring < held) givenBack++;
+      held = ring;
+    }
+    expect(checked).toBeGreaterThan(5000);
+    expect(grown).toBeGreaterThan(5);
+    expect(givenBack).toBeGreaterThan(0);
   });
 });
