@@ -1,16 +1,41 @@
 import type { EventTypeLabel } from '../domain/events.js';
 import type { Ackable } from '../nats/jetstream-source.js';
+import { Fifo } from './fifo.js';
 
-/** Slots allocated up front; the slot ring doubles as it fills. */
-const INITIAL_SLOTS = 1024;
-/** Payload bytes of the ring at first (it doubles as needed). */
-const INITIAL_BYTES = 256 * 1024;
-/** An emptied byte ring grown past this many times its first size (4 MiB) is given back: a burst's ring is not kept for good. */
-const IDLE_RING_FACTOR = 16;
-/** Payloads larger than this are kept as they came instead of copied into the ring (so a few huge ones cannot blow it up). */
+/** Bytes of one chunk of the record store. */
+const CHUNK_BYTES = 1 << 20;
+/**
+ * Bytes of record store per message of capacity that are made ready up front (a core-mode record is
+ * 32 bytes of header and its payload; a JetStream record only the header).
+ */
+const RESERVE_PER_MESSAGE_CORE = 256;
+const RESERVE_PER_MESSAGE_JETSTREAM = 32;
+/** The most chunks made ready up front and kept: 16 MiB. */
+const MAX_RESERVE_CHUNKS = 16;
+/** Payloads larger than this are kept as they came instead of copied (a record always fits a chunk). */
 const MAX_COPIED_BYTES = 64 * 1024;
-/** Most distinct subjects the queue keeps one string of (see {@link EventQueue.offer}). */
+/** Most distinct subjects given an id (see {@link EventQueue}); later ones travel as strings. */
 const MAX_INTERNED_SUBJECTS = 4096;
+/** A record: length, payload length, subject id, flags, receive time, read t0; then the payload, padded to 8 bytes. */
+const HEADER_BYTES = 32;
+/** Record flags: the payload was kept as it came; the message has an ack; the subject was not interned. */
+const KEPT = 1;
+const ACKED = 2;
+const ODD_SUBJECT = 4;
+
+/** One block of records, with the views its header fields are read through. */
+interface Chunk {
+  readonly bytes: Uint8Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  /** One past the last record written to it. */
+  end: number;
+}
+
+function newChunk(): Chunk {
+  const buffer = new ArrayBuffer(CHUNK_BYTES);
+  return { bytes: new Uint8Array(buffer), i32: new Int32Array(buffer), f64: new Float64Array(buffer), end: 0 };
+}
 
 /** What the queue did with an offered message. */
 export type Admission = 'queued' | 'queued_over_capacity' | 'dropped' | 'overflow';
@@ -47,39 +72,37 @@ export function admit(subjectType: EventTypeLabel, dataLength: number, size: num
  * (`overflow`). In JetStream mode the server stops delivering at the capacity
  * (max_ack_pending), so nothing is dropped there.
  *
- * Storage (DECISIONS 74): payloads are copied into one byte ring and the rest
- * of a message into typed-array slots, so a backlog is a few large arrays the
- * garbage collector never walks, instead of objects per message (the client's
- * message, its view of the socket read, the subject string) that every young
- * collection would copy while the backlog lasts. Subjects are interned. The
- * taken message is read through {@link subject}, {@link data}, {@link recvMs},
- * {@link t0} and {@link ack}, valid until the next {@link offer}.
+ * Storage (DECISIONS 74): each message is one record in 1 MiB chunks — a
+ * 32-byte header (subject id, times, flags) and, in core mode, a copy of the
+ * payload — so a backlog is a few large arrays the garbage collector never
+ * walks, instead of objects per message (the client's message, its view of the
+ * socket read, the subject string) that every young collection copies while the
+ * backlog lasts. Subjects are interned. The chunks for a full queue (up to
+ * 16 MiB) are made ready up front and reused; chunks beyond them are given back
+ * once emptied. What a record cannot hold (a
+ * JetStream message's ack and payload, a payload over 64 KiB, a subject past
+ * the intern table) waits in side FIFOs in record order. The taken message is
+ * read through {@link subject}, {@link data}, {@link recvMs}, {@link t0} and
+ * {@link ack}, valid until the next {@link offer}.
  */
 export class EventQueue {
-  // slots: a power-of-two ring indexed by position & mask
-  private subjects: string[];
-  private acks: (Ackable | null)[];
-  /** Messages kept as they came (larger than MAX_COPIED_BYTES), at their slot; undefined for copied ones. */
-  private kept: (Uint8Array | undefined)[];
-  /** Per slot: receive time, read t0. */
-  private times: Float64Array;
-  /** Per slot: offset in the byte ring, payload length. */
-  private spans: Int32Array;
-  /** Per slot: the byte counter once this message is freed (its bytes and any gap it skipped at the ring's end). */
-  private freedAt: Float64Array;
-  private mask: number;
-  private head = 0;
-  private tail = 0;
-
-  // the byte ring: payloads never wrap; one that would cross the end starts at 0 (the gap is its cost)
-  private ring: Uint8Array;
-  /** Where the next payload goes. */
-  private writeOffset = 0;
-  /** Bytes taken (payloads and gaps) and freed so far; their difference is the ring's use. */
-  private written = 0;
-  private freed = 0;
-
-  private readonly internedSubjects = new Map<string, string>();
+  /** Chunks holding queued records, oldest first: reading at the first, writing at the last. */
+  private readonly chunks = new Fifo<Chunk>();
+  /** Emptied chunks kept for reuse, up to {@link reserveChunks}; chunks past them are given back. */
+  private readonly spare: Chunk[] = [];
+  /** Chunks made ready at construction and kept for good (see the constructor). */
+  readonly reserveChunks: number;
+  private writeChunk: Chunk;
+  private readChunk: Chunk;
+  private readOffset = 0;
+  /** The rare parts of a record that are objects, in the order of the records that have them. */
+  private readonly keptPayloads = new Fifo<Uint8Array>();
+  private readonly pendingAcks = new Fifo<Ackable>();
+  private readonly oddSubjects = new Fifo<string>();
+  private readonly subjectIds = new Map<string, number>();
+  private readonly subjectNames: string[] = [];
+  private queued = 0;
+  private taken = 0;
 
   /** Bound on the queued payload bytes; infinite when the queue never drops. */
   readonly maxBytes: number;
@@ -104,40 +127,39 @@ export class EventQueue {
     readonly capacity: number,
     private readonly dropNonTradesWhenFull = true,
     maxBytes = Number.POSITIVE_INFINITY,
-    /** Bytes of the payload ring at first (tests start it small to make it wrap and grow). */
-    private readonly initialRingBytes = INITIAL_BYTES,
   ) {
     this.maxBytes = byteBound(maxBytes, dropNonTradesWhenFull);
-    // start small and double on demand: a large QUEUE_MAX_SIZE costs memory only when used
-    let slots = 16;
-    while (slots < capacity + 1 && slots < INITIAL_SLOTS) slots <<= 1;
-    this.subjects = new Array<string>(slots).fill('');
-    this.acks = new Array<Ackable | null>(slots).fill(null);
-    this.kept = new Array<Uint8Array | undefined>(slots).fill(undefined);
-    this.times = new Float64Array(slots * 2);
-    this.spans = new Int32Array(slots * 2);
-    this.freedAt = new Float64Array(slots);
-    this.mask = slots - 1;
-    this.ring = new Uint8Array(initialRingBytes);
+    // The store for a full queue of typical messages (up to 16 MiB) is allocated and touched now and
+    // kept: the first write to fresh memory costs a page fault per 4 KiB (about 14 µs each on this
+    // project's VM), which a burst would otherwise pay exactly when it can least afford it.
+    const perMessage = dropNonTradesWhenFull ? RESERVE_PER_MESSAGE_CORE : RESERVE_PER_MESSAGE_JETSTREAM;
+    this.reserveChunks = Math.min(MAX_RESERVE_CHUNKS, Math.max(1, Math.ceil((capacity * perMessage) / CHUNK_BYTES)));
+    for (let i = 0; i < this.reserveChunks; i++) {
+      const c = newChunk();
+      c.bytes.fill(0);
+      this.spare.push(c);
+    }
+    this.writeChunk = this.readChunk = this.spare.pop()!;
+    this.chunks.push(this.writeChunk);
   }
 
   get size(): number {
-    return this.tail - this.head;
+    return this.queued - this.taken;
   }
 
   /** Messages queued so far: the position in line the next queued message takes. */
   get queuedTotal(): number {
-    return this.tail;
+    return this.queued;
   }
 
   /** Messages taken off so far: the position in line of the next one {@link poll} returns. */
   get takenTotal(): number {
-    return this.head;
+    return this.taken;
   }
 
-  /** Bytes of the ring the payloads are copied into (memory held, queued or not). */
-  get ringBytes(): number {
-    return this.ring.length;
+  /** Bytes of the chunks held (memory held, queued or spare). */
+  get heldBytes(): number {
+    return (this.chunks.length + this.spare.length) * CHUNK_BYTES;
   }
 
   /** Payload bytes queued now. */
@@ -149,31 +171,52 @@ export class EventQueue {
     return this.size / this.capacity;
   }
 
-  /** Offers a message (`subjectType` told from the subject alone, SPEC §6); never blocks. The bytes are copied. */
+  /**
+   * Offers a message (`subjectType` told from the subject alone, SPEC §6); never blocks. A core-mode
+   * payload is copied: the caller's bytes may be reused once this returns.
+   */
   offer(subject: string, data: Uint8Array, subjectType: EventTypeLabel, recvMs: number, t0: number, ack: Ackable | null): Admission {
-    const size = this.tail - this.head;
     const n = data.length;
-    const admission = admit(subjectType, n, size, this.queuedBytes, this.capacity, this.maxBytes, this.dropNonTradesWhenFull);
+    const admission = admit(subjectType, n, this.queued - this.taken, this.queuedBytes, this.capacity, this.maxBytes, this.dropNonTradesWhenFull);
     if (admission === 'dropped' || admission === 'overflow') return admission;
-    if (size === this.subjects.length) this.growSlots();
-    const i = this.tail & this.mask;
-    let off = 0;
-    let freedAt = this.written;
-    if (n > MAX_COPIED_BYTES) {
-      this.kept[i] = data;
-    } else if (n > 0) {
-      off = this.place(n);
-      this.ring.set(data, off);
-      freedAt = this.written;
+    // a JetStream message stays alive until acknowledged anyway: its payload is kept, not copied
+    const keep = n > MAX_COPIED_BYTES || ack !== null;
+    const len = keep ? HEADER_BYTES : (HEADER_BYTES + n + 7) & ~7;
+    let c = this.writeChunk;
+    if (c.end + len > CHUNK_BYTES) c = this.nextWriteChunk();
+    const off = c.end;
+    let flags = 0;
+    if (keep) {
+      flags = KEPT;
+      this.keptPayloads.push(data);
+    } else {
+      c.bytes.set(data, off + HEADER_BYTES);
     }
-    this.subjects[i] = this.intern(subject);
-    this.acks[i] = ack;
-    this.times[i * 2] = recvMs;
-    this.times[i * 2 + 1] = t0;
-    this.spans[i * 2] = off;
-    this.spans[i * 2 + 1] = n;
-    this.freedAt[i] = freedAt;
-    this.tail++;
+    if (ack !== null) {
+      flags |= ACKED;
+      this.pendingAcks.push(ack);
+    }
+    let id = this.subjectIds.get(subject);
+    if (id === undefined) {
+      if (this.subjectNames.length < MAX_INTERNED_SUBJECTS) {
+        id = this.subjectNames.length;
+        this.subjectIds.set(subject, id);
+        this.subjectNames.push(subject);
+      } else {
+        id = -1;
+        flags |= ODD_SUBJECT;
+        this.oddSubjects.push(subject);
+      }
+    }
+    const h = off >> 2;
+    c.i32[h] = len;
+    c.i32[h + 1] = n;
+    c.i32[h + 2] = id;
+    c.i32[h + 3] = flags;
+    c.f64[(off >> 3) + 2] = recvMs;
+    c.f64[(off >> 3) + 3] = t0;
+    c.end = off + len;
+    this.queued++;
     this.queuedBytes += n;
     if (this.queuedBytes > this.peakBytes) this.peakBytes = this.queuedBytes;
     return admission;
@@ -181,109 +224,45 @@ export class EventQueue {
 
   /** Takes the oldest message into {@link subject}, {@link data}, …; false when empty. */
   poll(): boolean {
-    if (this.head === this.tail) return false;
-    const i = this.head & this.mask;
-    const off = this.spans[i * 2]!;
-    const n = this.spans[i * 2 + 1]!;
-    const kept = this.kept[i];
-    if (kept !== undefined) {
-      this.data = kept;
-      this.kept[i] = undefined;
-    } else {
-      this.data = this.ring.subarray(off, off + n);
+    if (this.queued === this.taken) return false;
+    let c = this.readChunk;
+    if (this.readOffset >= c.end) {
+      // this chunk is read to its end and a later one holds the rest: it is free
+      this.chunks.shift();
+      this.recycle(c);
+      c = this.readChunk = this.chunks.peek()!;
+      this.readOffset = 0;
     }
-    this.subject = this.subjects[i]!;
-    this.ack = this.acks[i]!;
-    this.acks[i] = null;
-    this.recvMs = this.times[i * 2]!;
-    this.t0 = this.times[i * 2 + 1]!;
-    this.freed = this.freedAt[i]!;
-    this.head++;
+    const off = this.readOffset;
+    const h = off >> 2;
+    const n = c.i32[h + 1]!;
+    const flags = c.i32[h + 3]!;
+    this.data = (flags & KEPT) !== 0 ? this.keptPayloads.shift()! : c.bytes.subarray(off + HEADER_BYTES, off + HEADER_BYTES + n);
+    this.ack = (flags & ACKED) !== 0 ? this.pendingAcks.shift()! : null;
+    this.subject = (flags & ODD_SUBJECT) !== 0 ? this.oddSubjects.shift()! : this.subjectNames[c.i32[h + 2]!]!;
+    this.recvMs = c.f64[(off >> 3) + 2]!;
+    this.t0 = c.f64[(off >> 3) + 3]!;
+    this.readOffset = off + c.i32[h]!;
+    this.taken++;
     this.queuedBytes -= n;
-    if (this.head === this.tail) {
-      // empty: the ring starts over at 0, and a burst's large ring is given back (`data` keeps its own view)
-      this.written = this.freed = this.writeOffset = 0;
-      if (this.ring.length > IDLE_RING_FACTOR * this.initialRingBytes) this.ring = new Uint8Array(this.initialRingBytes);
+    if (this.queued === this.taken) {
+      // empty: writing starts over at the start of this chunk (`data` may still point into it, until the next offer)
+      this.readOffset = 0;
+      c.end = 0;
     }
     return true;
   }
 
-  /** The one string kept per subject (up to MAX_INTERNED_SUBJECTS of them): the client's fresh one dies young. */
-  private intern(subject: string): string {
-    const known = this.internedSubjects.get(subject);
-    if (known !== undefined) return known;
-    if (this.internedSubjects.size < MAX_INTERNED_SUBJECTS) this.internedSubjects.set(subject, subject);
-    return subject;
+  /** Seals the write chunk and starts writing into a spare one (or a new one). */
+  private nextWriteChunk(): Chunk {
+    const c = this.spare.pop() ?? newChunk();
+    c.end = 0;
+    this.chunks.push(c);
+    this.writeChunk = c;
+    return c;
   }
 
-  /** The ring offset for `n` more bytes, growing the ring when it lacks room. */
-  private place(n: number): number {
-    for (;;) {
-      const size = this.ring.length;
-      const off = this.writeOffset;
-      const skip = n > size - off ? size - off : 0;
-      if (this.written - this.freed + skip + n <= size) {
-        const at = skip > 0 ? 0 : off;
-        this.written += skip + n;
-        this.writeOffset = at + n;
-        return at;
-      }
-      this.growRing(n);
-    }
-  }
-
-  /** Doubles the byte ring (at least to hold `n` more bytes), moving the queued payloads to its start in order. */
-  private growRing(n: number): void {
-    let size = this.ring.length * 2;
-    while (size < 2 * (this.queuedBytes + n)) size *= 2;
-    const next = new Uint8Array(size);
-    let w = 0;
-    for (let p = this.head; p < this.tail; p++) {
-      const i = p & this.mask;
-      const len = this.spans[i * 2 + 1]!;
-      if (this.kept[i] === undefined && len > 0) {
-        const off = this.spans[i * 2]!;
-        next.set(this.ring.subarray(off, off + len), w);
-        this.spans[i * 2] = w;
-        w += len;
-      }
-      this.freedAt[i] = w;
-    }
-    this.ring = next;
-    this.written = w;
-    this.freed = 0;
-    this.writeOffset = w;
-  }
-
-  /** The slot ring doubles when full: on the way up to the capacity, and for trades beyond it (core mode). */
-  private growSlots(): void {
-    const oldMask = this.mask;
-    const slots = this.subjects.length * 2;
-    const mask = slots - 1;
-    const subjects = new Array<string>(slots).fill('');
-    const acks = new Array<Ackable | null>(slots).fill(null);
-    const kept = new Array<Uint8Array | undefined>(slots).fill(undefined);
-    const times = new Float64Array(slots * 2);
-    const spans = new Int32Array(slots * 2);
-    const freedAt = new Float64Array(slots);
-    for (let p = this.head; p < this.tail; p++) {
-      const from = p & oldMask;
-      const to = p & mask;
-      subjects[to] = this.subjects[from]!;
-      acks[to] = this.acks[from]!;
-      kept[to] = this.kept[from];
-      times[to * 2] = this.times[from * 2]!;
-      times[to * 2 + 1] = this.times[from * 2 + 1]!;
-      spans[to * 2] = this.spans[from * 2]!;
-      spans[to * 2 + 1] = this.spans[from * 2 + 1]!;
-      freedAt[to] = this.freedAt[from]!;
-    }
-    this.subjects = subjects;
-    this.acks = acks;
-    this.kept = kept;
-    this.times = times;
-    this.spans = spans;
-    this.freedAt = freedAt;
-    this.mask = mask;
+  private recycle(c: Chunk): void {
+    if (this.spare.length + this.chunks.length < this.reserveChunks) this.spare.push(c);
   }
 }

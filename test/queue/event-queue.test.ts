@@ -77,24 +77,24 @@ describe('EventQueue (SPEC §6)', () => {
     expect(q.size).toBe(12);
   });
 
-  it('gives back each message as it was offered: bytes, subject, times and ack (the bytes are a copy)', () => {
+  it('gives back each message as it was offered: bytes, subject, times and ack (core-mode bytes are a copy)', () => {
     const q = new EventQueue(100, false);
     const ack: Ackable = { ack: () => undefined, nak: () => undefined } as unknown as Ackable;
     const data = payload(7, 300);
-    q.offer('md.events.trade.A', data, 'trade', 1234.5, 99.25, ack);
-    q.offer('md.events.quote.B', new Uint8Array(0), 'quote', 1, 2, null);
-    data.fill(0); // the client may reuse its buffer once the callback returns
+    q.offer('md.events.trade.A', data, 'trade', 1234.5, 99.25, null);
+    q.offer('md.events.quote.B', new Uint8Array(0), 'quote', 1, 2, ack);
+    data.fill(0); // core mode: the client may reuse its buffer once the callback returns
     expect(q.poll()).toBe(true);
-    expect([q.subject, q.recvMs, q.t0, q.ack]).toEqual(['md.events.trade.A', 1234.5, 99.25, ack]);
+    expect([q.subject, q.recvMs, q.t0, q.ack]).toEqual(['md.events.trade.A', 1234.5, 99.25, null]);
     expect(Array.from(q.data)).toEqual(Array.from(payload(7, 300)));
     expect(q.poll()).toBe(true);
-    expect([q.subject, q.data.length, q.ack]).toEqual(['md.events.quote.B', 0, null]);
+    expect([q.subject, q.data.length, q.ack]).toEqual(['md.events.quote.B', 0, ack]);
   });
 
-  // against a plain array of copies: random sizes (empty, tiny, near the ring's size, larger than it,
-  // and past the size kept by reference), random interleaving, so the ring wraps, grows while wrapped,
-  // starts over when empty and gives back a grown ring
-  it('agrees with a plain FIFO of copies over random offers and polls (wrap, growth while wrapped, large payloads)', () => {
+  // against a plain array of copies: random sizes (empty, tiny, up to the largest copied payload, and
+  // past it), random interleaving, so records fill chunks to their ends, chunks are freed and reused,
+  // the queue starts over when empty, and spare chunks beyond the few kept are given back
+  it('agrees with a plain FIFO of copies over random offers and polls (chunk ends, reuse, large payloads)', () => {
     let seed = 12345;
     const rnd = (): number => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -103,28 +103,32 @@ describe('EventQueue (SPEC §6)', () => {
     const sizes = (): number => {
       const r = rnd();
       if (r < 0.05) return 0;
-      if (r < 0.8) return 1 + Math.floor(rnd() * 300);
-      if (r < 0.97) return 1 + Math.floor(rnd() * 3000);
-      if (r < 0.99) return 5000 + Math.floor(rnd() * 40_000);
-      return 65_537 + Math.floor(rnd() * 10_000); // kept by reference, not copied
+      if (r < 0.55) return 1 + Math.floor(rnd() * 300);
+      if (r < 0.9) return 1 + Math.floor(rnd() * 30_000);
+      if (r < 0.98) return 30_000 + Math.floor(rnd() * 35_537); // up to the largest copied payload
+      return 65_537 + Math.floor(rnd() * 10_000); // kept as it came, not copied
     };
-    const q = new EventQueue(1_000_000, false, Infinity, 1024);
-    const model: { id: number; n: number }[] = [];
+    const q = new EventQueue(4000, true, Infinity); // its reserve: one chunk
+    const model: { id: number; n: number; ack: Ackable | null }[] = [];
     let next = 0;
     let checked = 0;
     let modelBytes = 0;
-    let grown = 0;
+    let peakHeld = 0;
     let givenBack = 0;
-    let held = q.ringBytes;
+    let held = q.heldBytes;
     for (let step = 0; step < 20_000; step++) {
       // phases: mostly offering, mostly polling, balanced
-      const phase = Math.floor(step / 300) % 3;
+      const phase = Math.floor(step / 1000) % 3;
       const pOffer = phase === 0 ? 0.8 : phase === 1 ? 0.2 : 0.5;
       if (rnd() < pOffer) {
         const n = sizes();
         const id = next++;
-        expect(q.offer(`md.events.trade.S${id % 50}`, payload(id, n), 'trade', id, -id, null)).toBe('queued');
-        model.push({ id, n });
+        const data = payload(id, n);
+        // some carry an ack (JetStream: the payload is kept, not copied)
+        const ack = rnd() < 0.2 ? ({ id } as unknown as Ackable) : null;
+        expect(q.offer(`md.events.trade.S${id % 6000}`, data, 'trade', id, -id, ack)).toMatch(/^queued/);
+        if (ack === null && n <= 65_536) data.fill(0); // a copy was taken
+        model.push({ id, n, ack });
         modelBytes += n;
       } else {
         const m = model.shift();
@@ -133,7 +137,9 @@ describe('EventQueue (SPEC §6)', () => {
         modelBytes -= m.n;
         expect(q.recvMs).toBe(m.id);
         expect(q.t0).toBe(-m.id);
-        expect(q.subject).toBe(`md.events.trade.S${m.id % 50}`);
+        // past the first 4096 distinct subjects they are not interned
+        expect(q.subject).toBe(`md.events.trade.S${m.id % 6000}`);
+        expect(q.ack).toBe(m.ack);
         expect(q.data.length).toBe(m.n);
         const want = payload(m.id, m.n);
         for (let i = 0; i < m.n; i += 97) if (q.data[i] !== want[i]) expect.fail(`message ${m.id} byte ${i}`);
@@ -142,13 +148,32 @@ describe('EventQueue (SPEC §6)', () => {
       }
       expect(q.size).toBe(model.length);
       expect(q.bytes).toBe(modelBytes);
-      const ring = q.ringBytes;
-      if (ring > held) grown++;
+      const ring = q.heldBytes;
+      peakHeld = Math.max(peakHeld, ring);
       if (ring < held) givenBack++;
       held = ring;
     }
+    for (let m = model.shift(); m !== undefined; m = model.shift()) {
+      expect(q.poll()).toBe(true);
+      expect([q.recvMs, q.data.length]).toEqual([m.id, m.n]);
+    }
+    expect(q.poll()).toBe(false);
     expect(checked).toBeGreaterThan(5000);
-    expect(grown).toBeGreaterThan(5);
+    expect(peakHeld).toBeGreaterThanOrEqual(4 * 2 ** 20); // records over several chunks
     expect(givenBack).toBeGreaterThan(0);
+    expect(q.heldBytes).toBe(2 ** 20); // emptied, it holds its reserve and no more
+  });
+
+  it('makes the store for a full queue ready up front (up to 16 MiB) and keeps no more than that once emptied', () => {
+    expect(new EventQueue(10).reserveChunks).toBe(1);
+    expect(new EventQueue(10_000, false).reserveChunks).toBe(1); // JetStream: records without payloads
+    expect(new EventQueue(10_000_000).reserveChunks).toBe(16);
+    const q = new EventQueue(10_000); // 10000 × 256 B: 3 chunks of 1 MiB
+    expect(q.reserveChunks).toBe(3);
+    expect(q.heldBytes).toBe(3 * 2 ** 20);
+    for (let i = 0; i < 40_000; i++) offer(q, 'trade', 200, i);
+    expect(q.heldBytes).toBeGreaterThan(8 * 2 ** 20);
+    expect(drainSubjects(q)).toHaveLength(40_000);
+    expect(q.heldBytes).toBe(3 * 2 ** 20);
   });
 });
