@@ -73,6 +73,8 @@ export function pipelineOptionsOf(config: Config, inline: InlineBudget | null): 
   return {
     queueCapacity: config.queueMaxSize,
     queueMaxBytes: config.queueMaxBytes,
+    // ENGINE_THREAD=worker: messages wait in the engine thread's ring, neither pipeline's queue
+    prepareQueue: config.engineThread !== 'worker',
     signalMaxAgeMs: config.signalMaxAgeMs,
     dropOnBackpressure: !config.jetstream.enabled,
     featuresPubRateHz: config.featuresPubRateHz,

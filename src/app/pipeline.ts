@@ -31,6 +31,8 @@ export interface PipelineOptions {
   readonly queueCapacity: number;
   /** Hard bound on queued payload bytes (core mode): beyond it even trades are dropped (`overflow`). */
   readonly queueMaxBytes?: number;
+  /** False when nothing will be offered to this pipeline's queue (ENGINE_THREAD=worker): its store is not made ready. */
+  readonly prepareQueue?: boolean;
   /** Live signals whose `t` is older than this against the wall clock are not published. */
   readonly signalMaxAgeMs?: number;
   /** Core mode drops non-trades at 90 % fill; JetStream mode never drops. */
@@ -82,6 +84,10 @@ export const DEFAULT_INLINE_BUDGET: InlineBudget = { periodMs: 10, budgetMs: 2 }
  * one there and the inline budget allows, the callback processes it at once,
  * otherwise processing drains the queue in batches and yields between them so
  * HTTP stays responsive under full load.
+ *
+ * A message taken off the queue is read in place (`queue.data` points into
+ * the queue's store until the next offer), so nothing called while processing
+ * may offer to this pipeline synchronously: outputs, alerts and acks only send.
  */
 export class Pipeline {
   readonly queue: EventQueue;
@@ -123,7 +129,7 @@ export class Pipeline {
     /** Called once, for the first provider past {@link MAX_TRACKED_PROVIDERS}. */
     private readonly onProviderBound: (provider: string) => void = () => undefined,
   ) {
-    this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure, opts.queueMaxBytes);
+    this.queue = new EventQueue(opts.queueCapacity, opts.dropOnBackpressure, opts.queueMaxBytes, opts.prepareQueue ?? true);
     this.admissions = new AdmissionReport(telemetry, alerts, this.queue);
     this.signalMaxAgeMs = opts.signalMaxAgeMs ?? Number.POSITIVE_INFINITY;
     this.batchSize = opts.batchSize ?? 2048;

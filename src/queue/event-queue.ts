@@ -127,16 +127,18 @@ export class EventQueue {
     readonly capacity: number,
     private readonly dropNonTradesWhenFull = true,
     maxBytes = Number.POSITIVE_INFINITY,
+    /** False for a queue that will never be offered anything (the unused one of ENGINE_THREAD=worker): one untouched chunk. */
+    prepare = true,
   ) {
     this.maxBytes = byteBound(maxBytes, dropNonTradesWhenFull);
     // The store for a full queue of typical messages (up to 16 MiB) is allocated and touched now and
     // kept: the first write to fresh memory costs a page fault per 4 KiB (about 14 µs each on this
     // project's VM), which a burst would otherwise pay exactly when it can least afford it.
     const perMessage = dropNonTradesWhenFull ? RESERVE_PER_MESSAGE_CORE : RESERVE_PER_MESSAGE_JETSTREAM;
-    this.reserveChunks = Math.min(MAX_RESERVE_CHUNKS, Math.max(1, Math.ceil((capacity * perMessage) / CHUNK_BYTES)));
+    this.reserveChunks = prepare ? Math.min(MAX_RESERVE_CHUNKS, Math.max(1, Math.ceil((capacity * perMessage) / CHUNK_BYTES))) : 1;
     for (let i = 0; i < this.reserveChunks; i++) {
       const c = newChunk();
-      c.bytes.fill(0);
+      if (prepare) c.bytes.fill(0);
       this.spare.push(c);
     }
     this.writeChunk = this.readChunk = this.spare.pop()!;
@@ -172,8 +174,9 @@ export class EventQueue {
   }
 
   /**
-   * Offers a message (`subjectType` told from the subject alone, SPEC §6); never blocks. A core-mode
-   * payload is copied: the caller's bytes may be reused once this returns.
+   * Offers a message (`subjectType` told from the subject alone, SPEC §6); never blocks. A payload of
+   * at most 64 KiB without an ack (core mode) is copied; a larger one, and every JetStream payload, is
+   * kept as it is, so the caller must not reuse those bytes (nats.js never does).
    */
   offer(subject: string, data: Uint8Array, subjectType: EventTypeLabel, recvMs: number, t0: number, ack: Ackable | null): Admission {
     const n = data.length;
@@ -249,6 +252,11 @@ export class EventQueue {
       // empty: writing starts over at the start of this chunk (`data` may still point into it, until the next offer)
       this.readOffset = 0;
       c.end = 0;
+      // no record refers to a subject id now: a table filled by passing subjects starts over
+      if (this.subjectNames.length >= MAX_INTERNED_SUBJECTS) {
+        this.subjectIds.clear();
+        this.subjectNames.length = 0;
+      }
     }
     return true;
   }

@@ -168,6 +168,7 @@ describe('EventQueue (SPEC §6)', () => {
     expect(new EventQueue(10).reserveChunks).toBe(1);
     expect(new EventQueue(10_000, false).reserveChunks).toBe(1); // JetStream: records without payloads
     expect(new EventQueue(10_000_000).reserveChunks).toBe(16);
+    expect(new EventQueue(10_000_000, true, Infinity, false).reserveChunks).toBe(1); // never offered to: nothing made ready
     const q = new EventQueue(10_000); // 10000 × 256 B: 3 chunks of 1 MiB
     expect(q.reserveChunks).toBe(3);
     expect(q.heldBytes).toBe(3 * 2 ** 20);

@@ -106,7 +106,10 @@ describe('MessageRing', () => {
       worker.once('error', reject);
     });
     let sum = 0;
+    // the writer blocks synchronously while the ring is full: a reader that never started (no dist/) must not hang the run
+    const deadline = performance.now() + 60_000;
     for (let i = 0; i < N; ) {
+      if (performance.now() > deadline) throw new Error('the reader thread never drained the ring (is dist/ built? npm run build)');
       const data = bytes(i % 300, i);
       if (w.tryWrite(RecordKind.live, `x.${i}`, data, i, 0)) {
         for (const b of data) sum += b;
