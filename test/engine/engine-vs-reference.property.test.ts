@@ -11,6 +11,7 @@ import { MarketEngine } from '../../src/engine/market-engine.js';
 import { computeFeatures } from '../../src/features/feature-engine.js';
 import type { ReferenceConfig, ReferenceEvent } from '../helpers/reference-model.js';
 import { ReferenceModel } from '../helpers/reference-model.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const BASE_TS = 1_760_000_000_000;
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'] as const;
@@ -353,17 +354,6 @@ function describeFailure(sc: Scenario, events: readonly ReferenceEvent[], d: Ste
 // ---------------------------------------------------------------------------
 // Deterministic long stream
 // ---------------------------------------------------------------------------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A long single-symbol stream with widely varying sizes and price regimes, to expose drift. */
 function longStream(n: number, seed: number): ReferenceEvent[] {

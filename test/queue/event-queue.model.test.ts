@@ -9,22 +9,13 @@ import { describe, expect, it } from 'vitest';
 import type { EventTypeLabel } from '../../src/domain/events.js';
 import type { Ackable } from '../../src/nats/jetstream-source.js';
 import { EventQueue } from '../../src/queue/event-queue.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const CHUNK = 1 << 20;
 const MAX_COPIED = 64 * 1024;
 const MAX_RECORD = 32 + MAX_COPIED; // largest record that is written into a chunk
 
-/** mulberry32: small, seedable, good enough for test generation. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 interface ModelMsg {
   readonly subject: string;
