@@ -5,8 +5,24 @@
 /* global gc */
 import { writeFileSync } from 'node:fs';
 
-/** Parses `--flag value`, `--flag=value` (for values that start with --) and `--flag` arguments into an object. */
 /**
+ * The two checkouts an A/B tool compares (the first two arguments that are not flags or numbers) and
+ * its flags; exits 2 with `usage` when there are not two.
+ * @param {string[]} argv
+ * @param {string} usage
+ * @returns {{ roots: [string, string], args: Record<string, string | boolean> }}
+ */
+export function abArgs(argv, usage) {
+  const roots = argv.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a)).slice(0, 2);
+  if (roots.length !== 2) {
+    process.stderr.write(`usage: ${usage}\n`);
+    process.exit(2);
+  }
+  return { roots: [roots[0], roots[1]], args: parseArgs(argv.filter((a) => !roots.includes(a))) };
+}
+
+/**
+ * Parses `--flag value`, `--flag=value` (for values that start with --) and `--flag` arguments into an object.
  * @param {readonly string[]} argv
  * @returns {Record<string, string | boolean>}
  */

@@ -17,16 +17,11 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { engineConfig, parseArgs } from '../lib/common.mjs';
+import { abArgs, engineConfig } from '../lib/common.mjs';
 import { SimulatedStream } from '../lib/stream.mjs';
 
 const argv = process.argv.slice(2);
-const roots = argv.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a)).slice(0, 2);
-if (roots.length !== 2) {
-  process.stderr.write('usage: node bench/tools/ab-engine.mjs A_ROOT B_ROOT [--what engine|decode] [--symbols 8] [--rate 20000] [--slices 300] [--slice 4000]\n');
-  process.exit(2);
-}
-const args = parseArgs(argv.filter((a) => !roots.includes(a)));
+const { roots, args } = abArgs(argv, 'node bench/tools/ab-engine.mjs A_ROOT B_ROOT [--what engine|decode] [--symbols 8] [--rate 20000] [--slices 300] [--slice 4000]');
 const what = args.what === 'decode' ? 'decode' : 'engine';
 const symbols = Number(args.symbols ?? 8);
 const rate = Number(args.rate ?? 20_000);

@@ -14,15 +14,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { median, parseArgs } from '../lib/common.mjs';
+import { abArgs, median } from '../lib/common.mjs';
 
 const argv = process.argv.slice(2);
-const roots = argv.filter((a) => !a.startsWith('--') && !/^\d+$/.test(a)).slice(0, 2);
-if (roots.length !== 2) {
-  process.stderr.write('usage: node bench/tools/ab-nats.mjs A_ROOT B_ROOT [--rounds 3] [--reps 3] [--events 300000]\n');
-  process.exit(2);
-}
-const args = parseArgs(argv.filter((a) => !roots.includes(a)));
+const { roots, args } = abArgs(argv, 'node bench/tools/ab-nats.mjs A_ROOT B_ROOT [--rounds 3] [--reps 3] [--events 300000]');
 const rounds = Number(args.rounds ?? 3);
 const reps = String(args.reps ?? 3);
 const events = String(args.events ?? 300_000);
