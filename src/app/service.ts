@@ -228,7 +228,8 @@ export class Service {
     if (cfg.cluster !== null) {
       await this.startCluster(nc); // its last step is a checkpoint
     } else if (cfg.jetstream.enabled) {
-      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending: maxAckPendingFor(cfg.queueMaxSize), signal });
+      const maxAckPending = maxAckPendingFor(cfg.queueMaxSize);
+      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending, signal });
       const maxAgeMs = await js.ensureStream();
       this.checkpoint();
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
@@ -237,7 +238,7 @@ export class Service {
       this.jetstream = js; // before the pull loop starts: stop() ends it even if the next step is abandoned
       await js.start(offer);
       this.checkpoint();
-      this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, max_ack_pending: maxAckPendingFor(cfg.queueMaxSize) }, 'consuming from JetStream');
+      this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, max_ack_pending: maxAckPending }, 'consuming from JetStream');
     } else {
       this.core = new CoreSource(nc, cfg.nats.subject);
       await this.core.start((subject, data) => offer(subject, data, null));

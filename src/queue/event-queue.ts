@@ -93,7 +93,7 @@ export class EventQueue {
   /** Chunks made ready at construction and kept for good (see the constructor). */
   readonly reserveChunks: number;
   private writeChunk: Chunk;
-  private readChunk: Chunk;
+  /** Where the next record to take starts, in the first of {@link chunks}. */
   private readOffset = 0;
   /** The rare parts of a record that are objects, in the order of the records that have them. */
   private readonly keptPayloads = new Fifo<Uint8Array>();
@@ -141,7 +141,7 @@ export class EventQueue {
       if (prepare) c.bytes.fill(0);
       this.spare.push(c);
     }
-    this.writeChunk = this.readChunk = this.spare.pop()!;
+    this.writeChunk = this.spare.pop()!;
     this.chunks.push(this.writeChunk);
   }
 
@@ -228,12 +228,12 @@ export class EventQueue {
   /** Takes the oldest message into {@link subject}, {@link data}, …; false when empty. */
   poll(): boolean {
     if (this.queued === this.taken) return false;
-    let c = this.readChunk;
+    let c = this.chunks.peek()!;
     if (this.readOffset >= c.end) {
       // this chunk is read to its end and a later one holds the rest: it is free
       this.chunks.shift();
       this.recycle(c);
-      c = this.readChunk = this.chunks.peek()!;
+      c = this.chunks.peek()!;
       this.readOffset = 0;
     }
     const off = this.readOffset;
