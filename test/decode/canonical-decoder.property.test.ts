@@ -197,6 +197,39 @@ describe('canonical fast path = general path', () => {
     expect(inLayout).toBeGreaterThan(2_000);
   });
 
+  it('reads the publisher layout with one byte changed, dropped or added exactly as the general path does', () => {
+    // the layout reader matches every key and every byte of punctuation where it
+    // must be; a payload one byte off that layout is either read the same as the
+    // general path reads it or left to the general path, at every position
+    const exact = laidOut.filter((text) => decodeLayout(enc(text)) !== undefined);
+    const byte = fc.oneof(fc.constantFrom(...Array.from('{}[]:,"\\ 0123456789.-eE+tqbhrsaxyz', (c) => c.charCodeAt(0))), fc.integer({ min: 0, max: 255 }));
+    const edit = fc.tuple(fc.constantFrom('change', 'drop', 'add'), fc.nat(), byte);
+    let changed = 0;
+    fc.assert(
+      fc.property(exact, edit, (text, [how, at, value]) => {
+        const src = enc(text);
+        const i = at % (src.length + (how === 'add' ? 1 : 0));
+        let bytes: Uint8Array;
+        if (how === 'change') {
+          if (src[i] === value) return;
+          bytes = src.slice();
+          bytes[i] = value;
+        } else if (how === 'drop') {
+          bytes = new Uint8Array([...src.subarray(0, i), ...src.subarray(i + 1)]);
+        } else {
+          bytes = new Uint8Array([...src.subarray(0, i), value, ...src.subarray(i)]);
+        }
+        changed++;
+        const slow = general('md.events.trade.BTCUSDT', bytes);
+        const fast = decodeLayout(bytes);
+        if (fast !== undefined) expect(fast).toStrictEqual(slow);
+        expect(decode('md.events.trade.BTCUSDT', bytes)).toStrictEqual(slow);
+      }),
+      { numRuns: 8_000, seed: 11 },
+    );
+    expect(changed).toBeGreaterThan(7_000);
+  });
+
   it('handles every canonical trade, quote, book and heartbeat from JSON.stringify, in the layout reader', () => {
     fc.assert(
       fc.property(canonicalTrade, (t) => {

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BookEvent, MarketEvent, QuoteEvent, Rejection, TradeEvent } from '../../src/domain/events.js';
 import { isRejection } from '../../src/domain/events.js';
@@ -218,5 +220,37 @@ describe('decode: value bound (SPEC §2)', () => {
     expect(rejected('', { ...b, bids: [{ price: 1e-16, size: 1 }] }).reason).toBe('invalid');
     // book sizes may be anything >= 0
     expect(ok('', { ...b, bids: [[67800, 1e-320]] })).toMatchObject({ type: 'book_l2' });
+  });
+});
+
+describe('decode: where code generation is disallowed', () => {
+  it('reads and refuses the same payloads under --disallow-code-generation-from-strings (built dist/)', () => {
+    // the layout reader compiles its key matchers with new Function; a process
+    // hardened against code generation gets the same matchers as loops
+    const payloads = [
+      JSON.stringify(TRADE),
+      JSON.stringify({ type: 'quote', provider: 'binance', symbol: 'BTCUSDT', bid: 1, ask: 2, bid_size: 3, ask_size: 4, ts_exchange: 5, ts_recv: 6 }),
+      JSON.stringify({ type: 'heartbeat', provider: 'bybit', ts_exchange: 5, ts_recv: 6 }),
+      JSON.stringify(TRADE).replace(',"size"', ';"size"'),
+      JSON.stringify(TRADE).replace('"ts_recv"', '"ts_recx"'),
+      JSON.stringify(TRADE).replace('"side":"buy"', '"side":"bux"'),
+    ];
+    const decodeJs = new URL('../../dist/decode/decode.js', import.meta.url).href;
+    const script = `
+      let generated = true;
+      try { new Function('return 1'); } catch { generated = false; }
+      const { decode } = await import(${JSON.stringify(decodeJs)});
+      const payloads = JSON.parse(process.argv[1]);
+      console.log(JSON.stringify({ generated, out: payloads.map((p) => decode('md.events.trade.BTCUSDT', Buffer.from(p))) }));`;
+    const child = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--input-type=module', '-e', script, JSON.stringify(payloads)], {
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    });
+    expect(child.stderr).toBe('');
+    const { generated, out } = JSON.parse(child.stdout) as { generated: boolean; out: unknown[] };
+    expect(generated).toBe(false);
+    const here = payloads.map((p) => decode('md.events.trade.BTCUSDT', Buffer.from(p)));
+    expect(out).toEqual(JSON.parse(JSON.stringify(here)));
+    expect(here.map((r) => isRejection(r))).toEqual([false, false, false, true, false, false]); // an unknown key and side are tolerated (the general path)
   });
 });
