@@ -39,11 +39,12 @@ export function readJsonNumber(b: Uint8Array, p: number, end: number): number {
     p++;
     intDigits = 1;
   } else if (c >= 0x31 && c <= 0x39) {
-    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-      mantissa = mantissa * 10 + (c - 0x30);
-      intDigits++;
+    let d: number;
+    while (p < end && (d = b[p]! - 0x30) >>> 0 <= 9) {
+      mantissa = mantissa * 10 + d;
       p++;
     }
+    intDigits = p - start - (neg ? 1 : 0);
   } else {
     return NaN;
   }
@@ -53,8 +54,9 @@ export function readJsonNumber(b: Uint8Array, p: number, end: number): number {
     isInteger = false;
     p++;
     const fracStart = p;
-    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-      mantissa = mantissa * 10 + (c - 0x30);
+    let d: number;
+    while (p < end && (d = b[p]! - 0x30) >>> 0 <= 9) {
+      mantissa = mantissa * 10 + d;
       p++;
     }
     fracDigits = p - fracStart;
