@@ -197,7 +197,7 @@ export class MarketEngine {
 
   /**
    * Forgets the symbols with no accepted event since `beforeWallMs` (SPEC §3,
-   * `SYMBOL_IDLE_EVICT_S`): state, windows and cooldowns go, the slot is freed,
+   * `SYMBOL_IDLE_EVICT_S`): state, windows and cooldowns (kept in the state) go, the slot is freed,
    * and the symbol starts cold if it comes back. Returns the forgotten symbols.
    */
   evictIdle(beforeWallMs: number): string[] {
@@ -205,7 +205,6 @@ export class MarketEngine {
     for (const [symbol, s] of this.symbols) {
       if (s.lastAcceptedWallMs < beforeWallMs) {
         this.symbols.delete(symbol);
-        this.rules.cooldowns.forget(symbol);
         this.rememberFloor(symbol, FROM_FIRST_EVENT);
         evicted.push(symbol);
       }
@@ -219,7 +218,6 @@ export class MarketEngine {
    */
   forget(symbol: string): boolean {
     if (!this.symbols.delete(symbol)) return false;
-    this.rules.cooldowns.forget(symbol);
     this.floors.delete(symbol);
     return true;
   }

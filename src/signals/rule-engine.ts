@@ -2,7 +2,6 @@ import type { Signal, SignalDirection, SignalThresholds } from '../domain/featur
 import { RECORD_VERSION } from '../domain/features.js';
 import { return10s, spreadBps } from '../features/feature-engine.js';
 import type { SymbolState } from '../state/symbol-state.js';
-import { CooldownBook } from './cooldown-book.js';
 
 /** Signal rule settings (SPEC §4). */
 export interface RuleConfig {
@@ -15,12 +14,12 @@ export interface RuleConfig {
 
 /**
  * Evaluates the long/short rules on a symbol's features at its clock and
- * applies the per-symbol, per-direction cooldown kept in its own
- * {@link CooldownBook}. Returns the emitted signal, or null.
+ * applies the per-symbol, per-direction cooldown, in event time, kept on the
+ * symbol's state (`lastLongSignalTs`, `lastShortSignalTs`). Returns the
+ * emitted signal, or null.
  */
 export class RuleEngine {
   private readonly thresholds: SignalThresholds;
-  readonly cooldowns = new CooldownBook();
 
   constructor(private readonly cfg: RuleConfig) {
     this.thresholds = Object.freeze({ return: cfg.returnThreshold, volume: cfg.volumeThreshold, spread_bps: cfg.spreadMaxBps });
@@ -38,7 +37,13 @@ export class RuleEngine {
     else if (ret < -this.cfg.returnThreshold) direction = 'short';
     else return null;
     const t = s.clock;
-    if (!this.cooldowns.tryEmit(s.symbol, direction, t, this.cfg.cooldownMs)) return null;
+    if (direction === 'long') {
+      if (t - s.lastLongSignalTs < this.cfg.cooldownMs) return null;
+      s.lastLongSignalTs = t;
+    } else {
+      if (t - s.lastShortSignalTs < this.cfg.cooldownMs) return null;
+      s.lastShortSignalTs = t;
+    }
     return {
       v: RECORD_VERSION,
       symbol: s.symbol,

@@ -51,6 +51,13 @@ export class SymbolState {
    * `symbol_limit` refusal of it, or when it comes back after eviction.
    */
   coverageFloor = Number.NEGATIVE_INFINITY;
+  /**
+   * Symbol clock of the last long and short signal, for the cooldown of SPEC §4
+   * (`RuleEngine`): kept here so they go with the symbol's state when it is
+   * evicted or forgotten, and cost no lookup.
+   */
+  lastLongSignalTs = Number.NEGATIVE_INFINITY;
+  lastShortSignalTs = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly symbol: string,

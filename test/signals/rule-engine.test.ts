@@ -60,4 +60,19 @@ describe('RuleEngine', () => {
       null, null, 'BTCUSDT:long:10000', null, 'BTCUSDT:short:14000', null, null, 'ETHUSDT:long:25000', null, 'BTCUSDT:long:15000',
     ]);
   });
+
+  it('starts the cooldown over when the symbol is forgotten with its state (SPEC §3 eviction, cluster hand-over)', () => {
+    for (const drop of ['forget', 'evict'] as const) {
+      const e = new MarketEngine(engineConfig({ rules: { cooldownMs: 60_000 } }), 'offline');
+      const first = run(e, [quote(0, 99.99, 100.01), trade(0, 100, 2), trade(10_000, 101, 2)]);
+      expect(first[2]?.direction).toBe('long');
+      // within the cooldown, the same state suppresses a second long
+      expect(run(e, [trade(10_001, 101.5, 2)])[0]).toBeNull();
+      if (drop === 'forget') expect(e.forget('BTCUSDT')).toBe(true);
+      else expect(e.evictIdle(Number.POSITIVE_INFINITY)).toEqual(['BTCUSDT']);
+      // the symbol comes back cold: its cooldown went with its state
+      const again = run(e, [quote(20_000, 99.99, 100.01), trade(20_000, 100, 2), trade(30_000, 101, 2)]);
+      expect(again[2]).toMatchObject({ direction: 'long', ts: 30_000 });
+    }
+  });
 });
