@@ -1,6 +1,13 @@
 /** Strings from bytes known to be ASCII (the scanners admit nothing else), shared by the decoders. */
 
-/** A string from ASCII bytes; up to 8 characters in one call, without intermediate strings. */
+/**
+ * A string from ASCII bytes. Up to 16 characters (every provider, symbol, side
+ * and exchange trade id seen) in one `String.fromCharCode` call with the bytes
+ * as arguments: one flat string and no intermediate ones. Measured beside the
+ * alternatives for an 11-digit trade id (DECISIONS 76): ~55 ns, where printing
+ * the id's value back (`'' + n`, a heap number past 2^31) took ~250 ns and a
+ * latin1 `Buffer` slice ~320 ns.
+ */
 export function asciiString(b: Uint8Array, start: number, end: number): string {
   const f = String.fromCharCode;
   const s = start;
@@ -23,6 +30,22 @@ export function asciiString(b: Uint8Array, start: number, end: number): string {
       return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!);
     case 8:
       return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!);
+    case 9:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!);
+    case 10:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!);
+    case 11:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!);
+    case 12:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!);
+    case 13:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!);
+    case 14:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!);
+    case 15:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!);
+    case 16:
+      return f(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!, b[s + 8]!, b[s + 9]!, b[s + 10]!, b[s + 11]!, b[s + 12]!, b[s + 13]!, b[s + 14]!, b[s + 15]!);
     default:
       return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
   }
@@ -62,22 +85,4 @@ export class AsciiMemo<V> {
     this.values[slot] = v;
     return v;
   }
-}
-
-/**
- * A trade id string: decimal digits without a leading zero (the common case)
- * print back from their value, exactly, in one allocation.
- */
-export function tradeIdString(b: Uint8Array, start: number, end: number): string {
-  const len = end - start;
-  if (len > 8 && len <= 15 && b[start] !== 0x30) {
-    let n = 0;
-    for (let i = start; i < end; i++) {
-      const d = b[i]! - 0x30;
-      if (d < 0 || d > 9) return asciiString(b, start, end);
-      n = n * 10 + d;
-    }
-    return '' + n;
-  }
-  return asciiString(b, start, end);
 }

@@ -1,7 +1,7 @@
 import type { BookLevel, EventType, MarketEvent, TradeSide } from '../domain/events.js';
 import { inValueRange } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
-import { asciiString, tradeIdString } from './ascii.js';
+import { asciiString } from './ascii.js';
 import { readSide, timestampValue } from './fields.js';
 import { decodeLayout } from './canonical-layout.js';
 import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, isWs, levelsAt, numberAt, providers, scanned, skipWs, symbols } from './canonical-values.js';
@@ -238,7 +238,7 @@ function tradeIdOf(b: Uint8Array): string | null | undefined {
   if (k === V_STRING) {
     const start = strStart[F_TRADE_ID]!;
     const end = strEnd[F_TRADE_ID]!;
-    return end > start ? tradeIdString(b, start, end) : null;
+    return end > start ? asciiString(b, start, end) : null;
   }
   if (k === V_NUMBER) {
     const n = num[F_TRADE_ID]!;

@@ -1,7 +1,7 @@
 import type { EventType, MarketEvent, TradeSide } from '../domain/events.js';
 import { inValueRange } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
-import { tradeIdString } from './ascii.js';
+import { asciiString } from './ascii.js';
 import { timestampValue } from './fields.js';
 import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, providers, scanned, symbols } from './canonical-values.js';
 
@@ -167,7 +167,7 @@ export function decodeLayout(b: Uint8Array): MarketEvent | undefined {
       const idStart = L_TRADE_ID(b, sideEnd);
       const idEnd = stringEnd(b, idStart);
       if (idEnd <= idStart || !timestampsAt(b, idEnd + 1)) return undefined;
-      const tradeId = tradeIdString(b, idStart, idEnd);
+      const tradeId = asciiString(b, idStart, idEnd);
       return { type, provider, symbol, price, size, side, tradeId, tsExchange: tsExchangeValue, tsRecv: tsRecvValue, envelopeRecvAt: null };
     }
     case 'quote': {
