@@ -17,7 +17,7 @@ import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, pro
  *
  * `L_*` are the keys with the punctuation around them, `W_*` the type words
  * with their closing quote. A position of -1 means "not there": the literals and
- * `stringEnd` pass it on, so a chain of reads checks once at its end.
+ * the string scanners pass it on, so a chain of reads checks once at its end.
  */
 
 /** One past `text` when its bytes are at `p` (not -1), else -1. */
@@ -83,6 +83,18 @@ function stringEnd(b: Uint8Array, p: number): number {
     }
     if (d === 0x5c || d < 0x20 || d > 0x7e) return -1;
     h = Math.imul(h ^ d, FNV_PRIME);
+  }
+  return -1;
+}
+
+/** {@link stringEnd} without the hash, for a string that is not memoised (the trade id). */
+function plainStringEnd(b: Uint8Array, p: number): number {
+  if (p < 0) return -1;
+  const end = b.length;
+  for (; p < end; p++) {
+    const d = b[p]!;
+    if (d === 0x22) return p;
+    if (d === 0x5c || d < 0x20 || d > 0x7e) return -1;
   }
   return -1;
 }
@@ -165,7 +177,7 @@ export function decodeLayout(b: Uint8Array): MarketEvent | undefined {
         sideEnd = W_SELL(b, sideStart);
       }
       const idStart = L_TRADE_ID(b, sideEnd);
-      const idEnd = stringEnd(b, idStart);
+      const idEnd = plainStringEnd(b, idStart);
       if (idEnd <= idStart || !timestampsAt(b, idEnd + 1)) return undefined;
       const tradeId = asciiString(b, idStart, idEnd);
       return { type, provider, symbol, price, size, side, tradeId, tsExchange: tsExchangeValue, tsRecv: tsRecvValue, envelopeRecvAt: null };
