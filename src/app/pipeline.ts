@@ -148,13 +148,17 @@ export class Pipeline {
     const clock = this.clock;
     clock.stamp();
     const subjectType = subjectEventType(subject);
-    const admission = this.queue.offer(subject, data, subjectType, clock.recvMs, clock.t0, ack);
+    // nothing waits and the budget has room: processed now, in this callback, and so not copied into the queue
+    const inline = this.queue.size === 0 && !this.scheduled && this.inlineAllowed();
+    const admission = inline
+      ? this.queue.offerInPlace(subject, data, subjectType, clock.recvMs, clock.t0, ack)
+      : this.queue.offer(subject, data, subjectType, clock.recvMs, clock.t0, ack);
     if (this.admissions.report(admission, subjectType, clock.recvMs)) {
       // an overflow drop: events may be lost from here on, so coverage (SPEC §11) moves past it
       if (admission === 'overflow') this.engine.coverageLostUntil(clock.recvMs);
       return;
     }
-    if (this.queue.size === 1 && !this.scheduled && this.inlineAllowed()) this.processInline();
+    if (inline) this.processInline();
     else this.schedule();
   }
 

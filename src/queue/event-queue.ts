@@ -103,6 +103,9 @@ export class EventQueue {
   private readonly subjectNames: string[] = [];
   private queued = 0;
   private taken = 0;
+  /** The one queued message was offered in place: it is in the fields, not in a record. */
+  private inPlace = false;
+  private inPlaceType: EventTypeLabel = 'unknown';
 
   /** Bound on the queued payload bytes; infinite when the queue never drops. */
   readonly maxBytes: number;
@@ -179,6 +182,7 @@ export class EventQueue {
    * kept as it is, so the caller must not reuse those bytes (nats.js never does).
    */
   offer(subject: string, data: Uint8Array, subjectType: EventTypeLabel, recvMs: number, t0: number, ack: Ackable | null): Admission {
+    if (this.inPlace) this.storeInPlace();
     const n = data.length;
     const admission = admit(subjectType, n, this.queued - this.taken, this.queuedBytes, this.capacity, this.maxBytes, this.dropNonTradesWhenFull);
     if (admission === 'dropped' || admission === 'overflow') return admission;
@@ -225,9 +229,38 @@ export class EventQueue {
     return admission;
   }
 
+  /**
+   * {@link offer} for an empty queue whose caller takes the message at once
+   * (inline processing): admitted exactly as `offer` would admit it, but not
+   * stored — the next {@link poll} hands back these very arguments, the
+   * caller's bytes included, so it must come before the caller's bytes change
+   * and before any other offer.
+   */
+  offerInPlace(subject: string, data: Uint8Array, subjectType: EventTypeLabel, recvMs: number, t0: number, ack: Ackable | null): Admission {
+    const n = data.length;
+    const admission = admit(subjectType, n, 0, 0, this.capacity, this.maxBytes, this.dropNonTradesWhenFull);
+    if (admission === 'dropped' || admission === 'overflow') return admission;
+    this.subject = subject;
+    this.data = data;
+    this.recvMs = recvMs;
+    this.t0 = t0;
+    this.ack = ack;
+    this.inPlaceType = subjectType;
+    this.inPlace = true;
+    this.queued++;
+    if (n > this.peakBytes) this.peakBytes = n;
+    return admission;
+  }
+
   /** Takes the oldest message into {@link subject}, {@link data}, …; false when empty. */
   poll(): boolean {
     if (this.queued === this.taken) return false;
+    if (this.inPlace) {
+      // offered in place into an empty queue: the fields already hold it
+      this.inPlace = false;
+      this.taken++;
+      return true;
+    }
     let c = this.chunks.peek()!;
     if (this.readOffset >= c.end) {
       // this chunk is read to its end and a later one holds the rest: it is free
@@ -259,6 +292,17 @@ export class EventQueue {
       }
     }
     return true;
+  }
+
+  /**
+   * An offer came before the message offered in place was taken (its caller
+   * did not take it at once, against the contract): it becomes a record like
+   * any other, ahead of the new one, so nothing is lost or reordered.
+   */
+  private storeInPlace(): void {
+    this.inPlace = false;
+    this.queued--;
+    this.offer(this.subject, this.data, this.inPlaceType, this.recvMs, this.t0, this.ack);
   }
 
   /** Seals the write chunk and starts writing into a spare one (or a new one). */

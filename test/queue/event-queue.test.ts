@@ -28,6 +28,46 @@ function payload(id: number, n: number): Uint8Array {
   return b;
 }
 
+describe('EventQueue.offerInPlace (inline processing)', () => {
+  it('admits as offer does on an empty queue and hands back the very bytes, uncopied, at the next poll', () => {
+    const q = new EventQueue(10, true, 1000);
+    const data = payload(1, 180);
+    const ack: Ackable = { ack: () => undefined, nak: () => undefined };
+    expect(q.offerInPlace('md.events.trade.BTCUSDT', data, 'trade', 5, 6, ack)).toBe('queued');
+    expect([q.size, q.queuedTotal, q.takenTotal, q.bytes]).toEqual([1, 1, 0, 0]);
+    expect(q.poll()).toBe(true);
+    expect(q.data).toBe(data);
+    expect([q.subject, q.recvMs, q.t0, q.ack]).toEqual(['md.events.trade.BTCUSDT', 5, 6, ack]);
+    expect([q.size, q.queuedTotal, q.takenTotal]).toEqual([0, 1, 1]);
+    expect(q.poll()).toBe(false);
+    expect(q.peakBytes).toBe(180);
+    // the byte bound refuses in place what it refuses in the queue
+    expect(q.offerInPlace('md.events.trade.BTCUSDT', new Uint8Array(1001), 'trade', 0, 0, null)).toBe('overflow');
+    expect(q.offer('md.events.trade.BTCUSDT', new Uint8Array(1001), 'trade', 0, 0, null)).toBe('overflow');
+    expect([q.size, q.queuedTotal]).toEqual([0, 1]);
+    // records offered afterwards come from the store as before
+    expect(offer(q, 'quote', 20, 7)).toBe('queued');
+    expect(drainSubjects(q)).toEqual(['md.events.quote.S7']);
+  });
+
+  it('keeps order when an offer comes before the message offered in place was taken: it is stored first', () => {
+    const q = new EventQueue(10);
+    const first = payload(2, 50);
+    q.offerInPlace('md.events.trade.A', first, 'trade', 1, 1, null);
+    q.offer('md.events.trade.B', payload(3, 60), 'trade', 2, 2, null);
+    expect(q.size).toBe(2);
+    const expected = first.slice();
+    first.fill(0); // stored as a copy once the second offer came
+    expect(q.poll()).toBe(true);
+    expect([q.subject, q.recvMs]).toEqual(['md.events.trade.A', 1]);
+    expect(q.data).toEqual(expected);
+    expect(q.poll()).toBe(true);
+    expect(q.subject).toBe('md.events.trade.B');
+    expect(q.data).toEqual(payload(3, 60));
+    expect(q.poll()).toBe(false);
+  });
+});
+
 describe('EventQueue (SPEC §6)', () => {
   it('is FIFO and grows its ring while keeping the order', () => {
     const q = new EventQueue(5000);
