@@ -90,6 +90,18 @@ describe('decode: tolerated variants', () => {
     expect((ok('', `{"type":"trade","symbol":"X","price":1,"size":1,"ts":1,"tid":123456789012345678901}`) as TradeEvent).tradeId).toBe('123456789012345678901');
   });
 
+  it('reads a numeric trade id of the canonical shape as its digits, and any other number as String(n)', () => {
+    // the field-by-field reader takes canonical keys in another order; numeric ids past 2^31 are common
+    const id = (raw: string) => (ok('', `{"trade_id":${raw},"type":"trade","provider":"binance","symbol":"BTCUSDT","price":1,"size":1,"side":"buy","ts_exchange":1760000000000,"ts_recv":1760000000001}`) as TradeEvent).tradeId;
+    expect(id('5123456789012')).toBe('5123456789012');
+    expect(id('0')).toBe('0');
+    expect(id('-17')).toBe('-17');
+    expect(id('-0')).toBe('0');
+    expect(id('12.50')).toBe('12.5');
+    expect(id('1e3')).toBe('1000');
+    expect(id('123456789012345')).toBe('123456789012345');
+  });
+
   it('keeps exact ids on the JSON.parse path too (escapes force the fallback)', () => {
     const e = ok('', '{"type":"trade","symbol":"X\\u0059","price":1,"size":1,"ts":1760000000,"trade_id":18446744073709551617}') as TradeEvent;
     expect([e.symbol, e.tradeId]).toEqual(['XY', '18446744073709551617']);
