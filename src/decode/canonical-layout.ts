@@ -3,7 +3,7 @@ import { inValueRange } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
 import { asciiString } from './ascii.js';
 import { timestampValue } from './fields.js';
-import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, providers, scanned, symbols } from './canonical-values.js';
+import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, providers, scanned, symbols, timestampNumberAt } from './canonical-values.js';
 
 /**
  * The publisher's own layout, the first reader `decodeCanonical` tries: the
@@ -113,9 +113,11 @@ let tsRecvValue: number | null = null;
  * exactly that. Sets {@link tsExchangeValue} and {@link tsRecvValue}.
  */
 function timestampsAt(b: Uint8Array, p: number): boolean {
-  const ex = numberFrom(b, L_TS_EXCHANGE(b, p));
+  p = L_TS_EXCHANGE(b, p);
+  const ex = p < 0 ? NaN : timestampNumberAt(b, p, b.length);
   if (Number.isNaN(ex)) return false;
-  const recv = numberFrom(b, L_TS_RECV(b, scanned.end));
+  p = L_TS_RECV(b, scanned.end);
+  const recv = p < 0 ? NaN : timestampNumberAt(b, p, b.length);
   if (Number.isNaN(recv) || scanned.end !== b.length - 1 || b[scanned.end] !== 0x7d) return false;
   tsExchangeValue = timestampValue(ex);
   tsRecvValue = timestampValue(recv);

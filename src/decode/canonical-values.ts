@@ -49,6 +49,19 @@ export function numberAt(b: Uint8Array, p: number, end: number): number {
   return v;
 }
 
+/**
+ * {@link numberAt} for a timestamp: an integer literal of more than 15 digits
+ * (nanoseconds since the epoch) is read too, as `Number(literal)` — the value
+ * the general path's ExactInteger gives `timestampValue`, so the result is the
+ * same; only a trade id needs the literal's exact digits.
+ */
+export function timestampNumberAt(b: Uint8Array, p: number, end: number): number {
+  const v = readJsonNumber(b, p, end);
+  if (Number.isNaN(v)) return NaN;
+  scanned.end = numberScan.end;
+  return v;
+}
+
 /** `[[price, size], …]` at `p` with exactly two numbers per level; null when not that shape. Sets `scanned.end`. */
 export function levelsAt(b: Uint8Array, p: number, end: number): BookLevel[] | null {
   p = skipWs(b, p + 1, end);

@@ -230,6 +230,22 @@ describe('canonical fast path = general path', () => {
     expect(changed).toBeGreaterThan(7_000);
   });
 
+  it('reads nanosecond timestamps (integers past 15 digits) in both fast readers, as the general path does', () => {
+    const ns = `{"type":"trade","provider":"binance","symbol":"BTCUSDT","price":1.5,"size":2,"side":"buy","trade_id":"5123456789","ts_exchange":1760000000123456789,"ts_recv":1760000000150999999}`;
+    const reordered = `{"ts_recv":1760000000150999999,"type":"trade","provider":"binance","symbol":"BTCUSDT","price":1.5,"size":2,"side":"buy","trade_id":"5123456789","ts_exchange":1760000000123456789}`;
+    for (const text of [ns, reordered]) {
+      const bytes = enc(text);
+      const fast = decodeCanonical(bytes);
+      expect(fast).toMatchObject({ tsExchange: Number('1760000000123456789') / 1e6, tsRecv: Number('1760000000150999999') / 1e6 });
+      expect(fast).toStrictEqual(general('', bytes));
+    }
+    expect(decodeLayout(enc(ns))).toStrictEqual(general('', enc(ns)));
+    // a trade id past 15 digits keeps its exact digits: still the general path's to read
+    const longId = enc(ns.replace('"5123456789"', '12345678901234567890'));
+    expect(decodeCanonical(longId)).toBeUndefined();
+    expect((general('', longId) as { tradeId: string }).tradeId).toBe('12345678901234567890');
+  });
+
   it('handles every canonical trade, quote, book and heartbeat from JSON.stringify, in the layout reader', () => {
     fc.assert(
       fc.property(canonicalTrade, (t) => {
