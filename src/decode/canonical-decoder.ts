@@ -4,7 +4,7 @@ import { assertNever } from '../domain/assert-never.js';
 import { asciiString } from './ascii.js';
 import { readSide, timestampValue } from './fields.js';
 import { decodeLayout } from './canonical-layout.js';
-import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, isWs, levelsAt, numberAt, providers, scanned, skipWs, symbols, timestampNumberAt } from './canonical-values.js';
+import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, isWs, levelsAt, numberAt, numericStringAt, providers, scanned, skipWs, symbols, timestampNumberAt } from './canonical-values.js';
 
 /**
  * The fast path of `decode` for flat canonical payloads: a JSON object with
@@ -189,9 +189,12 @@ function has(field: number): boolean {
   return (seen & (1 << field)) !== 0;
 }
 
-/** A number field present as a number; NaN otherwise. */
-function numberOf(field: number): number {
-  return has(field) && kind[field] === V_NUMBER ? num[field]! : NaN;
+/** A number field present as a number, or as a string spelling a JSON number (`"43000.5"`, as some exchanges send); NaN otherwise. */
+function numberOf(b: Uint8Array, field: number): number {
+  if (!has(field)) return NaN;
+  const k = kind[field];
+  if (k === V_NUMBER) return num[field]!;
+  return k === V_STRING ? numericStringAt(b, strStart[field]!, strEnd[field]!) : NaN;
 }
 
 function stringIs(b: Uint8Array, field: number, word: string): boolean {
@@ -219,10 +222,11 @@ function canonicalType(b: Uint8Array): EventType | null {
 }
 
 /** Null when absent, else `timestampValue` of the number; NaN marks a value the general path must read. */
-function timestamp(field: number): number | null {
+function timestamp(b: Uint8Array, field: number): number | null {
   if (!has(field)) return null;
-  if (kind[field] !== V_NUMBER) return NaN;
-  return timestampValue(num[field]!);
+  const n = numberOf(b, field);
+  if (Number.isNaN(n)) return NaN; // an ISO-8601 string, or anything else: the general path's
+  return timestampValue(n);
 }
 
 function sideOf(b: Uint8Array): TradeSide | null | undefined {
@@ -259,10 +263,11 @@ function tradeIdOf(b: Uint8Array): string | null | undefined {
   return undefined;
 }
 
-/** `optionalSize` of the general path, for a field known to be absent or a number. */
-function optionalSize(field: number): number | null {
+/** `optionalSize` of the general path for a field absent, a number or a numeric string; undefined for anything else (the general path's). */
+function optionalSize(b: Uint8Array, field: number): number | null | undefined {
   if (!has(field)) return null;
-  const n = num[field]!;
+  const n = numberOf(b, field);
+  if (Number.isNaN(n)) return undefined;
   return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
@@ -290,8 +295,8 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
   if (type === null) return undefined;
   const provider = providerOf(b);
   if (provider === undefined) return undefined;
-  const tsExchange = timestamp(F_TS_EXCHANGE);
-  const tsRecv = timestamp(F_TS_RECV);
+  const tsExchange = timestamp(b, F_TS_EXCHANGE);
+  const tsRecv = timestamp(b, F_TS_RECV);
   if (Number.isNaN(tsExchange) || Number.isNaN(tsRecv)) return undefined;
   if (type === 'heartbeat') return { type, provider, symbol: null, tsExchange, tsRecv, envelopeRecvAt: null };
 
@@ -302,8 +307,8 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
 
   switch (type) {
     case 'trade': {
-      const price = numberOf(F_PRICE);
-      const size = numberOf(F_SIZE);
+      const price = numberOf(b, F_PRICE);
+      const size = numberOf(b, F_SIZE);
       if (!(inValueRange(price) && inValueRange(size))) return undefined;
       const side = sideOf(b);
       const tradeId = tradeIdOf(b);
@@ -311,12 +316,12 @@ export function decodeCanonical(b: Uint8Array): MarketEvent | undefined {
       return { type, provider, symbol, price, size, side, tradeId, tsExchange, tsRecv, envelopeRecvAt: null };
     }
     case 'quote': {
-      const bid = numberOf(F_BID);
-      const ask = numberOf(F_ASK);
+      const bid = numberOf(b, F_BID);
+      const ask = numberOf(b, F_ASK);
       if (!(inValueRange(bid) && inValueRange(ask) && bid <= ask)) return undefined;
-      if ((has(F_BID_SIZE) && kind[F_BID_SIZE] !== V_NUMBER) || (has(F_ASK_SIZE) && kind[F_ASK_SIZE] !== V_NUMBER)) return undefined;
-      const bidSize = optionalSize(F_BID_SIZE);
-      const askSize = optionalSize(F_ASK_SIZE);
+      const bidSize = optionalSize(b, F_BID_SIZE);
+      const askSize = optionalSize(b, F_ASK_SIZE);
+      if (bidSize === undefined || askSize === undefined) return undefined;
       return { type, provider, symbol, bid, ask, bidSize, askSize, tsExchange, tsRecv, envelopeRecvAt: null };
     }
     case 'book_l2':

@@ -62,6 +62,29 @@ export function timestampNumberAt(b: Uint8Array, p: number, end: number): number
   return v;
 }
 
+/**
+ * The number a string value `b[start, end)` spells when it is exactly a JSON
+ * number literal — what the general path's `readNumber` gives such a string
+ * (`Number(s)`, correctly rounded like the literal); NaN for any other string
+ * (the general path decides: `" 1"`, `".5"`, `"1."`, `"+1"`, …).
+ */
+export function numericStringAt(b: Uint8Array, start: number, end: number): number {
+  if (start >= end) return NaN;
+  const v = readJsonNumber(b, start, end);
+  return numberScan.end === end ? v : NaN;
+}
+
+/** A book level's price or size at `p`: a number, or a string spelling one (exchanges send both); sets `scanned.end`. */
+function levelValueAt(b: Uint8Array, p: number, end: number): number {
+  if (b[p] !== 0x22) return numberAt(b, p, end);
+  let q = p + 1;
+  while (q < end && b[q] !== 0x22) q++;
+  if (q >= end) return NaN;
+  const v = numericStringAt(b, p + 1, q);
+  scanned.end = q + 1;
+  return v;
+}
+
 /** `[[price, size], …]` at `p` with exactly two numbers per level; null when not that shape. Sets `scanned.end`. */
 export function levelsAt(b: Uint8Array, p: number, end: number): BookLevel[] | null {
   p = skipWs(b, p + 1, end);
@@ -74,13 +97,13 @@ export function levelsAt(b: Uint8Array, p: number, end: number): BookLevel[] | n
     if (p >= end || b[p] !== 0x5b) return null;
     p = skipWs(b, p + 1, end);
     if (p >= end) return null;
-    const price = numberAt(b, p, end);
+    const price = levelValueAt(b, p, end);
     if (Number.isNaN(price)) return null;
     p = skipWs(b, scanned.end, end);
     if (p >= end || b[p] !== 0x2c) return null;
     p = skipWs(b, p + 1, end);
     if (p >= end) return null;
-    const size = numberAt(b, p, end);
+    const size = levelValueAt(b, p, end);
     if (Number.isNaN(size)) return null;
     p = skipWs(b, scanned.end, end);
     if (p >= end || b[p] !== 0x5d) return null;

@@ -36,13 +36,17 @@ const str = fc.oneof(
   fc.string({ maxLength: 12 }),
 );
 const strText = str.map((s) => JSON.stringify(s));
+/** A number spelled as a string, as some exchanges send prices and sizes: `"43000.5"`, `" 1"`, `"1e999"`, … */
+const numStrText = fc.oneof(numText.map((t) => JSON.stringify(t)), numText.map((t) => JSON.stringify(` ${t}`)));
 const levelText = fc.oneof(
   fc.tuple(numText, numText).map(([p, q]) => `[${p},${q}]`),
   fc.tuple(numText, numText, numText).map(([p, q, r]) => `[${p},${q},${r}]`),
-  fc.constantFrom('[1]', '{"price":1,"size":2}', '["1.5","2"]', '[]'),
+  fc.tuple(numStrText, numStrText).map(([p, q]) => `[${p},${q}]`),
+  fc.tuple(numText, numStrText).map(([p, q]) => `[${p},${q}]`),
+  fc.constantFrom('[1]', '{"price":1,"size":2}', '["1.5","2"]', '[]', '["1.5\\u0030","2"]', '["1.5"2]'),
 );
 const levelsText = fc.array(levelText, { maxLength: 4 }).map((ls) => `[${ls.join(',')}]`);
-const anyValue = fc.oneof(numText, strText, levelsText, fc.constantFrom('null', 'true', 'false', '{}', '{"a":1}'));
+const anyValue = fc.oneof(numText, strText, numStrText, levelsText, fc.constantFrom('null', 'true', 'false', '{}', '{"a":1}'));
 
 const KEYS = ['type', 'provider', 'symbol', 'price', 'size', 'side', 'trade_id', 'ts_exchange', 'ts_recv', 'bid', 'ask', 'bid_size', 'ask_size', 'bids', 'asks'];
 const OTHER_KEYS = ['event_type', 'px', 'qty', 'source', 'sym', 'ts', 'data', 'subject', 'extra', 'Type', 'bid\\u0073', '__proto__'];
@@ -134,6 +138,7 @@ const laidOut = fc
             { weight: 6, arbitrary: valueFor(k, 0) },
             { weight: 1, arbitrary: k === 'bids' || k === 'asks' ? levelsText : numText },
             { weight: 1, arbitrary: strText },
+            { weight: 1, arbitrary: numStrText },
           );
     // mostly nothing after the object; sometimes what JSON allows there, or what it does not
     const after = fc.oneof({ weight: 8, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom(' ', '\n', 'x', '}', ',"a":1}', '{}') });
