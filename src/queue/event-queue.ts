@@ -237,6 +237,8 @@ export class EventQueue {
    * and before any other offer.
    */
   offerInPlace(subject: string, data: Uint8Array, subjectType: EventTypeLabel, recvMs: number, t0: number, ack: Ackable | null): Admission {
+    // not empty (a caller that did not check, or a message offered in place not yet taken): queued as usual
+    if (this.queued !== this.taken) return this.offer(subject, data, subjectType, recvMs, t0, ack);
     const n = data.length;
     const admission = admit(subjectType, n, 0, 0, this.capacity, this.maxBytes, this.dropNonTradesWhenFull);
     if (admission === 'dropped' || admission === 'overflow') return admission;
@@ -248,6 +250,7 @@ export class EventQueue {
     this.inPlaceType = subjectType;
     this.inPlace = true;
     this.queued++;
+    this.queuedBytes = n;
     if (n > this.peakBytes) this.peakBytes = n;
     return admission;
   }
@@ -259,6 +262,7 @@ export class EventQueue {
       // offered in place into an empty queue: the fields already hold it
       this.inPlace = false;
       this.taken++;
+      this.queuedBytes = 0;
       return true;
     }
     let c = this.chunks.peek()!;
@@ -302,6 +306,7 @@ export class EventQueue {
   private storeInPlace(): void {
     this.inPlace = false;
     this.queued--;
+    this.queuedBytes = 0;
     this.offer(this.subject, this.data, this.inPlaceType, this.recvMs, this.t0, this.ack);
   }
 

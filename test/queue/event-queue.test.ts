@@ -34,11 +34,11 @@ describe('EventQueue.offerInPlace (inline processing)', () => {
     const data = payload(1, 180);
     const ack: Ackable = { ack: () => undefined, nak: () => undefined };
     expect(q.offerInPlace('md.events.trade.BTCUSDT', data, 'trade', 5, 6, ack)).toBe('queued');
-    expect([q.size, q.queuedTotal, q.takenTotal, q.bytes]).toEqual([1, 1, 0, 0]);
+    expect([q.size, q.queuedTotal, q.takenTotal, q.bytes]).toEqual([1, 1, 0, 180]);
     expect(q.poll()).toBe(true);
     expect(q.data).toBe(data);
     expect([q.subject, q.recvMs, q.t0, q.ack]).toEqual(['md.events.trade.BTCUSDT', 5, 6, ack]);
-    expect([q.size, q.queuedTotal, q.takenTotal]).toEqual([0, 1, 1]);
+    expect([q.size, q.queuedTotal, q.takenTotal, q.bytes]).toEqual([0, 1, 1, 0]);
     expect(q.poll()).toBe(false);
     expect(q.peakBytes).toBe(180);
     // the byte bound refuses in place what it refuses in the queue
@@ -48,6 +48,21 @@ describe('EventQueue.offerInPlace (inline processing)', () => {
     // records offered afterwards come from the store as before
     expect(offer(q, 'quote', 20, 7)).toBe('queued');
     expect(drainSubjects(q)).toEqual(['md.events.quote.S7']);
+  });
+
+  it('is a plain offer on a queue that is not empty, so a careless caller cannot reorder or lose messages', () => {
+    const q = new EventQueue(10);
+    offer(q, 'trade', 10, 1);
+    expect(q.offerInPlace('md.events.trade.S2', payload(2, 30), 'trade', 0, 0, null)).toBe('queued');
+    expect(q.offerInPlace('md.events.trade.S3', payload(3, 30), 'trade', 0, 0, null)).toBe('queued');
+    expect(q.bytes).toBe(70);
+    expect(drainSubjects(q)).toEqual(['md.events.trade.S1', 'md.events.trade.S2', 'md.events.trade.S3']);
+    // two in place without a poll between them: the first is stored, then the second follows it
+    q.offerInPlace('md.events.trade.S4', payload(4, 30), 'trade', 0, 0, null);
+    q.offerInPlace('md.events.trade.S5', payload(5, 30), 'trade', 0, 0, null);
+    expect([q.size, q.bytes]).toEqual([2, 60]);
+    expect(drainSubjects(q)).toEqual(['md.events.trade.S4', 'md.events.trade.S5']);
+    expect([q.size, q.bytes]).toEqual([0, 0]);
   });
 
   it('keeps order when an offer comes before the message offered in place was taken: it is stored first', () => {
