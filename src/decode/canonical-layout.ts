@@ -21,7 +21,7 @@ import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, pro
  */
 
 /** One past `text` when its bytes are at `p` (not -1), else -1. */
-type Literal = (b: Uint8Array, p: number) => number;
+export type Literal = (b: Uint8Array, p: number) => number;
 
 /**
  * The matcher of one fixed text, compiled to one comparison per byte with the
@@ -31,7 +31,7 @@ type Literal = (b: Uint8Array, p: number) => number;
  * the constants below, never input. Where code generation is disallowed
  * (`--disallow-code-generation-from-strings`), the same test as a loop.
  */
-function lit(text: string): Literal {
+export function lit(text: string): Literal {
   const n = text.length;
   const codes = Uint8Array.from(text, (c) => c.charCodeAt(0));
   const bytes = Array.from(codes, (c, i) => `b[p + ${i}] === ${c}`).join(' && ');
@@ -88,7 +88,7 @@ function stringEnd(b: Uint8Array, p: number): number {
 }
 
 /** {@link stringEnd} without the hash, for a string that is not memoised (the trade id). */
-function plainStringEnd(b: Uint8Array, p: number): number {
+export function plainStringEnd(b: Uint8Array, p: number): number {
   if (p < 0) return -1;
   const end = b.length;
   for (; p < end; p++) {

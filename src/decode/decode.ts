@@ -6,6 +6,7 @@ import { decodeCanonical } from './canonical-decoder.js';
 import { pick, readLevels, readNumber, readSide, readTimestamp, readTradeId } from './fields.js';
 import { ASKS_KEYS, ASK_KEYS, ASK_SIZE_KEYS, BIDS_KEYS, BID_KEYS, BID_SIZE_KEYS, PRICE_KEYS, PROVIDER_KEYS, SIDE_KEYS, SIZE_KEYS, SYMBOL_KEYS, TRADE_ID_KEYS, TS_EXCHANGE_KEYS, TS_RECV_KEYS, TYPE_KEYS } from './aliases.js';
 import { isPlainObject, readEnvelope } from './envelope.js';
+import { decodeRecordedEnvelope } from './recorded-envelope.js';
 import { MAX_PAYLOAD_BYTES, parsePayload } from './payload.js';
 
 /** Every alias word of the table (lower case) → its event type. */
@@ -78,7 +79,8 @@ export function decode(subject: string, bytes: Uint8Array): MarketEvent | Reject
   if (bytes.length > MAX_PAYLOAD_BYTES) {
     return reject('invalid', subjectEventType(subject), `payload of ${bytes.length} bytes exceeds 1 MiB`);
   }
-  const canonical = decodeCanonical(bytes);
+  // a line of `record`'s (compute and replay read whole recordings of them), else a bare payload
+  const canonical = bytes[2] === 0x73 ? decodeRecordedEnvelope(bytes) ?? decodeCanonical(bytes) : decodeCanonical(bytes);
   if (canonical !== undefined) return canonical;
   const parsed = parsePayload(bytes);
   if (!parsed.ok) return reject('parse_error', subjectEventType(subject), parsed.detail);

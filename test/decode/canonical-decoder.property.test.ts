@@ -10,6 +10,7 @@ import { isRejection, reject } from '../../src/domain/events.js';
 import { decodeCanonical } from '../../src/decode/canonical-decoder.js';
 import { decodeLayout } from '../../src/decode/canonical-layout.js';
 import { decode, normalize, subjectEventType } from '../../src/decode/decode.js';
+import { decodeRecordedEnvelope } from '../../src/decode/recorded-envelope.js';
 import { parsePayload } from '../../src/decode/payload.js';
 
 /** What decode did before the fast path existed. */
@@ -249,6 +250,30 @@ describe('canonical fast path = general path', () => {
     const longId = enc(ns.replace('"5123456789"', '12345678901234567890'));
     expect(decodeCanonical(longId)).toBeUndefined();
     expect((general('', longId) as { tradeId: string }).tradeId).toBe('12345678901234567890');
+  });
+
+  it("reads record's envelope lines exactly as the general path does", () => {
+    // `{"subject":…,"received_at":…,"data":…}` as `record` writes them, and near misses
+    const subject = fc.oneof(fc.constantFrom('md.events.trade.BTCUSDT', 'md.events.quote.ethusdt', '', 'a\\"b', 'md.events.book_l2.X'), fc.string({ maxLength: 8 }));
+    const receivedAt = fc.oneof(numText, fc.constantFrom('null', '"1760000000123"', '1760000000123', '1760000000123456789', '0', '-5'));
+    const line = fc
+      .tuple(subject, receivedAt, fc.oneof({ weight: 4, arbitrary: laidOut }, { weight: 1, arbitrary: payload }, { weight: 1, arbitrary: nearCanonical }), fc.constantFrom('', '', '', '', '', ' ', '}', 'x'))
+      .map(([s, r, data, after]) => `{"subject":${JSON.stringify(s)},"received_at":${r},"data":${data}}${after}`);
+    let fast = 0;
+    fc.assert(
+      fc.property(line, (text) => {
+        const bytes = enc(text);
+        const slow = general('md.events.trade.OTHER', bytes);
+        const env = decodeRecordedEnvelope(bytes);
+        if (env !== undefined) {
+          fast++;
+          expect(env).toStrictEqual(slow);
+        }
+        expect(decode('md.events.trade.OTHER', bytes)).toStrictEqual(slow);
+      }),
+      { numRuns: 10_000, seed: 78 },
+    );
+    expect(fast).toBeGreaterThan(500);
   });
 
   it('handles every canonical trade, quote, book and heartbeat from JSON.stringify, in the layout reader', () => {
