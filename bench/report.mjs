@@ -469,8 +469,8 @@ export function renderMarkdown(results) {
 
 const METHOD = `**Streams.** Every section replays the project's seeded \`MarketSimulator\` (random-walk prices with trends and
 jumps, quotes and L2 books around the price, heartbeats, log-normal exchange-to-receive latencies). Non-trades are
-thinned so that about 60 % of events are trades; trade ids are ten-digit strings past 2^31, as the busiest exchange
-pairs' are (eight-digit ids before 2026-11-30 hid a cost, DECISIONS 76). Events are JSON-encoded before any timing starts; the timed code
+thinned so that about 60 % of events are trades; trade ids are ten-digit strings past 2^31, as a busy pair's sequential
+ids become (eight-digit ids before 2026-11-30 hid a cost, DECISIONS 76). Events are JSON-encoded before any timing starts; the timed code
 receives \`Uint8Array\` payloads and subjects, as from nats.js. The simulator draws each event's latency
 independently, so event times arrive out of order by tens of milliseconds: at high rates many trades land behind
 newer ones in the windows, which the engine handles as the SPEC requires.

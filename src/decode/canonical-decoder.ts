@@ -4,7 +4,7 @@ import { assertNever } from '../domain/assert-never.js';
 import { asciiString } from './ascii.js';
 import { readSide, timestampValue } from './fields.js';
 import { decodeLayout } from './canonical-layout.js';
-import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, isWs, levelsAt, numberAt, numericStringAt, providers, scanned, skipWs, symbols, timestampNumberAt } from './canonical-values.js';
+import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, isWs, levelsAt, numberAt, numericStringAt, providers, scanned, skipWs, symbols } from './canonical-values.js';
 
 /**
  * The fast path of `decode` for flat canonical payloads: a JSON object with
@@ -152,7 +152,7 @@ function readFields(b: Uint8Array): boolean {
       strHash[field] = sh;
       p++;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      const v = field === F_TS_EXCHANGE || field === F_TS_RECV ? timestampNumberAt(b, p, end) : numberAt(b, p, end);
+      const v = numberAt(b, p, end, field === F_TS_EXCHANGE || field === F_TS_RECV);
       if (Number.isNaN(v)) return false;
       kind[field] = V_NUMBER;
       num[field] = v;

@@ -3,7 +3,7 @@ import { inValueRange } from '../domain/events.js';
 import { assertNever } from '../domain/assert-never.js';
 import { asciiString } from './ascii.js';
 import { timestampValue } from './fields.js';
-import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, providers, scanned, symbols, timestampNumberAt } from './canonical-values.js';
+import { FNV_OFFSET, FNV_PRIME, MAX_MEMO_LENGTH, bookOf, levelsAt, numberAt, providers, scanned, symbols } from './canonical-values.js';
 
 /**
  * The publisher's own layout, the first reader `decodeCanonical` tries: the
@@ -100,8 +100,8 @@ export function plainStringEnd(b: Uint8Array, p: number): number {
 }
 
 /** The number at `p` (a literal's end), with `scanned.end` past it; NaN when `p` is -1 or a number this path reads is not there. */
-function numberFrom(b: Uint8Array, p: number): number {
-  return p < 0 ? NaN : numberAt(b, p, b.length);
+function numberFrom(b: Uint8Array, p: number, longIntegers = false): number {
+  return p < 0 ? NaN : numberAt(b, p, b.length, longIntegers);
 }
 
 /** The timestamps {@link timestampsAt} read last. */
@@ -113,11 +113,9 @@ let tsRecvValue: number | null = null;
  * exactly that. Sets {@link tsExchangeValue} and {@link tsRecvValue}.
  */
 function timestampsAt(b: Uint8Array, p: number): boolean {
-  p = L_TS_EXCHANGE(b, p);
-  const ex = p < 0 ? NaN : timestampNumberAt(b, p, b.length);
+  const ex = numberFrom(b, L_TS_EXCHANGE(b, p), true);
   if (Number.isNaN(ex)) return false;
-  p = L_TS_RECV(b, scanned.end);
-  const recv = p < 0 ? NaN : timestampNumberAt(b, p, b.length);
+  const recv = numberFrom(b, L_TS_RECV(b, scanned.end), true);
   if (Number.isNaN(recv) || scanned.end !== b.length - 1 || b[scanned.end] !== 0x7d) return false;
   tsExchangeValue = timestampValue(ex);
   tsRecvValue = timestampValue(recv);

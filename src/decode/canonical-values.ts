@@ -40,24 +40,14 @@ export function skipWs(b: Uint8Array, p: number, end: number): number {
 
 /**
  * The JSON number at `p`; sets `scanned.end`. NaN when not a number this path
- * handles (integer literals over 15 digits are ExactInteger: the general path).
+ * handles: integer literals over 15 digits are ExactInteger on the general
+ * path, unless `longIntegers` (timestamps: a nanosecond literal is read as
+ * `Number(literal)`, the value ExactInteger gives `timestampValue`; only a
+ * trade id needs the literal's exact digits).
  */
-export function numberAt(b: Uint8Array, p: number, end: number): number {
+export function numberAt(b: Uint8Array, p: number, end: number, longIntegers = false): number {
   const v = readJsonNumber(b, p, end);
-  if (Number.isNaN(v) || numberScan.longInteger) return NaN;
-  scanned.end = numberScan.end;
-  return v;
-}
-
-/**
- * {@link numberAt} for a timestamp: an integer literal of more than 15 digits
- * (nanoseconds since the epoch) is read too, as `Number(literal)` — the value
- * the general path's ExactInteger gives `timestampValue`, so the result is the
- * same; only a trade id needs the literal's exact digits.
- */
-export function timestampNumberAt(b: Uint8Array, p: number, end: number): number {
-  const v = readJsonNumber(b, p, end);
-  if (Number.isNaN(v)) return NaN;
+  if (Number.isNaN(v) || (numberScan.longInteger && !longIntegers)) return NaN;
   scanned.end = numberScan.end;
   return v;
 }

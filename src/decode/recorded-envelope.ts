@@ -1,7 +1,7 @@
 import type { MarketEvent } from '../domain/events.js';
 import { decodeCanonical } from './canonical-decoder.js';
 import { lit, plainStringEnd } from './canonical-layout.js';
-import { scanned, timestampNumberAt } from './canonical-values.js';
+import { numberAt, scanned } from './canonical-values.js';
 import { timestampValue } from './fields.js';
 
 /**
@@ -24,7 +24,7 @@ export function decodeRecordedEnvelope(b: Uint8Array): MarketEvent | undefined {
   if (subjectEnd < 0) return undefined;
   let p = L_RECEIVED_AT(b, subjectEnd + 1);
   if (p < 0) return undefined;
-  const receivedAt = timestampNumberAt(b, p, b.length);
+  const receivedAt = numberAt(b, p, b.length, true);
   if (Number.isNaN(receivedAt)) return undefined;
   p = L_DATA(b, scanned.end);
   if (p < 0 || b[p] !== 0x7b || b[b.length - 1] !== 0x7d) return undefined;

@@ -80,7 +80,7 @@ export class MarketSimulator {
         bookProvider: stock ? 'alpaca' : 'bybit',
         tick: level >= 1000 ? 0.1 : level >= 10 ? 0.01 : 0.0001,
         price: level,
-        // ten digits, past 2^31: the size of the busiest exchange pairs' trade ids (DECISIONS 76)
+        // ten digits, past 2^31, as a busy pair's sequential trade ids become (DECISIONS 76)
         nextTradeId: 3_000_000_000 + Math.floor(this.rnd.next() * 5e9),
         regime: 'calm' as Regime,
         drift: 0,
