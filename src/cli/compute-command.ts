@@ -66,7 +66,7 @@ export async function computeCommand(argv: string[], env: Record<string, string 
     throw new UsageError(`cannot read INPUT ${JSON.stringify(inputPath)}: no such file`, u);
   }
   const input = inputPath === '-' ? process.stdin : createReadStream(inputPath, { highWaterMark: 256 * 1024 });
-  const output = values.output === undefined || values.output === '-' ? process.stdout : createWriteStream(values.output);
+  const output = values.output === undefined || values.output === '-' ? process.stdout : createWriteStream(values.output, { highWaterMark: 1024 * 1024 }); // writes overlap the computing
   const verbose = values.verbose === true;
   const summary = await runCompute(input, output, {
     engine: { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },

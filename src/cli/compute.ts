@@ -5,7 +5,7 @@ import type { EngineConfig } from '../engine/market-engine.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { computeFeatures } from '../features/feature-engine.js';
 import { decode } from '../decode/decode.js';
-import { byteLines, isBlank } from './jsonl.js';
+import { forEachLine, isBlank } from './jsonl.js';
 import { BufferedWriter } from './output.js';
 
 /** What `compute` counted: accepted events and rejections by reason. */
@@ -28,25 +28,22 @@ export async function runCompute(input: Readable, output: Writable, opts: Comput
   const engine = new MarketEngine(opts.engine, 'offline');
   const out = new BufferedWriter(output);
   const summary: ComputeSummary = { accepted: 0, rejected: {} };
-  for await (const { line, bytes } of byteLines(input)) {
-    if (isBlank(bytes)) continue;
+  await forEachLine(input, (line, bytes) => {
+    if (isBlank(bytes)) return undefined;
     const decoded = decode('', bytes);
     const outcome = isRejection(decoded) ? decoded : engine.ingest(decoded, 0);
     if (isRejection(outcome)) {
       summary.rejected[outcome.reason] = (summary.rejected[outcome.reason] ?? 0) + 1;
       opts.onReject?.(line, outcome.reason, outcome.detail);
-      continue;
+      return undefined;
     }
     summary.accepted++;
-    if (outcome.state === null) continue;
-    const head = `{"kind":"features","line":${line},`;
-    const pending = out.writeLine(head + JSON.stringify(computeFeatures(outcome.state)).slice(1));
-    if (pending !== undefined) await pending;
-    if (outcome.signal !== null) {
-      const p2 = out.writeLine(`{"kind":"signal","line":${line},` + JSON.stringify(outcome.signal).slice(1));
-      if (p2 !== undefined) await p2;
-    }
-  }
+    if (outcome.state === null) return undefined;
+    const pending = out.writeLine(`{"kind":"features","line":${line},` + JSON.stringify(computeFeatures(outcome.state)).slice(1));
+    if (outcome.signal === null) return pending;
+    const more = out.writeLine(`{"kind":"signal","line":${line},` + JSON.stringify(outcome.signal).slice(1));
+    return more ?? pending; // both would wait for the same 'drain'
+  });
   await out.end();
   return summary;
 }

@@ -1,16 +1,20 @@
 import type { Readable } from 'node:stream';
 
-/** One input line as bytes (no newline, no trailing CR) with its 1-based number. */
-export interface ByteLine {
-  readonly line: number;
-  readonly bytes: Uint8Array;
-}
+/**
+ * What a line handler returns: nothing to go on at once, a promise to go on
+ * when it settles (the output is full, a pause), or `false` to stop reading.
+ */
+export type LineResult = Promise<void> | undefined | false;
 
 /**
- * Splits a byte stream into lines without decoding them, so the decoder sees
- * the same bytes as from NATS and memory stays flat whatever the file size.
+ * Calls `onLine` for each line of a byte stream (1-based number, bytes
+ * without the newline and a trailing CR), without decoding it, so the decoder
+ * sees the same bytes as from NATS and memory stays flat whatever the file
+ * size. The lines of one chunk are handed over in a plain loop: a promise per
+ * line (an async generator) cost `compute` about a third of its time.
+ * Resolves to the number of lines read.
  */
-export async function* byteLines(input: Readable): AsyncGenerator<ByteLine> {
+export async function forEachLine(input: Readable, onLine: (line: number, bytes: Buffer) => LineResult): Promise<number> {
   let carry: Buffer | null = null;
   let line = 0;
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
@@ -23,16 +27,18 @@ export async function* byteLines(input: Readable): AsyncGenerator<ByteLine> {
     for (;;) {
       const nl = buf.indexOf(10, start);
       if (nl < 0) break;
-      line++;
-      yield { line, bytes: trimCr(buf.subarray(start, nl)) };
+      const r = onLine(++line, trimCr(buf.subarray(start, nl)));
       start = nl + 1;
+      if (r === false) return line;
+      if (r !== undefined) await r;
     }
     if (start < buf.length) carry = Buffer.from(buf.subarray(start)); // copy: the chunk is released
   }
   if (carry !== null && carry.length > 0) {
-    line++;
-    yield { line, bytes: trimCr(carry) };
+    const r = onLine(++line, trimCr(carry));
+    if (r !== undefined && r !== false) await r;
   }
+  return line;
 }
 
 function trimCr(b: Buffer): Buffer {

@@ -11,7 +11,7 @@ import { TIMESTAMP_KEYS } from '../decode/aliases.js';
 import { isPlainObject, readEnvelope } from '../decode/envelope.js';
 import { connectNats } from '../nats/nats-link.js';
 import { numberFlag, parseCommandArgs } from './args.js';
-import { byteLines, isBlank } from './jsonl.js';
+import { forEachLine, isBlank } from './jsonl.js';
 import { drainOrClose, onStopSignal, sleep } from './lifecycle.js';
 
 export const REPLAY_USAGE = 'usage: senpai-md replay INPUT [--speed X | --max] [--keep-times]';
@@ -65,13 +65,12 @@ export async function replayCommand(argv: string[], env: Record<string, string |
   const wallStart = Date.now();
   let published = 0;
   let skipped = 0;
-  for await (const { bytes } of byteLines(path === '-' ? process.stdin : createReadStream(path))) {
-    if (stop) break;
-    if (isBlank(bytes)) continue;
+  const handle = async (bytes: Buffer): Promise<void> => {
+    if (isBlank(bytes)) return;
     const parsed = parsePayload(bytes);
     if (!parsed.ok || !isPlainObject(parsed.value)) {
       skipped++;
-      continue;
+      return;
     }
     const envelope = readEnvelope(parsed.value);
     let subject: string | null = envelope?.subject ?? null;
@@ -84,7 +83,7 @@ export async function replayCommand(argv: string[], env: Record<string, string |
     }
     if (subject === null) {
       skipped++; // a bare line that names no event: no subject to publish it on
-      continue;
+      return;
     }
     if (at === null && !isRejection(ev)) at = ev.tsExchange ?? ev.tsRecv;
     if (at !== null && delta === null) delta = wallStart - at;
@@ -102,7 +101,8 @@ export async function replayCommand(argv: string[], env: Record<string, string |
     }
     nc.publish(subject, keepTimes && subject !== null && data === parsed.value ? bytes : stringifyExact(data));
     if (++published % 10_000 === 0) await nc.flush();
-  }
+  };
+  await forEachLine(path === '-' ? process.stdin : createReadStream(path), (_line, bytes) => (stop ? false : handle(bytes)));
   const flushed = await drainOrClose(nc, 'replay');
   process.stderr.write(`replay: ${published} published${skipped > 0 ? `, ${skipped} lines skipped (not an event)` : ''}\n`);
   return flushed ? 0 : 1;
