@@ -12,6 +12,8 @@ const RESERVE_PER_MESSAGE_CORE = 256;
 const RESERVE_PER_MESSAGE_JETSTREAM = 32;
 /** The most chunks made ready up front and kept: 16 MiB. */
 const MAX_RESERVE_CHUNKS = 16;
+/** Chunks kept beyond the reserve while a backlog lasts, for the writer (see `recycle`). */
+export const SPARE_CHUNKS = 2;
 /** Payloads larger than this are kept as they came instead of copied (a record always fits a chunk). */
 const MAX_COPIED_BYTES = 64 * 1024;
 /** Most distinct subjects given an id (see {@link EventQueue}); later ones travel as strings. */
@@ -90,6 +92,8 @@ export class EventQueue {
   private readonly chunks = new Fifo<Chunk>();
   /** Emptied chunks kept for reuse, up to {@link reserveChunks}; chunks past them are given back. */
   private readonly spare: Chunk[] = [];
+  /** Chunks allocated so far, the reserve included (each a megabyte of fresh pages to fault in). */
+  allocatedChunks = 0;
   /** Chunks made ready at construction and kept for good (see the constructor). */
   readonly reserveChunks: number;
   private writeChunk: Chunk;
@@ -140,7 +144,7 @@ export class EventQueue {
     const perMessage = dropNonTradesWhenFull ? RESERVE_PER_MESSAGE_CORE : RESERVE_PER_MESSAGE_JETSTREAM;
     this.reserveChunks = prepare ? Math.min(MAX_RESERVE_CHUNKS, Math.max(1, Math.ceil((capacity * perMessage) / CHUNK_BYTES))) : 1;
     for (let i = 0; i < this.reserveChunks; i++) {
-      const c = newChunk();
+      const c = this.newChunk();
       if (prepare) c.bytes.fill(0);
       this.spare.push(c);
     }
@@ -289,6 +293,8 @@ export class EventQueue {
       // empty: writing starts over at the start of this chunk (`data` may still point into it, until the next offer)
       this.readOffset = 0;
       c.end = 0;
+      // the backlog is gone: the chunks it held beyond the reserve are given back
+      if (this.spare.length + this.chunks.length > this.reserveChunks) this.trimSpare();
       // no record refers to a subject id now: a table filled by passing subjects starts over
       if (this.subjectNames.length >= MAX_INTERNED_SUBJECTS) {
         this.subjectIds.clear();
@@ -312,14 +318,31 @@ export class EventQueue {
 
   /** Seals the write chunk and starts writing into a spare one (or a new one). */
   private nextWriteChunk(): Chunk {
-    const c = this.spare.pop() ?? newChunk();
+    const c = this.spare.pop() ?? this.newChunk();
     c.end = 0;
     this.chunks.push(c);
     this.writeChunk = c;
     return c;
   }
 
+  /**
+   * Keeps a chunk read to its end: within the reserve, and beyond it up to {@link SPARE_CHUNKS}
+   * for the writer, so a backlog past the reserve cycles through the chunks it holds (the writer
+   * needs one as often as the reader frees one) instead of taking a fresh one each time, whose
+   * every 4 KiB page faults on first write. A shrinking backlog gives back the rest.
+   */
+  private newChunk(): Chunk {
+    this.allocatedChunks++;
+    return newChunk();
+  }
+
   private recycle(c: Chunk): void {
-    if (this.spare.length + this.chunks.length < this.reserveChunks) this.spare.push(c);
+    if (this.spare.length + this.chunks.length < this.reserveChunks || this.spare.length < SPARE_CHUNKS) this.spare.push(c);
+  }
+
+  /** Gives back the spare chunks beyond the reserve. */
+  private trimSpare(): void {
+    const keep = Math.max(0, this.reserveChunks - this.chunks.length);
+    if (this.spare.length > keep) this.spare.length = keep;
   }
 }

@@ -232,4 +232,23 @@ describe('EventQueue (SPEC §6)', () => {
     expect(drainSubjects(q)).toHaveLength(40_000);
     expect(q.heldBytes).toBe(3 * 2 ** 20);
   });
+
+  it('cycles a lasting backlog past the reserve through the chunks it holds, allocating none', () => {
+    const q = new EventQueue(10_000); // reserve: 3 chunks
+    for (let i = 0; i < 40_000; i++) offer(q, 'trade', 200, i); // ~9 chunks of records
+    expect(q.allocatedChunks).toBeGreaterThan(8);
+    // a steady backlog: one in, one out, for about 30 chunks' worth of records
+    let allocated = 0;
+    for (let i = 40_000; i < 160_000; i++) {
+      if (i === 50_000) allocated = q.allocatedChunks; // the writer may have needed one before the reader freed one
+      offer(q, 'trade', 200, i);
+      expect(q.poll()).toBe(true);
+      expect(q.subject).toBe(`md.events.trade.S${i - 40_000}`);
+    }
+    expect(q.allocatedChunks).toBe(allocated);
+    expect(q.heldBytes).toBeLessThanOrEqual(allocated * 2 ** 20);
+    // a shrinking backlog gives its chunks back as they empty, and the empty queue holds its reserve
+    expect(drainSubjects(q)).toHaveLength(40_000);
+    expect(q.heldBytes).toBe(3 * 2 ** 20);
+  });
 });
