@@ -1,8 +1,9 @@
-import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { UsageError } from '../domain/errors.js';
 import { loadConfig } from '../config/config.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { runCompute } from './compute.js';
+import { openOutputFile } from './output.js';
 
 export const COMPUTE_USAGE =
   'usage: senpai-md compute INPUT [--output FILE] [--window-seconds S] [--return-threshold R] [--volume-threshold V] [--spread-max-bps B] [--cooldown-ms MS] [--verbose]';
@@ -63,10 +64,11 @@ export async function computeCommand(argv: string[], env: Record<string, string 
 
   const inputPath = positionals[0]!;
   if (inputPath !== '-' && !(existsSync(inputPath) && statSync(inputPath).isFile())) {
-    throw new UsageError(`cannot read INPUT ${JSON.stringify(inputPath)}: no such file`, u);
+    throw new UsageError(`cannot read INPUT ${JSON.stringify(inputPath)}: ${existsSync(inputPath) ? 'not a file' : 'no such file'}`, u);
   }
   const input = inputPath === '-' ? process.stdin : createReadStream(inputPath, { highWaterMark: 256 * 1024 });
-  const output = values.output === undefined || values.output === '-' ? process.stdout : createWriteStream(values.output, { highWaterMark: 1024 * 1024 }); // writes overlap the computing
+  // opened before any input is read: a path that cannot be written is a usage error, found at once
+  const output = values.output === undefined || values.output === '-' ? process.stdout : await openOutputFile(values.output, u, 1024 * 1024); // writes overlap the computing
   const verbose = values.verbose === true;
   const summary = await runCompute(input, output, {
     engine: { windowMs: config.windowMs, maxSymbols: config.maxSymbols, maxFutureSkewMs: config.maxFutureSkewMs, rules: config.rules },

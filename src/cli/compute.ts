@@ -5,6 +5,7 @@ import type { EngineConfig } from '../engine/market-engine.js';
 import { MarketEngine } from '../engine/market-engine.js';
 import { computeFeatures } from '../features/feature-engine.js';
 import { decode } from '../decode/decode.js';
+import { MAX_PAYLOAD_BYTES } from '../decode/payload.js';
 import { forEachLine, isBlank } from './jsonl.js';
 import { BufferedWriter } from './output.js';
 
@@ -43,6 +44,14 @@ export async function runCompute(input: Readable, output: Writable, opts: Comput
     if (outcome.signal === null) return pending;
     const more = out.writeLine(`{"kind":"signal","line":${line},` + JSON.stringify(outcome.signal).slice(1));
     return more ?? pending; // both would wait for the same 'drain'
+  }, {
+    // what decode would refuse unread (SPEC §2), refused here without keeping the line
+    maxBytes: MAX_PAYLOAD_BYTES,
+    onOversize: (line, bytes) => {
+      summary.rejected.invalid = (summary.rejected.invalid ?? 0) + 1;
+      opts.onReject?.(line, 'invalid', `line of ${bytes} bytes exceeds 1 MiB`);
+      return undefined;
+    },
   });
   await out.end();
   return summary;

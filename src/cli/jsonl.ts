@@ -6,36 +6,60 @@ import type { Readable } from 'node:stream';
  */
 export type LineResult = Promise<void> | undefined | false;
 
+export interface LineOptions {
+  /** Lines longer than this many bytes are not kept: {@link onOversize} gets their length instead. */
+  readonly maxBytes: number;
+  readonly onOversize: (line: number, bytes: number) => LineResult;
+}
+
 /**
  * Calls `onLine` for each line of a byte stream (1-based number, bytes
  * without the newline and a trailing CR), without decoding it, so the decoder
  * sees the same bytes as from NATS and memory stays flat whatever the file
  * size. The lines of one chunk are handed over in a plain loop: a promise per
- * line (an async generator) cost `compute` about a third of its time.
- * Resolves to the number of lines read.
+ * line (an async generator) cost `compute` about a third of its time. A line
+ * split across chunks is searched only in the chunk that ends it, and one past
+ * `maxBytes` is not kept at all (a file without newlines is read in constant
+ * memory and linear time). Resolves to the number of lines read.
  */
-export async function forEachLine(input: Readable, onLine: (line: number, bytes: Buffer) => LineResult): Promise<number> {
-  let carry: Buffer | null = null;
+export async function forEachLine(input: Readable, onLine: (line: number, bytes: Buffer) => LineResult, opts?: LineOptions): Promise<number> {
+  const maxBytes = opts?.maxBytes ?? Number.POSITIVE_INFINITY;
+  /** The start of the line being read, from earlier chunks; its length (which may exceed what is kept). */
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
   let line = 0;
+  const finish = (tail: Buffer): LineResult => {
+    const length = carryBytes + tail.length;
+    line++;
+    let r: LineResult;
+    if (length > maxBytes) r = opts!.onOversize(line, length);
+    else if (carry.length === 0) r = onLine(line, trimCr(tail));
+    else r = onLine(line, trimCr(Buffer.concat([...carry, tail], length)));
+    carry = [];
+    carryBytes = 0;
+    return r;
+  };
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (carry !== null) {
-      buf = Buffer.concat([carry, buf]);
-      carry = null;
-    }
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let start = 0;
     for (;;) {
       const nl = buf.indexOf(10, start);
       if (nl < 0) break;
-      const r = onLine(++line, trimCr(buf.subarray(start, nl)));
+      const r = finish(buf.subarray(start, nl));
       start = nl + 1;
       if (r === false) return line;
       if (r !== undefined) await r;
     }
-    if (start < buf.length) carry = Buffer.from(buf.subarray(start)); // copy: the chunk is released
+    if (start < buf.length) {
+      const rest = buf.length - start;
+      // copied: the chunk is released; past the limit only the length is kept
+      if (carryBytes + rest <= maxBytes) carry.push(Buffer.from(buf.subarray(start)));
+      else carry = [];
+      carryBytes += rest;
+    }
   }
-  if (carry !== null && carry.length > 0) {
-    const r = onLine(++line, trimCr(carry));
+  if (carryBytes > 0) {
+    const r = finish(Buffer.alloc(0));
     if (r !== undefined && r !== false) await r;
   }
   return line;

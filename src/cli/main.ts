@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, UsageError } from '../domain/errors.js';
 import { readEnvironment } from '../config/config.js';
 import { computeCommand } from './compute-command.js';
+import { OutputError } from './output.js';
 
 const USAGE = 'usage: senpai-md [run|compute|simulate|replay|record|demo] [options]   (senpai-md COMMAND --help for details)';
 
@@ -67,6 +68,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`senpai-md: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof OutputError) {
+      if (err.brokenPipe) return 0; // the reader of the pipe has what it wanted (`compute … | head`)
+      process.stderr.write(`senpai-md: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }

@@ -1,9 +1,8 @@
-import { createWriteStream } from 'node:fs';
 import { loadConfig } from '../config/config.js';
 import { connectNats } from '../nats/nats-link.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { drainOrClose, onStopSignal, sleep } from './lifecycle.js';
-import { BufferedWriter } from './output.js';
+import { BufferedWriter, openOutputFile } from './output.js';
 
 export const RECORD_USAGE = 'usage: senpai-md record OUTPUT [--subject SUBJECT] [--duration S] [--count N]';
 
@@ -35,7 +34,7 @@ export async function recordCommand(argv: string[], env: Record<string, string |
   const subject = typeof values.subject === 'string' ? values.subject : 'md.events.>';
   const config = loadConfig(env);
   const path = positionals[0]!;
-  const out = new BufferedWriter(path === '-' ? process.stdout : createWriteStream(path), 16 * 1024);
+  const out = new BufferedWriter(path === '-' ? process.stdout : await openOutputFile(path, RECORD_USAGE), 16 * 1024);
   const decoder = new TextDecoder();
 
   const nc = await connectNats(config.nats, 'senpai-md-record');
@@ -44,7 +43,7 @@ export async function recordCommand(argv: string[], env: Record<string, string |
   onStopSignal(() => (stop = true));
   const sub = nc.subscribe(subject, {
     callback: (_err, msg) => {
-      if (stop) return;
+      if (stop || out.failure !== null) return; // a failed output ends the loop below
       const receivedAt = Date.now();
       // the payload goes in untouched; JSON never needs a raw newline, so folding them keeps JSONL intact
       const data = decoder.decode(msg.data).replace(NEWLINE, ' ');
@@ -56,7 +55,7 @@ export async function recordCommand(argv: string[], env: Record<string, string |
   await nc.flush(); // the line below means the server has the subscription
   process.stderr.write(`record: ${subject} from ${config.nats.servers.join(',')} to ${path}\n`);
   const endAt = duration === undefined ? Number.POSITIVE_INFINITY : Date.now() + duration * 1000;
-  while (!stop && Date.now() < endAt) await sleep(50);
+  while (!stop && out.failure === null && Date.now() < endAt) await sleep(50);
   stop = true;
   sub.unsubscribe();
   await drainOrClose(nc, 'record');

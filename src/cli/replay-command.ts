@@ -6,7 +6,7 @@ import { normalize } from '../decode/decode.js';
 import { ExactInteger } from '../decode/exact-integer.js';
 import { timestampValue } from '../decode/fields.js';
 import type { JsonObject } from '../decode/fields.js';
-import { parsePayload } from '../decode/payload.js';
+import { MAX_PAYLOAD_BYTES, parsePayload } from '../decode/payload.js';
 import { TIMESTAMP_KEYS } from '../decode/aliases.js';
 import { isPlainObject, readEnvelope } from '../decode/envelope.js';
 import { connectNats } from '../nats/nats-link.js';
@@ -102,7 +102,13 @@ export async function replayCommand(argv: string[], env: Record<string, string |
     nc.publish(subject, keepTimes && subject !== null && data === parsed.value ? bytes : stringifyExact(data));
     if (++published % 10_000 === 0) await nc.flush();
   };
-  await forEachLine(path === '-' ? process.stdin : createReadStream(path), (_line, bytes) => (stop ? false : handle(bytes)));
+  await forEachLine(path === '-' ? process.stdin : createReadStream(path), (_line, bytes) => (stop ? false : handle(bytes)), {
+    maxBytes: MAX_PAYLOAD_BYTES, // no event is longer (SPEC §2): such a line is skipped unread
+    onOversize: () => {
+      skipped++;
+      return stop ? false : undefined;
+    },
+  });
   const flushed = await drainOrClose(nc, 'replay');
   process.stderr.write(`replay: ${published} published${skipped > 0 ? `, ${skipped} lines skipped (not an event)` : ''}\n`);
   return flushed ? 0 : 1;

@@ -54,6 +54,34 @@ describe('forEachLine', () => {
   });
 });
 
+describe('forEachLine with a line limit', () => {
+  /** Lines of `chunks` read with a limit of `max` bytes: kept ones as text, oversize ones as their length. */
+  async function limited(chunks: string[], max: number) {
+    const seen: (string | number)[][] = [];
+    await forEachLine(
+      Readable.from(chunks.map((c) => Buffer.from(c, 'latin1'))),
+      (line, bytes) => void seen.push([line, bytes.toString('latin1')]),
+      { maxBytes: max, onOversize: (line, bytes) => void seen.push([line, bytes, 'oversize']) },
+    );
+    return seen;
+  }
+
+  it('keeps lines up to the limit and reports longer ones by length only, wherever the chunks break', async () => {
+    const text = `${'a'.repeat(10)}\n${'b'.repeat(11)}\n\n${'c'.repeat(25)}\n${'d'.repeat(10)}`;
+    const want = [[1, 'a'.repeat(10)], [2, 11, 'oversize'], [3, ''], [4, 25, 'oversize'], [5, 'd'.repeat(10)]];
+    for (let cut = 0; cut <= text.length; cut++) {
+      for (let cut2 = cut; cut2 <= text.length; cut2 += 4) {
+        expect(await limited([text.slice(0, cut), text.slice(cut, cut2), text.slice(cut2)], 10), `${cut}/${cut2}`).toEqual(want);
+      }
+    }
+  });
+
+  it('reads an input without newlines in one pass, keeping nothing of it', async () => {
+    const chunks = Array.from({ length: 200 }, () => 'x'.repeat(1000));
+    expect(await limited(chunks, 4096)).toEqual([[1, 200_000, 'oversize']]);
+  });
+});
+
 describe('isBlank', () => {
   it('is true only for JSON whitespace', () => {
     expect(isBlank(Buffer.from(' \t\r\n'))).toBe(true);

@@ -101,6 +101,35 @@ describe('CLI exit codes', () => {
     }
   });
 
+  it('refuses an --output it cannot write before reading any input: exit 2 with one line and the usage line', () => {
+    const events = join(root, 'examples', 'sample-events.jsonl');
+    for (const [out, why] of [[join(tmpdir(), 'no-such-dir-senpai', 'x.jsonl'), /ENOENT/], [tmpdir(), /EISDIR/]] as const) {
+      const r = cli(['compute', events, '--output', out]);
+      expect(r.status, out).toBe(2);
+      expect(r.stderr, out).toMatch(new RegExp(`^senpai-md: cannot write ${JSON.stringify(out).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+      expect(r.stderr, out).toMatch(why);
+      expect(r.stderr.trim().split('\n'), out).toHaveLength(2); // the line and the usage line: no summary, no stack
+    }
+    const dir = cli(['compute', tmpdir()]);
+    expect(dir.status).toBe(2);
+    expect(dir.stderr).toMatch(/: not a file\n/);
+  });
+
+  it('stops quietly with exit 0 when the reader of its output pipe goes away (compute … | head -1)', async () => {
+    // enough features records that the pipe fills after the reader has gone
+    const { writeFileSync, rmSync } = await import('node:fs');
+    const big = join(tmpdir(), `senpai-pipe-${process.pid}.jsonl`);
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) lines.push(`{"type":"trade","symbol":"BTCUSDT","price":${43000 + (i % 7)},"size":1,"trade_id":"${i}","ts_exchange":${1760000000000 + i}}`);
+    writeFileSync(big, lines.join('\n') + '\n');
+    try {
+      const r = spawnSync('/bin/sh', ['-c', `("${process.execPath}" "${join(root, 'bin', 'senpai-md')}" compute "${big}"; echo "status $?" >&2) | head -1 >/dev/null`], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, cwd: tmpdir() });
+      expect(r.stderr.trim()).toBe('status 0'); // no error line, no stack trace
+    } finally {
+      rmSync(big, { force: true });
+    }
+  });
+
   it('reads stdin with "-", skips blank lines silently and counts lines for records', () => {
     const input = '\n{"type":"trade","symbol":"X","price":1,"size":1,"ts":1760000000}\n  \nnot json\n{"type":"heartbeat"}\n';
     const r = cli(['compute', '-'], {}, input);
@@ -108,6 +137,16 @@ describe('CLI exit codes', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; line: number });
     expect(lines.map((l) => [l.kind, l.line])).toEqual([['features', 2]]);
     expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toEqual({ accepted: 2, rejected: { parse_error: 1 } });
+  });
+
+  it('counts a line over 1 MiB as invalid without parsing it, and goes on', () => {
+    const long = `{"type":"trade","note":"${'x'.repeat(2 * 1024 * 1024)}"}`;
+    const input = `${long}\n{"type":"trade","symbol":"X","price":1,"size":1,"ts":1760000000}\n`;
+    const r = cli(['compute', '-', '--verbose'], {}, input);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { line: number }).line)).toEqual([2]);
+    expect(r.stderr).toMatch(new RegExp(`^line 1: invalid: line of ${long.length} bytes exceeds 1 MiB$`, 'm'));
+    expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toEqual({ accepted: 1, rejected: { invalid: 1 } });
   });
 
   it('prints help with exit 0', () => {
