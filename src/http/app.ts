@@ -10,7 +10,7 @@ import type { SymbolState } from '../state/symbol-state.js';
 import { latestState } from './latest-state.js';
 import { BearerToken, PUBLIC_ROUTES } from './bearer-token.js';
 import { ConnectionLimit, HEALTH_RESERVE_CONNECTIONS } from './connection-limit.js';
-import { answerExpectations, clientErrorAnswer, frameworkErrorAnswer, HTTP_SERVER_OPTIONS, missingHost } from './early-errors.js';
+import { answerConnect, answerExpectations, clientErrorAnswer, frameworkErrorAnswer, HTTP_SERVER_OPTIONS, missingHost, REQUEST_TIMEOUT_MS } from './early-errors.js';
 import type { DegradedReason, WarmupProgress } from './health.js';
 import { healthAnswer } from './health.js';
 import { HttpCounters } from './http-counters.js';
@@ -165,10 +165,12 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     ...(deps.log !== undefined ? { loggerInstance: deps.log.child({ component: 'http' }) } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     http: HTTP_SERVER_OPTIONS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     clientErrorHandler: clientErrorAnswer,
     frameworkErrors: frameworkErrorAnswer,
   }) as unknown as FastifyInstance;
   answerExpectations(app.server);
+  answerConnect(app.server);
 
   const counters = new HttpCounters(http.maxConnections, http.maxStreamClients);
   counters.register(deps.telemetry.registry);

@@ -48,8 +48,30 @@ export function frameworkErrorAnswer(err: FastifyError, _req: FastifyRequest, re
   void reply.code(status).send({ error: err.code === 'FST_ERR_BAD_URL' ? `invalid URL: ${err.message}` : err.message });
 }
 
-/** Options for node's server: a missing Host header is refused by {@link missingHost}, with a body, instead of by node without one. */
-export const HTTP_SERVER_OPTIONS = { requireHostHeader: false } as const;
+/** How long a client has to send its request line and headers (node's default, 60 s, let a slow-header client hold a served connection for a minute). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** How long for the whole request (no route takes a body); node requires at least the headers' time. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Options for node's server: a missing Host header is refused by {@link missingHost}, with a body,
+ * instead of by node without one; request line and headers within {@link HEADERS_TIMEOUT_MS}
+ * (408), checked every second rather than node's 30 s, so connections that trickle their headers
+ * give their slot back within about 11 s.
+ */
+export const HTTP_SERVER_OPTIONS = { requireHostHeader: false, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 } as const;
+
+/** Answers a CONNECT request (node closes the socket without a word when nothing listens for it). */
+export function answerConnect(server: Server): void {
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const body = errorJson(`method CONNECT not allowed on ${req.url ?? ''}: this is not a proxy`);
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    } else {
+      socket.destroy();
+    }
+  });
+}
 
 /** The 400 node would have answered (RFC 9112: an HTTP/1.1 request must have a Host header); null when the request has one. */
 export function missingHost(req: IncomingMessage): string | null {

@@ -94,6 +94,30 @@ describe('error answers made before routing', () => {
     expectErrorShape(res, 413, '2 MB body');
   });
 
+  it('405 for CONNECT (node would close the connection without an answer)', async () => {
+    const res = await exchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    expectErrorShape(res, 405, 'CONNECT');
+    expect(JSON.parse(res.body)).toEqual({ error: expect.stringContaining('not a proxy') });
+  });
+
+  it('408 for a client that trickles its headers past 10 s (node waited 60 s), its connection closed', async () => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
+    const start = performance.now();
+    socket.write('GET /stats HTTP/1.1\r\nHost: x\r\n');
+    // a header line every 2 s: the connection is never idle, the headers never end
+    const trickle = setInterval(() => socket.writable && socket.write(`X-Slow-${Math.round(performance.now())}: 1\r\n`), 2000);
+    const at = await closed;
+    clearInterval(trickle);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toMatch(/\{"error":"the request was not received in time"\}$/);
+    expect(at - start).toBeGreaterThanOrEqual(9_500);
+    expect(at - start).toBeLessThan(15_000);
+  }, 25_000);
+
   it('still answers /health on a well-formed request, HTTP/1.0 without Host included', async () => {
     expect((await exchange(port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(503); // NATS never connected here
     expect((await exchange(port, 'GET /health HTTP/1.0\r\n\r\n')).status).toBe(503);
