@@ -10,7 +10,8 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O, 
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message, usage);
+    // node's complaints run over several lines ("… is ambiguous.\nDid you forget …"): one line here
+    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' '), usage);
   }
   const [min, max] = positionals;
   if ((parsed.values as { help?: boolean }).help !== true) {
@@ -20,7 +21,9 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O, 
   return parsed;
 }
 
-/** Reads a numeric flag; undefined when absent. */
+const DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
+
+/** Reads a numeric flag (a plain decimal: no `1e2`, `0x10`, `.5`); undefined when absent. */
 export function numberFlag(
   value: string | boolean | undefined | (string | boolean)[],
   flag: string,
@@ -29,7 +32,9 @@ export function numberFlag(
   expected: string,
 ): number | undefined {
   if (value === undefined) return undefined;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  // the decimal grammar of the environment's numbers (SPEC §9), so a flag and its variable take the same spellings
+  const n = typeof value === 'string' && DECIMAL.test(value.trim()) ? Number(value) : NaN;
+  if (Number.isNaN(n)) throw new UsageError(`invalid ${flag} ${JSON.stringify(value)}: expected a plain decimal number, ${expected}`, usage);
   if (!Number.isFinite(n) || !check(n)) {
     throw new UsageError(`invalid ${flag} ${JSON.stringify(value)}: expected ${expected}`, usage);
   }

@@ -1,5 +1,5 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { UsageError } from '../domain/errors.js';
+import { ConfigError, UsageError } from '../domain/errors.js';
 import { loadConfig } from '../config/config.js';
 import { numberFlag, parseCommandArgs } from './args.js';
 import { runCompute } from './compute.js';
@@ -28,6 +28,15 @@ flags win.
       --cooldown-ms MS     signal cooldown per symbol and direction (default 10000)
   -v, --verbose            one stderr line per rejected input line
   -h, --help               this help`;
+
+/** The variable each flag stands for (the flag wins over the environment). */
+const FLAG_OF: readonly (readonly [string, string])[] = [
+  ['ROLLING_WINDOW_SECONDS', '--window-seconds'],
+  ['SIGNAL_RETURN_THRESHOLD', '--return-threshold'],
+  ['SIGNAL_VOLUME_THRESHOLD', '--volume-threshold'],
+  ['SIGNAL_SPREAD_MAX_BPS', '--spread-max-bps'],
+  ['SIGNAL_COOLDOWN_MS', '--cooldown-ms'],
+];
 
 /** `senpai-md compute`: returns the process exit code. */
 export async function computeCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -59,7 +68,17 @@ export async function computeCommand(argv: string[], env: Record<string, string 
   };
   const merged = { ...env };
   for (const [k, v] of Object.entries(flagEnv)) if (v !== undefined) merged[k] = String(v);
-  const config = loadConfig(merged);
+  let config;
+  try {
+    config = loadConfig(merged);
+  } catch (err) {
+    // a value from a flag is named by its flag, with the variable it stands for
+    if (!(err instanceof ConfigError)) throw err;
+    const message = err.message;
+    const flag = FLAG_OF.find(([name]) => flagEnv[name] !== undefined && message.includes(`${name}=`));
+    if (flag === undefined) throw err;
+    throw new UsageError(message.replace(`${flag[0]}=`, `${flag[1]} (${flag[0]})=`), u);
+  }
   for (const w of config.warnings) process.stderr.write(`senpai-md: warning: ${w}\n`);
 
   const inputPath = positionals[0]!;

@@ -101,6 +101,23 @@ describe('CLI exit codes', () => {
     }
   });
 
+  it('names a flag by itself (and the variable it stands for), takes the variables\' decimal spellings only, and says it in one line', () => {
+    const cases: [string[], RegExp][] = [
+      [['compute', '-', '--window-seconds', '5'], /^senpai-md: invalid --window-seconds \(ROLLING_WINDOW_SECONDS\)="5": expected an integer from 10 to 86400$/],
+      [['compute', '-', '--window-seconds', '1e2'], /^senpai-md: invalid --window-seconds "1e2": expected a plain decimal number, a number > 0$/],
+      [['compute', '-', '--cooldown-ms', '0x10'], /^senpai-md: invalid --cooldown-ms "0x10": expected a plain decimal number/],
+      [['simulate', '--rate', '-5'], /^senpai-md: Option '--rate' argument is ambiguous\. .*'--rate=-XYZ'\.$/],
+    ];
+    for (const [args, line] of cases) {
+      const r = cli(args, {}, '');
+      expect(r.status, args.join(' ')).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(2); // the complaint and the usage line
+      expect(lines[0], args.join(' ')).toMatch(line);
+      expect(lines[1], args.join(' ')).toMatch(/^usage: senpai-md /);
+    }
+  });
+
   it('refuses an --output it cannot write before reading any input: exit 2 with one line and the usage line', () => {
     const events = join(root, 'examples', 'sample-events.jsonl');
     for (const [out, why] of [[join(tmpdir(), 'no-such-dir-senpai', 'x.jsonl'), /ENOENT/], [tmpdir(), /EISDIR/]] as const) {
