@@ -1,4 +1,6 @@
 import { loadConfig } from '../config/config.js';
+import { UsageError } from '../domain/errors.js';
+import { normalizeSymbol } from '../domain/symbol.js';
 import { connectNats } from '../nats/nats-link.js';
 import { MarketSimulator, simulatorSymbols } from '../sim/market-simulator.js';
 import { numberFlag, parseCommandArgs } from './args.js';
@@ -34,8 +36,14 @@ export async function simulateCommand(argv: string[], env: Record<string, string
   const rate = numberFlag(values.rate, '--rate', u, (n) => n > 0 && n <= 1e7, 'a number of events per second > 0') ?? 200;
   const duration = numberFlag(values.duration, '--duration', u, (n) => n >= 0, 'seconds >= 0') ?? 0;
   const seed = numberFlag(values.seed, '--seed', u, (n) => Number.isInteger(n), 'an integer') ?? 1;
-  const symbols = simulatorSymbols(typeof values.symbols === 'string' ? values.symbols : 'BTCUSDT,ETHUSDT,SOLUSDT');
-  if (symbols.length === 0 || symbols.length > 100_000) throw new (await import('../domain/errors.js')).UsageError('--symbols: give 1 to 100000 symbols', u);
+  const listed = simulatorSymbols(typeof values.symbols === 'string' ? values.symbols : 'BTCUSDT,ETHUSDT,SOLUSDT');
+  if (listed.length === 0 || listed.length > 100_000) throw new UsageError('--symbols: give 1 to 100000 symbols', u);
+  // each as the service will read it (SPEC §2: BTC/USDT is BTCUSDT); one it would refuse is refused here, not published
+  const symbols = listed.map((s) => {
+    const symbol = normalizeSymbol(s);
+    if (symbol === null) throw new UsageError(`--symbols: ${JSON.stringify(s)} is not a symbol (letters, digits, "_" and "-", up to 32)`, u);
+    return symbol;
+  });
   const config = loadConfig(env);
 
   const nc = await connectNats(config.nats, 'senpai-md-simulate');

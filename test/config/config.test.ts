@@ -107,6 +107,8 @@ describe('CLI exit codes', () => {
       [['compute', '-', '--window-seconds', '1e2'], /^senpai-md: invalid --window-seconds "1e2": expected a plain decimal number, a number > 0$/],
       [['compute', '-', '--cooldown-ms', '0x10'], /^senpai-md: invalid --cooldown-ms "0x10": expected a plain decimal number/],
       [['simulate', '--rate', '-5'], /^senpai-md: Option '--rate' argument is ambiguous\. .*'--rate=-XYZ'\.$/],
+      // refused before connecting: published, the service would refuse every event of it
+      [['simulate', '--symbols', 'BTCUSDT,bad.sym'], /^senpai-md: --symbols: "BAD\.SYM" is not a symbol/],
     ];
     for (const [args, line] of cases) {
       const r = cli(args, {}, '');
