@@ -271,8 +271,17 @@ function closeEnough(name: string, known: string, edits: number): boolean {
 function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
   const known = [...CONFIG_VARIABLES, ...OTHER_KNOWN];
   const out: string[] = [];
+  // names without the prefixes are everyone's: one is taken for a misspelling only when it is within
+  // two edits of one of ours (ROLLING_WINDOW_SECOND, LOG_LEVLE), never for a name merely unknown
+  const unprefixed = known.filter((k) => !PREFIXES.some((p) => k.startsWith(p)));
   for (const name of Object.keys(env).sort()) {
-    if (!PREFIXES.some((p) => name.startsWith(p)) || known.includes(name) || EXEMPT.some((re) => re.test(name))) continue;
+    if (!PREFIXES.some((p) => name.startsWith(p))) {
+      if (known.includes(name) || name.length < 6) continue;
+      const near = unprefixed.find((k) => distance(name, k) <= 2);
+      if (near !== undefined) out.push(`unknown variable ${name} ignored; did you mean ${near}?`);
+      continue;
+    }
+    if (known.includes(name) || EXEMPT.some((re) => re.test(name))) continue;
     let best = known[0]!;
     let bestEdits = distance(name, best);
     for (const k of known) {

@@ -239,6 +239,17 @@ describe('config strictness (SPEC §9)', () => {
     ]);
   });
 
+  it('takes an unprefixed name for a misspelling only within two edits of one of its own', () => {
+    const c = loadConfig({ ROLLING_WINDOW_SECOND: '30', LOG_LEVLE: 'debug', METRICS_MAX_SYMBOL: '5', HOME: '/root', LOGNAME: 'x', MAX_SYMBOLS_X: '1', PWD: '/', LANGUAGE: 'en' });
+    expect(c.warnings).toEqual([
+      'unknown variable LOG_LEVLE ignored; did you mean LOG_LEVEL?',
+      'unknown variable MAX_SYMBOLS_X ignored; did you mean MAX_SYMBOLS?',
+      'unknown variable METRICS_MAX_SYMBOL ignored; did you mean METRICS_MAX_SYMBOLS?',
+      'unknown variable ROLLING_WINDOW_SECOND ignored; did you mean ROLLING_WINDOW_SECONDS?',
+    ]);
+    expect(c.windowMs).toBe(60_000); // ignored, as said
+  });
+
   it('refuses an empty host or a port outside 1-65535 in any NATS_URL entry, naming it without credentials', () => {
     const bad: [string, string][] = [
       ['nats://127.0.0.1:99999', '"nats://127.0.0.1:99999" has a port outside 1-65535'],
