@@ -80,8 +80,9 @@ export function admit(subjectType: EventTypeLabel, dataLength: number, size: num
  * walks, instead of objects per message (the client's message, its view of the
  * socket read, the subject string) that every young collection copies while the
  * backlog lasts. Subjects are interned. The chunks for a full queue (up to
- * 16 MiB) are made ready up front and reused; chunks beyond them are given back
- * once emptied. What a record cannot hold (a
+ * 16 MiB) are made ready up front and reused; a backlog beyond them cycles
+ * through the chunks it holds (DECISIONS 82), which are given back as it shrinks
+ * and once the queue is empty. What a record cannot hold (a
  * JetStream message's ack and payload, a payload over 64 KiB, a subject past
  * the intern table) waits in side FIFOs in record order. The taken message is
  * read through {@link subject}, {@link data}, {@link recvMs}, {@link t0} and
@@ -90,7 +91,7 @@ export function admit(subjectType: EventTypeLabel, dataLength: number, size: num
 export class EventQueue {
   /** Chunks holding queued records, oldest first: reading at the first, writing at the last. */
   private readonly chunks = new Fifo<Chunk>();
-  /** Emptied chunks kept for reuse, up to {@link reserveChunks}; chunks past them are given back. */
+  /** Emptied chunks kept for reuse: the reserve, and a few more while a backlog lasts (see `recycle`). */
   private readonly spare: Chunk[] = [];
   /** Chunks allocated so far, the reserve included (each a megabyte of fresh pages to fault in). */
   allocatedChunks = 0;
@@ -325,17 +326,17 @@ export class EventQueue {
     return c;
   }
 
+  private newChunk(): Chunk {
+    this.allocatedChunks++;
+    return newChunk();
+  }
+
   /**
    * Keeps a chunk read to its end: within the reserve, and beyond it up to {@link SPARE_CHUNKS}
    * for the writer, so a backlog past the reserve cycles through the chunks it holds (the writer
    * needs one as often as the reader frees one) instead of taking a fresh one each time, whose
    * every 4 KiB page faults on first write. A shrinking backlog gives back the rest.
    */
-  private newChunk(): Chunk {
-    this.allocatedChunks++;
-    return newChunk();
-  }
-
   private recycle(c: Chunk): void {
     if (this.spare.length + this.chunks.length < this.reserveChunks || this.spare.length < SPARE_CHUNKS) this.spare.push(c);
   }
