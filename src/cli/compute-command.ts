@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { ConfigError, UsageError } from '../domain/errors.js';
 import { loadConfig } from '../config/config.js';
-import { numberFlag, parseCommandArgs } from './args.js';
+import { parseCommandArgs } from './args.js';
 import { runCompute } from './compute.js';
 import { openOutputFile } from './output.js';
 
@@ -59,15 +59,13 @@ export async function computeCommand(argv: string[], env: Record<string, string 
     return 0;
   }
   const u = COMPUTE_USAGE;
-  const flagEnv: Record<string, number | undefined> = {
-    ROLLING_WINDOW_SECONDS: numberFlag(values['window-seconds'], '--window-seconds', u, (n) => n > 0, 'a number > 0'),
-    SIGNAL_RETURN_THRESHOLD: numberFlag(values['return-threshold'], '--return-threshold', u, (n) => n >= 0, 'a number >= 0'),
-    SIGNAL_VOLUME_THRESHOLD: numberFlag(values['volume-threshold'], '--volume-threshold', u, (n) => n >= 0, 'a number >= 0'),
-    SIGNAL_SPREAD_MAX_BPS: numberFlag(values['spread-max-bps'], '--spread-max-bps', u, (n) => n > 0, 'a number > 0'),
-    SIGNAL_COOLDOWN_MS: numberFlag(values['cooldown-ms'], '--cooldown-ms', u, (n) => n >= 0, 'a number >= 0'),
-  };
-  const merged = { ...env };
-  for (const [k, v] of Object.entries(flagEnv)) if (v !== undefined) merged[k] = String(v);
+  // each flag is its variable's value as written (flags win): the configuration checks both alike
+  const flagEnv: Record<string, string | undefined> = {};
+  for (const [name, flag] of FLAG_OF) {
+    const v = values[flag.slice(2) as keyof typeof values];
+    if (typeof v === 'string') flagEnv[name] = v;
+  }
+  const merged = { ...env, ...flagEnv };
   let config;
   try {
     config = loadConfig(merged);
@@ -86,6 +84,11 @@ export async function computeCommand(argv: string[], env: Record<string, string 
     throw new UsageError(`cannot read INPUT ${JSON.stringify(inputPath)}: ${existsSync(inputPath) ? 'not a file' : 'no such file'}`, u);
   }
   const input = inputPath === '-' ? process.stdin : createReadStream(inputPath, { highWaterMark: 256 * 1024 });
+  if (inputPath !== '-' && values.output !== undefined && values.output !== '-' && existsSync(values.output)) {
+    const a = statSync(inputPath);
+    const b = statSync(values.output);
+    if (a.dev === b.dev && a.ino === b.ino) throw new UsageError(`--output ${JSON.stringify(values.output)} is INPUT itself: it would be emptied before it is read`, u);
+  }
   // opened before any input is read: a path that cannot be written is a usage error, found at once
   const output = values.output === undefined || values.output === '-' ? process.stdout : await openOutputFile(values.output, u, 1024 * 1024); // writes overlap the computing
   const verbose = values.verbose === true;

@@ -43,7 +43,7 @@ export async function runCompute(input: Readable, output: Writable, opts: Comput
     const pending = out.writeLine(`{"kind":"features","line":${line},` + JSON.stringify(computeFeatures(outcome.state)).slice(1));
     if (outcome.signal === null) return pending;
     const more = out.writeLine(`{"kind":"signal","line":${line},` + JSON.stringify(outcome.signal).slice(1));
-    return more ?? pending; // both would wait for the same 'drain'
+    return more ?? pending; // the writer shares one wait for 'drain': the later promise covers both
   }, {
     // what decode would refuse unread (SPEC §2), refused here without keeping the line
     maxBytes: MAX_PAYLOAD_BYTES,

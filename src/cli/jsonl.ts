@@ -27,14 +27,18 @@ export async function forEachLine(input: Readable, onLine: (line: number, bytes:
   /** The start of the line being read, from earlier chunks; its length (which may exceed what is kept). */
   let carry: Buffer[] = [];
   let carryBytes = 0;
+  /** The last byte carried, kept or not. */
+  let carryLast = -1;
   let line = 0;
   const finish = (tail: Buffer): LineResult => {
-    const length = carryBytes + tail.length;
+    // the length without the CR trimCr takes off (a kept line has its last byte at hand)
+    const last = tail.length > 0 ? tail[tail.length - 1] : carryLast;
+    const length = carryBytes + tail.length - (last === 13 ? 1 : 0);
     line++;
     let r: LineResult;
     if (length > maxBytes) r = opts!.onOversize(line, length);
     else if (carry.length === 0) r = onLine(line, trimCr(tail));
-    else r = onLine(line, trimCr(Buffer.concat([...carry, tail], length)));
+    else r = onLine(line, trimCr(Buffer.concat([...carry, tail])));
     carry = [];
     carryBytes = 0;
     return r;
@@ -52,10 +56,11 @@ export async function forEachLine(input: Readable, onLine: (line: number, bytes:
     }
     if (start < buf.length) {
       const rest = buf.length - start;
-      // copied: the chunk is released; past the limit only the length is kept
-      if (carryBytes + rest <= maxBytes) carry.push(Buffer.from(buf.subarray(start)));
+      // copied: the chunk is released; past the limit (and a CR) only the length is kept
+      if (carryBytes + rest <= maxBytes + 1) carry.push(Buffer.from(buf.subarray(start)));
       else carry = [];
       carryBytes += rest;
+      carryLast = buf[buf.length - 1]!;
     }
   }
   if (carryBytes > 0) {

@@ -54,12 +54,18 @@ export async function main(argv: string[]): Promise<number> {
   const name = first === undefined || first.startsWith('-') ? 'run' : first;
   const args = first === undefined || first.startsWith('-') ? argv : rest;
   const load = COMMANDS[name];
+  const code = await runCommand(name, load, args);
+  // a network client's pending retries must not keep the process alive, whatever the outcome
+  if (EXIT_WHEN_DONE.has(name)) setImmediate(() => process.exit(code));
+  return code;
+}
+
+/** Runs one command; resolves to its exit code, with the one-line answers to the errors users cause. */
+async function runCommand(name: string, load: (() => Promise<Command>) | undefined, args: string[]): Promise<number> {
   try {
     if (load === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`, USAGE);
     const env = readEnvironment(process.env, process.cwd());
-    const code = await (await load())(args, env);
-    if (EXIT_WHEN_DONE.has(name)) setImmediate(() => process.exit(code));
-    return code;
+    return await (await load())(args, env);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`senpai-md: ${err.message}\n${err.usage}\n`);

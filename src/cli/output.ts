@@ -48,6 +48,8 @@ export async function openOutputFile(path: string, usage: string, highWaterMark?
 export class BufferedWriter {
   private parts: string[] = [];
   private bytes = 0;
+  /** The wait for the sink's `drain` while one is pending: shared, so writes while full add no listeners. */
+  private draining: Promise<void> | null = null;
   /** The sink's write error, once it had one. */
   failure: OutputError | null = null;
 
@@ -88,7 +90,17 @@ export class BufferedWriter {
 
   /** Resolves on the sink's `drain`; rejects with the {@link OutputError} when it fails instead. */
   private drained(): Promise<void> {
-    return this.settled('drain');
+    if (this.draining === null) {
+      const wait = this.settled('drain');
+      this.draining = wait;
+      // cleared once settled; a caller that drops the promise (a NATS callback) must not see an
+      // unhandled rejection: the failure is kept in `failure` and thrown by the next call
+      wait.then(
+        () => (this.draining = null),
+        () => (this.draining = null),
+      );
+    }
+    return this.draining;
   }
 
   private async settled(event: string): Promise<void> {

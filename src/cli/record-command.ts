@@ -47,6 +47,8 @@ export async function recordCommand(argv: string[], env: Record<string, string |
       const receivedAt = Date.now();
       // the payload goes in untouched; JSON never needs a raw newline, so folding them keeps JSONL intact
       const data = decoder.decode(msg.data).replace(NEWLINE, ' ');
+      // a full sink is waited for by nobody here (the server cannot be paused); a failure is kept
+      // by the writer and ends the loop below
       void out.writeLine(`{"subject":${JSON.stringify(msg.subject)},"received_at":${receivedAt},"data":${data.trim() === '' ? 'null' : data}}`);
       n++;
       if (count !== undefined && n >= count) stop = true;

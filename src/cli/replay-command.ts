@@ -53,7 +53,7 @@ export async function replayCommand(argv: string[], env: Record<string, string |
   const speed = numberFlag(values.speed, '--speed', REPLAY_USAGE, (n) => n > 0, 'a number > 0') ?? 1;
   if (values.max === true && values.speed !== undefined) throw new UsageError('--speed and --max exclude each other', REPLAY_USAGE);
   const path = positionals[0]!;
-  if (path !== '-' && !(existsSync(path) && statSync(path).isFile())) throw new UsageError(`cannot read INPUT ${JSON.stringify(path)}: no such file`, REPLAY_USAGE);
+  if (path !== '-' && !(existsSync(path) && statSync(path).isFile())) throw new UsageError(`cannot read INPUT ${JSON.stringify(path)}: ${existsSync(path) ? 'not a file' : 'no such file'}`, REPLAY_USAGE);
   const config = loadConfig(env);
   const nc = await connectNats(config.nats, 'senpai-md-replay');
   let stop = false;

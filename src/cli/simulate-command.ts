@@ -39,11 +39,15 @@ export async function simulateCommand(argv: string[], env: Record<string, string
   const listed = simulatorSymbols(typeof values.symbols === 'string' ? values.symbols : 'BTCUSDT,ETHUSDT,SOLUSDT');
   if (listed.length === 0 || listed.length > 100_000) throw new UsageError('--symbols: give 1 to 100000 symbols', u);
   // each as the service will read it (SPEC §2: BTC/USDT is BTCUSDT); one it would refuse is refused here, not published
-  const symbols = listed.map((s) => {
-    const symbol = normalizeSymbol(s);
-    if (symbol === null) throw new UsageError(`--symbols: ${JSON.stringify(s)} is not a symbol (letters, digits, "_" and "-", up to 32)`, u);
-    return symbol;
-  });
+  const symbols = [
+    ...new Set(
+      listed.map((s) => {
+        const symbol = normalizeSymbol(s);
+        if (symbol === null) throw new UsageError(`--symbols: ${JSON.stringify(s)} is not a symbol (letters, digits, "_" and "-", up to 32)`, u);
+        return symbol;
+      }),
+    ),
+  ]; // btc/usdt and BTCUSDT are one symbol
   const config = loadConfig(env);
 
   const nc = await connectNats(config.nats, 'senpai-md-simulate');

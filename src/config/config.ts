@@ -277,7 +277,12 @@ function unknownVariableWarnings(env: Readonly<Record<string, string | undefined
   for (const name of Object.keys(env).sort()) {
     if (!PREFIXES.some((p) => name.startsWith(p))) {
       if (known.includes(name) || name.length < 6) continue;
-      const near = unprefixed.find((k) => distance(name, k) <= 2);
+      let near: string | undefined;
+      let nearEdits = 3;
+      for (const k of unprefixed) {
+        const edits = distance(name, k);
+        if (edits < nearEdits) [near, nearEdits] = [k, edits];
+      }
       if (near !== undefined) out.push(`unknown variable ${name} ignored; did you mean ${near}?`);
       continue;
     }

@@ -61,15 +61,24 @@ export const REQUEST_TIMEOUT_MS = 30_000;
  */
 export const HTTP_SERVER_OPTIONS = { requireHostHeader: false, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 } as const;
 
-/** Answers a CONNECT request (node closes the socket without a word when nothing listens for it). */
+/**
+ * Answers a CONNECT request (node closes the socket without a word when nothing listens for it),
+ * then closes the connection for good: the socket has left the HTTP parser, so no timeout of the
+ * server's applies to it any more, and a client that never closed its side would hold a served
+ * connection slot for ever.
+ */
 export function answerConnect(server: Server): void {
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
     const body = errorJson(`method CONNECT not allowed on ${req.url ?? ''}: this is not a proxy`);
-    if (socket.writable) {
-      socket.end(`HTTP/1.1 405 ${STATUS_CODES[405]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    } else {
+    if (!socket.writable) {
       socket.destroy();
+      return;
     }
+    // every route of this API is a GET (HEAD with it)
+    socket.end(
+      `HTTP/1.1 405 ${STATUS_CODES[405]}\r\nAllow: GET, HEAD\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
   });
 }
 

@@ -93,8 +93,7 @@ export class EventQueue {
   private readonly chunks = new Fifo<Chunk>();
   /** Emptied chunks kept for reuse: the reserve, and a few more while a backlog lasts (see `recycle`). */
   private readonly spare: Chunk[] = [];
-  /** Chunks allocated so far, the reserve included (each a megabyte of fresh pages to fault in). */
-  allocatedChunks = 0;
+  private allocated = 0;
   /** Chunks made ready at construction and kept for good (see the constructor). */
   readonly reserveChunks: number;
   private writeChunk: Chunk;
@@ -326,8 +325,13 @@ export class EventQueue {
     return c;
   }
 
+  /** Chunks allocated so far, the reserve included (each a megabyte of fresh pages to fault in). */
+  get allocatedChunks(): number {
+    return this.allocated;
+  }
+
   private newChunk(): Chunk {
-    this.allocatedChunks++;
+    this.allocated++;
     return newChunk();
   }
 

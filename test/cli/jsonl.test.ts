@@ -21,11 +21,11 @@ describe('forEachLine', () => {
   });
 
   it('joins a line split across chunks, wherever the chunks break', async () => {
-    const text = '{"type":"trade"}\n{"x":1}\r\n\nlast';
+    const text = '{"type":"trade"}\n{"x":1}\r\r\n\nlast';
     for (let cut = 0; cut <= text.length; cut++) {
       for (let cut2 = cut; cut2 <= text.length; cut2 += 3) {
         const { seen } = await lines([Buffer.from(text.slice(0, cut)), text.slice(cut, cut2), Buffer.from(text.slice(cut2))]);
-        expect(seen.map((l) => l[1])).toEqual(['{"type":"trade"}', '{"x":1}', '', 'last']);
+        expect(seen.map((l) => l[1])).toEqual(['{"type":"trade"}', '{"x":1}\r', '', 'last']);
       }
     }
   });
@@ -73,6 +73,13 @@ describe('forEachLine with a line limit', () => {
       for (let cut2 = cut; cut2 <= text.length; cut2 += 4) {
         expect(await limited([text.slice(0, cut), text.slice(cut, cut2), text.slice(cut2)], 10), `${cut}/${cut2}`).toEqual(want);
       }
+    }
+  });
+
+  it('does not count the CR that ends a CRLF line against the limit', async () => {
+    const ten = 'x'.repeat(10);
+    for (const chunks of [[`${ten}\r\n${ten}x\r\n`], [ten, '\r', `\n${ten}x\r`, '\n'], [`${ten}\r`, `\n${ten}`, 'x\r\n']]) {
+      expect(await limited(chunks, 10), JSON.stringify(chunks)).toEqual([[1, ten], [2, 11, 'oversize']]);
     }
   });
 

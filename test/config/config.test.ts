@@ -104,8 +104,9 @@ describe('CLI exit codes', () => {
   it('names a flag by itself (and the variable it stands for), takes the variables\' decimal spellings only, and says it in one line', () => {
     const cases: [string[], RegExp][] = [
       [['compute', '-', '--window-seconds', '5'], /^senpai-md: invalid --window-seconds \(ROLLING_WINDOW_SECONDS\)="5": expected an integer from 10 to 86400$/],
-      [['compute', '-', '--window-seconds', '1e2'], /^senpai-md: invalid --window-seconds "1e2": expected a plain decimal number, a number > 0$/],
-      [['compute', '-', '--cooldown-ms', '0x10'], /^senpai-md: invalid --cooldown-ms "0x10": expected a plain decimal number/],
+      [['compute', '-', '--window-seconds', '1e2'], /^senpai-md: invalid --window-seconds \(ROLLING_WINDOW_SECONDS\)="1e2": expected an integer from 10 to 86400$/],
+      [['compute', '-', '--cooldown-ms', '0x10'], /^senpai-md: invalid --cooldown-ms \(SIGNAL_COOLDOWN_MS\)="0x10": /],
+      [['compute', '-', '--return-threshold', '-1'], /^senpai-md: Option '--return-threshold' argument is ambiguous\./],
       [['simulate', '--rate', '-5'], /^senpai-md: Option '--rate' argument is ambiguous\. .*'--rate=-XYZ'\.$/],
       // refused before connecting: published, the service would refuse every event of it
       [['simulate', '--symbols', 'BTCUSDT,bad.sym'], /^senpai-md: --symbols: "BAD\.SYM" is not a symbol/],
@@ -118,6 +119,12 @@ describe('CLI exit codes', () => {
       expect(lines[0], args.join(' ')).toMatch(line);
       expect(lines[1], args.join(' ')).toMatch(/^usage: senpai-md /);
     }
+  });
+
+  it('takes every spelling of a flag that its variable takes (0.0000001 is not turned into 1e-7)', () => {
+    const r = cli(['compute', '-', '--return-threshold', '0.0000001', '--volume-threshold', '1000000000000000', '--window-seconds', ' 30 '], {}, '');
+    expect(r.stderr).toBe('{"accepted":0,"rejected":{}}\n');
+    expect(r.status).toBe(0);
   });
 
   it('refuses an --output it cannot write before reading any input: exit 2 with one line and the usage line', () => {

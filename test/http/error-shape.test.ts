@@ -94,10 +94,30 @@ describe('error answers made before routing', () => {
     expectErrorShape(res, 413, '2 MB body');
   });
 
-  it('405 for CONNECT (node would close the connection without an answer)', async () => {
+  it('405 for CONNECT (node would close the connection without an answer), and the connection closed from this side', async () => {
     const res = await exchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
     expectErrorShape(res, 405, 'CONNECT');
+    expect(res.headers.allow).toBe('GET, HEAD');
     expect(JSON.parse(res.body)).toEqual({ error: expect.stringContaining('not a proxy') });
+    // clients that never close their side: the server still closes their connections, freeing the slots
+    const openConnections = async (): Promise<number> => {
+      const stats = JSON.parse((await exchange(port, 'GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).body) as { http: { connections: number } };
+      return stats.http.connections - 1; // less the one asking
+    };
+    const before = await openConnections();
+    const sockets = [0, 1, 2].map(() => {
+      const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      socket.on('error', () => undefined);
+      socket.resume(); // reads the answer and the end, and never ends its own side
+      socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      return socket;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await openConnections()).toBe(before);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   it('408 for a client that trickles its headers past 10 s (node waited 60 s), its connection closed', async () => {
