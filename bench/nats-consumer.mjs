@@ -22,6 +22,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../dist/config/config.js';
 import { attachDashboard } from '../dist/http/dashboard.js';
 import { Service } from '../dist/app/service.js';
+import { scavengeOnOneThread } from '../dist/cli/run-command.js';
 import { serveParent, toParent } from './lib/child.mjs';
 import { parseArgs } from './lib/common.mjs';
 
@@ -124,6 +125,7 @@ async function startService() {
     JETSTREAM_DURABLE: String(args.durable ?? 'senpai-md-consumer'),
     ENGINE_THREAD: engineThread,
   };
+  scavengeOnOneThread(); // as `senpai-md run` does
   service = new Service(loadConfig(env), pino({ level: 'silent' }), {
     defaultMetrics: true,
     ...(args.dashboard === true ? { extendHttp: attachDashboard } : {}),
