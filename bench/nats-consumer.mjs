@@ -22,7 +22,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../dist/config/config.js';
 import { attachDashboard } from '../dist/http/dashboard.js';
 import { Service } from '../dist/app/service.js';
-import { scavengeOnOneThread } from '../dist/cli/run-command.js';
+import { scavengeOnOneThread } from '../dist/app/scavenge.js';
 import { serveParent, toParent } from './lib/child.mjs';
 import { parseArgs } from './lib/common.mjs';
 

@@ -1,10 +1,10 @@
-import { setFlagsFromString } from 'node:v8';
 import { loadConfig } from '../config/config.js';
 import { JetStreamUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../obs/logger.js';
 import { attachDashboard } from '../http/dashboard.js';
 import { DurableMismatchError } from '../nats/jetstream-source.js';
 import { Service } from '../app/service.js';
+import { scavengeOnOneThread } from '../app/scavenge.js';
 import { parseCommandArgs } from './args.js';
 import { releaseEarlyStop } from './lifecycle.js';
 
@@ -19,20 +19,6 @@ and serves HTTP on HTTP_HOST:HTTP_PORT (default 0.0.0.0:8892): /health,
 live dashboard at /. Configuration comes from the environment and .env (see
 .env.example). It waits for NATS and never starts a server itself.
 SIGINT/SIGTERM drain NATS, flush pending publishes, close HTTP and exit 0.`;
-
-/**
- * Young-generation collections on the main thread alone, unless the node command line says
- * otherwise: the service's young objects almost all die young (a scavenge here copies ~25 KB), so
- * helper threads only add their hand-over, and on a small host they wait for a core. Measured on
- * the running service at 20k events/s (`--trace-gc-nvp`, 50 scavenges each, two runs): pauses mean
- * 1.04–1.21 → 0.74–0.78 ms (DECISIONS 87). V8 reads the flag at every scavenge, so setting it at
- * start is enough.
- */
-export function scavengeOnOneThread(execArgv: readonly string[] = process.execArgv): boolean {
-  if (execArgv.some((a) => /^--(no-)?parallel[-_]scavenge/.test(a))) return false;
-  setFlagsFromString('--no-parallel-scavenge');
-  return true;
-}
 
 /** `senpai-md run`: resolves to the exit code once the service has stopped. */
 export async function runCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {

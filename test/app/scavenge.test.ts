@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 // the built module, as bin/senpai-md runs it (`npm test` builds first)
-const runCommand = pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', 'cli', 'run-command.js')).href;
+const scavengeModule = pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', 'app', 'scavenge.js')).href;
 
 /**
  * `senpai-md run` sets V8's young-generation collection to one thread at start
@@ -13,7 +13,7 @@ const runCommand = pathToFileURL(join(import.meta.dirname, '..', '..', 'dist', '
  */
 function scavengeTrace(nodeArgs: string[], call: boolean): { set: string; lines: string[] } {
   const script = `
-    const { scavengeOnOneThread } = await import(${JSON.stringify(runCommand)});
+    const { scavengeOnOneThread } = await import(${JSON.stringify(scavengeModule)});
     console.log('set=' + ${call ? 'scavengeOnOneThread()' : 'null'});
     // young objects of which enough survive a scavenge or two for V8 to share the copying out
     let keep = [];
