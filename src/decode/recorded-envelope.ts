@@ -29,5 +29,7 @@ export function decodeRecordedEnvelope(b: Uint8Array): MarketEvent | undefined {
   p = L_DATA(b, scanned.end);
   if (p < 0 || b[p] !== 0x7b || b[b.length - 1] !== 0x7d) return undefined;
   const ev = decodeCanonical(b.subarray(p, b.length - 1));
-  return ev === undefined ? undefined : { ...ev, envelopeRecvAt: timestampValue(receivedAt) };
+  // the readers make a new event for every payload: set on it, not copied into another one
+  if (ev !== undefined) (ev as { envelopeRecvAt: number | null }).envelopeRecvAt = timestampValue(receivedAt);
+  return ev;
 }
