@@ -29,14 +29,16 @@ flags win.
   -v, --verbose            one stderr line per rejected input line
   -h, --help               this help`;
 
-/** The variable each flag stands for (the flag wins over the environment). */
-const FLAG_OF: readonly (readonly [string, string])[] = [
-  ['ROLLING_WINDOW_SECONDS', '--window-seconds'],
-  ['SIGNAL_RETURN_THRESHOLD', '--return-threshold'],
-  ['SIGNAL_VOLUME_THRESHOLD', '--volume-threshold'],
-  ['SIGNAL_SPREAD_MAX_BPS', '--spread-max-bps'],
-  ['SIGNAL_COOLDOWN_MS', '--cooldown-ms'],
-];
+/** The variable each value flag stands for (the flag wins over the environment). */
+const FLAG_VARIABLES = {
+  'window-seconds': 'ROLLING_WINDOW_SECONDS',
+  'return-threshold': 'SIGNAL_RETURN_THRESHOLD',
+  'volume-threshold': 'SIGNAL_VOLUME_THRESHOLD',
+  'spread-max-bps': 'SIGNAL_SPREAD_MAX_BPS',
+  'cooldown-ms': 'SIGNAL_COOLDOWN_MS',
+} as const;
+type VariableFlag = keyof typeof FLAG_VARIABLES;
+const VARIABLE_FLAGS = Object.keys(FLAG_VARIABLES) as VariableFlag[];
 
 /** `senpai-md compute`: returns the process exit code. */
 export async function computeCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -44,11 +46,7 @@ export async function computeCommand(argv: string[], env: Record<string, string 
     argv,
     {
       output: { type: 'string', short: 'o' },
-      'window-seconds': { type: 'string' },
-      'return-threshold': { type: 'string' },
-      'volume-threshold': { type: 'string' },
-      'spread-max-bps': { type: 'string' },
-      'cooldown-ms': { type: 'string' },
+      ...(Object.fromEntries(VARIABLE_FLAGS.map((f) => [f, { type: 'string' }])) as Record<VariableFlag, { type: 'string' }>),
       verbose: { type: 'boolean', short: 'v' },
     },
     COMPUTE_USAGE,
@@ -60,10 +58,10 @@ export async function computeCommand(argv: string[], env: Record<string, string 
   }
   const u = COMPUTE_USAGE;
   // each flag is its variable's value as written (flags win): the configuration checks both alike
-  const flagEnv: Record<string, string | undefined> = {};
-  for (const [name, flag] of FLAG_OF) {
-    const v = values[flag.slice(2) as keyof typeof values];
-    if (typeof v === 'string') flagEnv[name] = v;
+  const flagEnv: Record<string, string> = {};
+  for (const flag of VARIABLE_FLAGS) {
+    const v = values[flag];
+    if (v !== undefined) flagEnv[FLAG_VARIABLES[flag]] = v;
   }
   const merged = { ...env, ...flagEnv };
   let config;
@@ -73,9 +71,10 @@ export async function computeCommand(argv: string[], env: Record<string, string 
     // a value from a flag is named by its flag, with the variable it stands for
     if (!(err instanceof ConfigError)) throw err;
     const message = err.message;
-    const flag = FLAG_OF.find(([name]) => flagEnv[name] !== undefined && message.includes(`${name}=`));
+    const flag = VARIABLE_FLAGS.find((f) => flagEnv[FLAG_VARIABLES[f]] !== undefined && message.includes(`${FLAG_VARIABLES[f]}=`));
     if (flag === undefined) throw err;
-    throw new UsageError(message.replace(`${flag[0]}=`, `${flag[1]} (${flag[0]})=`), u);
+    const name = FLAG_VARIABLES[flag];
+    throw new UsageError(message.replace(`${name}=`, `--${flag} (${name})=`), u);
   }
   for (const w of config.warnings) process.stderr.write(`senpai-md: warning: ${w}\n`);
 

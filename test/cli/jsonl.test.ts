@@ -83,7 +83,7 @@ describe('forEachLine with a line limit', () => {
     }
   });
 
-  it('reads an input without newlines in one pass, keeping nothing of it', async () => {
+  it('reports an input without newlines as one oversize line of its whole length', async () => {
     const chunks = Array.from({ length: 200 }, () => 'x'.repeat(1000));
     expect(await limited(chunks, 4096)).toEqual([[1, 200_000, 'oversize']]);
   });
