@@ -81,6 +81,16 @@ export function natsRestoredAlert(seconds: number): AlertSpec {
 }
 
 /**
+ * `nats`, for JetStream: the durable (or its stream) disappeared under the
+ * running service and was recreated after `seconds`; `gap` when events may
+ * have been lost meanwhile (the stream itself was recreated).
+ */
+export function consumerRestoredAlert(durable: string, seconds: number, gap: boolean): AlertSpec {
+  const lost = gap ? '; events stored before it was recreated may be lost' : '';
+  return spec('nats', 'warn', `JetStream durable ${durable} was missing for ${seconds.toFixed(1)} s and is recreated${lost}`, { value: seconds, threshold: null });
+}
+
+/**
  * `cluster` (SPEC §12): a partition moved to `newOwner` after being unowned
  * for `unownedS` seconds (null: unknown); the threshold is the lease.
  */

@@ -10,6 +10,7 @@ import type { ClusterConfig, Config } from '../config/config.js';
 import type { ClusterAnswer } from '../domain/http-answers.js';
 import type { MarketEngine } from '../engine/market-engine.js';
 import { JetStreamSource } from '../nats/jetstream-source.js';
+import type { ConsumerWatch } from '../nats/jetstream-source.js';
 import { warmStart } from '../nats/warm-start.js';
 import type { WarmupProgress } from '../nats/warm-start.js';
 import type { ClusterMetrics } from '../obs/cluster-metrics.js';
@@ -65,6 +66,12 @@ export interface ClusterMemberDeps {
   readonly httpUrl: string;
   /** Replicas of the lease bucket when this member creates it: the stream's. */
   readonly replicas: number;
+  /** Whether the NATS connection is up (a warm-up that stalls while it is down resumes once it is back). */
+  readonly isConnected?: () => boolean;
+  /** Told when a partition's durable or the stream disappears under it, and when it is back. */
+  readonly consumerWatch?: (durable: string) => ConsumerWatch;
+  /** A partition's consumer stopped here (the partition went): whatever it reported no longer applies. */
+  readonly consumerStopped?: (durable: string) => void;
 }
 
 /**
@@ -249,6 +256,7 @@ export class ClusterMember implements PartitionGate {
     this.deps.metrics.partitionsOwned = this.leases.owned().filter((p) => p !== k).length;
     this.deps.log.info({ partition: k, reason }, 'cluster: partition stopped');
     if (run !== undefined) await retire(run);
+    this.deps.consumerStopped?.(`${this.config.jetstream.durable}-p${k}`);
   }
 
   /** Forgets the state of every symbol of partition k (the next owner rebuilds it from the stream). */
@@ -278,6 +286,7 @@ export class ClusterMember implements PartitionGate {
         // the member's queue is shared by its partitions
         maxAckPending: Math.max(1, Math.floor(cfg.queueMaxSize / owned)),
         signal,
+        ...(this.deps.isConnected !== undefined ? { isConnected: this.deps.isConnected } : {}),
       });
       run.source = source;
       try {
@@ -285,7 +294,7 @@ export class ClusterMember implements PartitionGate {
         if (signal.aborted) return;
         // admitted from the first delivery: a message skipped now would wait ack_wait for its redelivery
         run.consuming = true;
-        await source.start((subject, data, ack) => this.deps.pipeline.offer(subject, data, ack));
+        await source.start((subject, data, ack) => this.deps.pipeline.offer(subject, data, ack), this.deps.consumerWatch?.(`${cfg.jetstream.durable}-p${k}`));
         if (signal.aborted) {
           await source.stop();
           return;
@@ -323,7 +332,10 @@ export class ClusterMember implements PartitionGate {
         },
         replay: (subject, data, tsMs, publishSignal) => (run.current ? pipeline.replay(subject, data, tsMs, publishSignal) : null),
         republish: (symbols) => {
-          if (run.current) pipeline.republish(symbols);
+          if (!run.current) return 0;
+          const list = [...symbols];
+          pipeline.republish(list);
+          return list.length;
         },
       }, progress, this.deps.log.child({ partition: k }));
       this.deps.quality.warmupSeconds = (Date.now() - progress.startedMs) / 1000;

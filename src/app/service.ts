@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { natsRestoredAlert } from '../alerts/alert-rules.js';
+import { consumerRestoredAlert, natsRestoredAlert } from '../alerts/alert-rules.js';
 import { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { Config } from '../config/config.js';
 import { MarketEngine } from '../engine/market-engine.js';
@@ -12,7 +12,7 @@ import type { HttpCounters } from '../http/http-counters.js';
 import type { DashboardViews } from '../http/views.js';
 import { CoreSource } from '../nats/core-source.js';
 import { JetStreamSource, maxAckPendingFor } from '../nats/jetstream-source.js';
-import type { Ackable } from '../nats/jetstream-source.js';
+import type { Ackable, ConsumerWatch } from '../nats/jetstream-source.js';
 import { LinkStatus } from '../nats/link-status.js';
 import { connectWithRetry, natsOptions } from '../nats/nats-link.js';
 import { NatsSink } from '../nats/nats-sink.js';
@@ -64,6 +64,8 @@ export class Service {
   private nc: NatsConnection | null = null;
   private core: CoreSource | null = null;
   private jetstream: JetStreamSource | null = null;
+  /** Why JetStream durables are not delivering (they or their stream disappeared), by durable. */
+  private readonly consumerErrors = new Map<string, string>();
   private staleTimer: NodeJS.Timeout | null = null;
   private evictTimer: NodeJS.Timeout | null = null;
   /** Aborted by {@link stop} (and {@link crash}): start-up gives up at its next step, its waits end at once. */
@@ -146,6 +148,7 @@ export class Service {
       lastBackpressureDropMs: () => (thread ?? this.pipeline).admissions.lastBackpressureDropMs,
       ...(thread !== null ? { engine: thread } : {}),
       natsError: () => this.link.error,
+      consumerError: () => (this.consumerErrors.size === 0 ? null : [...this.consumerErrors.values()].join('; ')),
       warmup: () => {
         const w = this.warming ?? this.cluster?.warming() ?? null;
         return w === null ? null : { messages: w.messages, elapsed_s: (Date.now() - w.startedMs) / 1000 };
@@ -229,14 +232,15 @@ export class Service {
       await this.startCluster(nc); // its last step is a checkpoint
     } else if (cfg.jetstream.enabled) {
       const maxAckPending = maxAckPendingFor(cfg.queueMaxSize);
-      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending, signal });
+      const isConnected = () => this.link.connected;
+      const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending, signal, isConnected });
       const maxAgeMs = await js.ensureStream();
       this.checkpoint();
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
       else await js.ensureDurable();
       this.checkpoint();
       this.jetstream = js; // before the pull loop starts: stop() ends it even if the next step is abandoned
-      await js.start(offer);
+      await js.start(offer, this.consumerWatch(cfg.jetstream.durable));
       this.checkpoint();
       this.log.info({ stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, max_ack_pending: maxAckPending }, 'consuming from JetStream');
     } else {
@@ -281,7 +285,19 @@ export class Service {
     if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
       this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
     }
-    const member = new ClusterMember(nc, cfg, { engine: this.engine, pipeline: this.pipeline, alerts: this.alerts, quality: this.quality, metrics: this.clusterMetrics!, log: this.log, httpUrl: this.advertisedUrl(), replicas: js.replicas });
+    const member = new ClusterMember(nc, cfg, {
+      engine: this.engine,
+      pipeline: this.pipeline,
+      alerts: this.alerts,
+      quality: this.quality,
+      metrics: this.clusterMetrics!,
+      log: this.log,
+      httpUrl: this.advertisedUrl(),
+      replicas: js.replicas,
+      isConnected: () => this.link.connected,
+      consumerWatch: (durable) => this.consumerWatch(durable),
+      consumerStopped: (durable) => this.consumerErrors.delete(durable),
+    });
     this.pipeline.gate = member;
     this.cluster = member;
     await member.start(this.stopSignal.signal);
@@ -319,6 +335,27 @@ export class Service {
     await this.http.close();
   }
 
+  /**
+   * What the service does when its durable or stream disappears under it
+   * (DECISIONS 88): `/health` says so (503, `jetstream`) while the source
+   * recreates them; a `nats` alert says for how long once it is back, and
+   * coverage restarts when events may have been lost meanwhile.
+   */
+  private consumerWatch(durable: string): ConsumerWatch {
+    return {
+      lost: (trouble) => {
+        this.consumerErrors.set(durable, trouble.detail);
+        this.log.warn({ durable, kind: trouble.kind, detail: trouble.detail }, 'JetStream consumer lost: nothing is consumed until the stream and the durable exist again; recreating them');
+      },
+      restored: ({ downMs, gap, startSeq }) => {
+        this.consumerErrors.delete(durable);
+        if (gap) (this.engineThread ?? this.pipeline).coverageLost();
+        this.alerts.raise(consumerRestoredAlert(durable, downMs / 1000, gap));
+        this.log.warn({ durable, down_s: downMs / 1000, start_seq: startSeq, events_may_be_lost: gap }, 'JetStream consumer restored: consuming again');
+      },
+    };
+  }
+
   /** The JetStream warm start (SPEC §11), with its gauges and `/health` progress. */
   private beginWarming(): WarmupProgress {
     const progress: WarmupProgress = { startedMs: Date.now(), messages: 0 };
@@ -342,12 +379,19 @@ export class Service {
                 thread.replay(subject, data, tsMs, publishSignal);
                 return null;
               },
-              republish: () => thread.republish(),
+              republish: () => {
+                thread.republish();
+                return null; // the engine thread knows which symbols
+              },
             }
           : {
               setCoverageStart: (ms) => this.engine.setCoverageStart(ms),
               replay: (subject, data, tsMs, publishSignal) => this.pipeline.replay(subject, data, tsMs, publishSignal),
-              republish: (symbols) => this.pipeline.republish(symbols),
+              republish: (symbols) => {
+                const list = [...symbols];
+                this.pipeline.republish(list);
+                return list.length;
+              },
             };
       await warmStart(js, maxAgeMs, { stream: cfg.jetstream.stream, windowMs: cfg.windowMs, marginS: cfg.warmup.marginS }, target, progress, this.log);
       // healthy only once the engine thread has rebuilt the windows, not once the replay is handed over

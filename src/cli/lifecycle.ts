@@ -11,12 +11,13 @@ const EARLY_STOP = Symbol.for('senpai-md.earlyStop');
 
 /**
  * Removes the handlers bin/senpai-md installs for `run` before loading the
- * CLI (a SIGINT/SIGTERM then finds nothing started and exits 0). `run` calls
- * it right after installing its own, so one signal is handled once, by the
- * real handler. Nothing to do when the CLI was started some other way.
+ * CLI (a SIGINT/SIGTERM/SIGHUP then finds nothing started and exits 0; a
+ * SIGUSR1 is ignored). `run` calls it right after installing its own, so one
+ * signal is handled once, by the real handler. Nothing to do when the CLI was
+ * started some other way.
  */
 export function releaseEarlyStop(): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1'] as const) {
     for (const listener of process.listeners(signal)) {
       if ((listener as { [EARLY_STOP]?: boolean })[EARLY_STOP] === true) process.off(signal, listener);
     }

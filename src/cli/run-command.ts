@@ -18,7 +18,8 @@ and serves HTTP on HTTP_HOST:HTTP_PORT (default 0.0.0.0:8892): /health,
 /metrics, /stats, /state/latest?symbol=S, /features/latest?symbol=S and the
 live dashboard at /. Configuration comes from the environment and .env (see
 .env.example). It waits for NATS and never starts a server itself.
-SIGINT/SIGTERM drain NATS, flush pending publishes, close HTTP and exit 0.`;
+SIGINT, SIGTERM and SIGHUP drain NATS, flush pending publishes, close HTTP and
+exit 0; SIGUSR1 is ignored (it does not open node's inspector).`;
 
 /** `senpai-md run`: resolves to the exit code once the service has stopped. */
 export async function runCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -62,6 +63,10 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
+    // a closed terminal (or its session leader) sends SIGHUP: the same graceful stop, not node's exit 129
+    process.once('SIGHUP', () => shutdown('SIGHUP'));
+    // node would open its inspector on 127.0.0.1:9229 for any local user (DECISIONS 89)
+    process.on('SIGUSR1', () => log.warn({ signal: 'SIGUSR1' }, 'SIGUSR1 ignored: the inspector stays closed (start node with --inspect to debug)'));
     releaseEarlyStop(); // from here on a signal stops the service gracefully
   });
 

@@ -6,9 +6,9 @@ import type { BookLevel, TradeSide } from './events.js';
 import type { FeatureSnapshot } from './features.js';
 
 /** Why `/health` says `degraded`; consumers treat an unknown reason as degraded too. */
-export type HealthReason = 'nats' | 'backpressure' | (string & {});
+export type HealthReason = 'nats' | 'jetstream' | 'engine' | 'backpressure' | 'http_overload' | (string & {});
 
-/** `GET /health`: 200 `ok` or `degraded` (backpressure); 503 `degraded` (NATS) or `warming`. */
+/** `GET /health`: 200 `ok` or `degraded` (backpressure, HTTP overload); 503 `degraded` (NATS, the JetStream durable or stream missing, the engine thread down) or `warming`. */
 export interface HealthAnswer {
   status: 'ok' | 'degraded' | 'warming';
   nats_connected: boolean;
@@ -20,6 +20,10 @@ export interface HealthAnswer {
   reasons?: HealthReason[];
   /** While NATS is not connected: the last reason the server or TLS gave. */
   nats_error?: string | null;
+  /** With reason `jetstream`: what is missing (the durable, its stream, JetStream itself); the service recreates it. */
+  jetstream_error?: string;
+  /** With reason `engine` (ENGINE_THREAD=worker): why the engine thread is not processing. */
+  engine_error?: string;
   /** While warming: progress of the rebuild from the stream. */
   warmup?: { messages: number; elapsed_s: number };
   /** Cluster mode: the partitions this member owns. */

@@ -33,6 +33,8 @@ export interface HttpDeps {
   readonly http?: HttpOptions;
   /** The last NATS connection failure, credentials removed (SPEC §9); null when none. */
   readonly natsError?: () => string | null;
+  /** JetStream: why the durable is not delivering (it or its stream disappeared); null while it is. */
+  readonly consumerError?: () => string | null;
   /** The warm-up in progress (SPEC §11), null when not warming. */
   readonly warmup?: () => WarmupProgress | null;
   /** Wall-clock ms of the last event dropped for backpressure or overflow. */
@@ -278,6 +280,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     healthAnswer({
       natsConnected: deps.isNatsConnected(),
       natsError: deps.natsError?.() ?? null,
+      consumerError: deps.consumerError?.() ?? null,
       warmup: deps.warmup?.() ?? null,
       degraded: degraded(now),
       uptimeS: deps.telemetry.uptimeSeconds(),

@@ -1,6 +1,7 @@
 /**
- * `GET /health` (SPEC §7): one answer, by precedence — NATS down, then
- * warming, then degraded-but-serving, then ok.
+ * `GET /health` (SPEC §7): one answer, by precedence — NATS down, then the
+ * JetStream durable missing, then the engine thread down, then warming, then
+ * degraded-but-serving, then ok.
  */
 
 /** A warm-up in progress (SPEC §11). */
@@ -25,6 +26,8 @@ export interface HealthInput {
   readonly partitions?: readonly number[] | null;
   /** ENGINE_THREAD=worker: why the engine thread is not processing (it failed, or does not answer); null when it is. */
   readonly engineError?: string | null;
+  /** JetStream: why the durable is not delivering (deleted, its stream gone, JetStream off); null when it is. */
+  readonly consumerError?: string | null;
 }
 
 export interface HealthAnswer {
@@ -39,6 +42,10 @@ export function healthAnswer(h: HealthInput): HealthAnswer {
       statusCode: 503,
       body: { status: 'degraded', reasons: ['nats'], nats_error: h.natsError ?? 'not connected', ...common }, // the contract requires a reason
     };
+  }
+  // connected but consuming nothing: as unable to serve fresh data as a lost connection (DECISIONS 88)
+  if (h.consumerError != null) {
+    return { statusCode: 503, body: { status: 'degraded', reasons: ['jetstream'], jetstream_error: h.consumerError, ...common } };
   }
   if (h.engineError != null) {
     return { statusCode: 503, body: { status: 'degraded', reasons: ['engine'], engine_error: h.engineError, ...common } };

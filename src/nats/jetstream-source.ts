@@ -5,6 +5,7 @@ import type { ConsumerInfo, ConsumerMessages, JetStreamManager } from '@nats-io/
 import { errors } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamUnavailableError } from '../domain/errors.js';
+import { within } from '../domain/within.js';
 
 const NANOS_PER_MS = 1_000_000;
 /** Retention of the stream when this service creates it. */
@@ -38,6 +39,8 @@ export interface JetStreamSettings {
   readonly signal?: AbortSignal;
   /** Longest wait for the next stored message before the warm-up gives up on the rest (default 10 s). */
   readonly replayStallMs?: number;
+  /** Whether the connection is up now (default: always); a replay that stalls while it is down waits for it and resumes. */
+  readonly isConnected?: () => boolean;
 }
 
 /** What a {@link JetStreamSource.replay} read. */
@@ -46,7 +49,36 @@ export interface ReplayResult {
   readonly messages: number;
   /** False when the stream stopped delivering before the range's end (the stall timeout): messages are missing. */
   readonly complete: boolean;
+  /** How many times the replay was taken up again after the last message read (a stall, a NATS outage). */
+  readonly resumed: number;
 }
+
+/** How one read of a replay ended: `stalled` and `failed` may be resumed; `missing`: what was left is no longer stored. */
+type ReplayOutcome = 'complete' | 'stalled' | 'failed' | 'missing';
+
+/** The JetStream consumer stopped working under a running service (deleted, its stream gone, JetStream off). */
+export interface ConsumerTrouble {
+  /** What nats.js reported (`consumer_deleted`, `consumer_not_found`, `stream_not_found`, `no_responders`). */
+  readonly kind: string;
+  /** One line for `/health` and the log. */
+  readonly detail: string;
+}
+
+/** What a {@link JetStreamSource} tells its owner about the live consumer. */
+export interface ConsumerWatch {
+  /** The consumer stopped delivering for this reason; the source is restoring it. Said once per outage. */
+  lost(trouble: ConsumerTrouble): void;
+  /**
+   * The stream and the durable exist again and delivery resumes. `gap`: messages may have been lost
+   * meanwhile (the stream was recreated or lost messages the durable had not delivered).
+   */
+  restored(info: { readonly downMs: number; readonly gap: boolean; readonly startSeq: number }): void;
+}
+
+/** How often a lost consumer is looked for and recreated. */
+const RESTORE_EVERY_MS = 2000;
+/** Longest wait for the requests that close a stalled replay's consumer. */
+const REPLAY_CLEANUP_MS = 2000;
 
 /**
  * A delivered message's acknowledgement (the nats.js `JsMsg` itself: no
@@ -215,16 +247,57 @@ export class JetStreamSource {
   /**
    * Reads the stored messages from `fromMs` up to and including `plan.lastSeq`
    * with an ordered ephemeral consumer; resolves to the count read and whether
-   * it reached the end (not when the stream stalled for `replayStallMs`). When the
+   * it reached the end. When the stream stops delivering for `replayStallMs`,
+   * the replay is taken up again after the last message read, on a new
+   * consumer, as long as each try makes progress or NATS was down (it waits
+   * for the connection): a NATS restart in the middle of a warm-up costs no
+   * stored message. It gives up (`complete: false`) when a try reads nothing
+   * while connected, or when what is left is no longer stored. When the
    * settings' `signal` aborts, no further message reaches `handler`, the
    * consumer is closed and the replay rejects with the abort.
    */
   async replay(plan: WarmupPlan, fromMs: number, handler: ReplayHandler): Promise<ReplayResult> {
-    if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return { messages: 0, complete: true };
+    if (plan.lastSeq === 0 || Number.isNaN(plan.lastTsMs) || plan.lastTsMs < fromMs) return { messages: 0, complete: true, resumed: 0 };
+    const signal = this.settings.signal;
+    const connected = this.settings.isConnected ?? (() => true);
+    let count = 0;
+    let lastSeq = 0;
+    const counted: ReplayHandler = (subject, data, tsMs, seq) => {
+      count++;
+      lastSeq = seq;
+      handler(subject, data, tsMs, seq);
+    };
+    let outcome = await this.replayFrom(plan, { opt_start_time: new Date(fromMs).toISOString() }, counted, false);
+    let resumed = 0;
+    let before = 0;
+    while (outcome === 'stalled' || outcome === 'failed') {
+      // nothing read while connected: the stream has stopped delivering, waiting longer would not help
+      if (count === before && connected()) break;
+      while (!connected()) await sleep(100, undefined, { signal }); // rejects with the abort
+      signal?.throwIfAborted();
+      resumed++;
+      before = count;
+      const start = lastSeq > 0 ? { opt_start_seq: lastSeq + 1 } : { opt_start_time: new Date(fromMs).toISOString() };
+      outcome = await this.replayFrom(plan, start, counted, true).catch((err: unknown) => {
+        signal?.throwIfAborted();
+        void err; // a request that failed while NATS went away: tried again once it is back
+        return 'failed' as const;
+      });
+    }
+    return { messages: count, complete: outcome === 'complete', resumed };
+  }
+
+  /** One read of a replay, from `start`, on a consumer of its own. */
+  private async replayFrom(
+    plan: WarmupPlan,
+    start: { opt_start_time: string } | { opt_start_seq: number },
+    handler: ReplayHandler,
+    resuming: boolean,
+  ): Promise<ReplayOutcome> {
     const js = jetstream(this.nc);
     const filter = streamSubjects(this.settings.subject)[0] === this.settings.subject ? undefined : this.settings.subject;
     const consumer = await js.consumers.get(this.settings.stream, {
-      opt_start_time: new Date(fromMs).toISOString(),
+      ...start,
       ...(filter !== undefined ? { filter_subjects: filter } : {}),
     });
     let messages: ConsumerMessages | null = null;
@@ -235,14 +308,13 @@ export class JetStreamSource {
       signal?.throwIfAborted(); // stopped while the consumer was being created
       // nothing of the filter at or after the start (every message of this subscription or partition is
       // older than the range, or none matches): it would deliver nothing, so finish now rather than after
-      // the stall timeout
-      if ((await consumer.info(true)).num_pending === 0) return { messages: 0, complete: true };
-      let count = 0;
-      let complete = true;
+      // the stall timeout; when resuming, the rest of the range is no longer stored
+      if ((await consumer.info(true)).num_pending === 0) return resuming ? 'missing' : 'complete';
+      let outcome: ReplayOutcome = 'complete';
       let done: () => void = () => undefined;
       const finished = new Promise<void>((resolve) => (done = resolve));
       stall = setTimeout(() => {
-        complete = false;
+        outcome = 'stalled';
         done();
       }, this.settings.replayStallMs ?? REPLAY_STALL_MS);
       abort = () => done();
@@ -254,7 +326,6 @@ export class JetStreamSource {
         callback: (m) => {
           if (signal?.aborted === true) return;
           if (m.seq > plan.lastSeq) return done();
-          count++;
           handler(m.subject, m.data, Math.floor(m.info.timestampNanos / NANOS_PER_MS), m.seq);
           if (m.seq >= plan.lastSeq || m.info.pending === 0) return done();
           timer.refresh();
@@ -262,13 +333,18 @@ export class JetStreamSource {
       });
       await finished;
       signal?.throwIfAborted();
-      return { messages: count, complete };
+      return outcome;
     } finally {
-      // also when consume() or info() failed: no timer keeps a stopping process alive, no consumer is left behind
+      // also when consume() or info() failed: no timer keeps a stopping process alive, no consumer is left
+      // behind (bounded: while NATS is down these requests would wait for it; the server drops an
+      // ephemeral consumer it no longer hears from by itself)
       clearTimeout(stall);
       signal?.removeEventListener('abort', abort);
-      await messages?.close().catch(() => undefined);
-      await consumer.delete().catch(() => undefined);
+      const cleanup = (async () => {
+        await messages?.close().catch(() => undefined);
+        await consumer.delete().catch(() => undefined);
+      })();
+      await within(cleanup, REPLAY_CLEANUP_MS, undefined);
     }
   }
 
@@ -282,15 +358,113 @@ export class JetStreamSource {
     else await this.createDurable(null);
   }
 
-  /** Starts delivering to `handler`; returns once the pull loop runs. */
-  async start(handler: MessageHandler): Promise<void> {
+  /**
+   * Starts delivering to `handler`; returns once the pull loop runs. When the
+   * durable or its stream disappears under it (deleted, a server restarted
+   * with an empty store or without JetStream), `watch` hears of it and the
+   * source recreates them, as at start, every {@link RESTORE_EVERY_MS}, then
+   * pulls from the durable afresh.
+   */
+  async start(handler: MessageHandler, watch?: ConsumerWatch): Promise<void> {
+    this.handler = handler;
+    this.consumerWatch = watch ?? null;
+    await this.consume();
+  }
+
+  private handler: MessageHandler = () => undefined;
+  private consumerWatch: ConsumerWatch | null = null;
+
+  /** The pull loop on the durable (nats.js keeps it going across reconnects). */
+  private async consume(): Promise<void> {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(this.settings.stream, this.settings.durable);
     const batch = Math.max(1, Math.min(this.settings.maxAckPending, PULL_BATCH));
-    this.messages = await consumer.consume({
+    const handler = this.handler;
+    const messages = await consumer.consume({
       max_messages: batch,
-      callback: (m) => handler(m.subject, m.data, m),
+      callback: (m) => {
+        this.lastDelivered = m; // a reference, no parsing: a restore reads its sequence
+        handler(m.subject, m.data, m);
+      },
     });
+    this.messages = messages;
+    if (this.consumerWatch !== null) void this.watch(messages, this.consumerWatch);
+  }
+
+  /** Stream sequence after which a durable recreated by {@link restore} starts: the last message delivered. */
+  private lastDelivered: { readonly seq: number } | null = null;
+  /** A restore in progress (one at a time). */
+  private restoring: Promise<void> | null = null;
+  /** {@link stop} was called: no restore starts or goes on. */
+  private stopped = false;
+
+  /** Follows the pull loop's notifications until it is closed; a lost durable or stream starts a restore. */
+  private async watch(messages: ConsumerMessages, watch: ConsumerWatch): Promise<void> {
+    for await (const n of messages.status()) {
+      let detail: string | null = null;
+      switch (n.type) {
+        case 'consumer_deleted':
+          detail = `durable ${this.settings.durable} on stream ${this.settings.stream} was deleted (${n.description})`;
+          break;
+        case 'consumer_not_found':
+          detail = `durable ${this.settings.durable} not found on stream ${this.settings.stream}`;
+          break;
+        case 'stream_not_found':
+          detail = `stream ${this.settings.stream} not found`;
+          break;
+        case 'no_responders':
+          detail = 'JetStream does not answer (not enabled on the server, or unavailable)';
+          break;
+        default:
+          break;
+      }
+      if (detail !== null && this.restoring === null && this.messages === messages && !this.stopped) {
+        watch.lost({ kind: n.type, detail });
+        this.restoring = this.restore(messages, watch).finally(() => (this.restoring = null));
+      }
+    }
+  }
+
+  /**
+   * Recreates the stream (when missing) and the durable, retrying until both
+   * exist or the pull loop is closed. A new durable starts right after the last
+   * message delivered here, so nothing stored is skipped or read twice; when the
+   * stream itself was recreated (its sequences start again) it starts at the
+   * stream's first message, and `gap` says events may have been lost.
+   */
+  private async restore(lost: ConsumerMessages, watch: ConsumerWatch): Promise<void> {
+    const lostAt = Date.now();
+    const signal = this.settings.signal;
+    const stopped = () => signal?.aborted === true || this.stopped;
+    for (;;) {
+      await sleep(RESTORE_EVERY_MS, undefined, { signal }).catch(() => undefined);
+      if (stopped()) return;
+      if (!(this.settings.isConnected?.() ?? true)) continue;
+      try {
+        const jsm = (this.jsm ??= await manager(this.nc, signal));
+        await this.ensureStream();
+        const st = (await jsm.streams.info(this.settings.stream)).state;
+        const existing = await this.durableInfo();
+        const last = this.lastDelivered?.seq ?? 0;
+        // the stream lost what followed the last delivered message (recreated, purged or expired)
+        const gap = st.last_seq < last || st.first_seq > last + 1;
+        const startSeq = st.last_seq < last ? Math.max(1, st.first_seq) : last + 1;
+        if (existing === null) await this.createDurable(startSeq);
+        else await this.checkDurable(existing);
+        if (stopped()) return;
+        // a fresh pull loop: the old one would find the durable only after missing two idle heartbeats
+        // (~30 s); what it delivered is in the queue, and its acks of a deleted durable are harmless
+        if (this.messages === lost) {
+          this.messages = null;
+          await lost.close().catch(() => undefined);
+        }
+        if (this.messages === null) await this.consume(); // failing, the next round tries again
+        watch.restored({ downMs: Date.now() - lostAt, gap: existing === null && gap, startSeq: existing === null ? startSeq : existing.delivered.stream_seq + 1 });
+        return;
+      } catch {
+        // JetStream still away or starting: next round
+      }
+    }
   }
 
   /** Stored message counts per subject matching `filter` (`state.subjects`). */
@@ -302,9 +476,15 @@ export class JetStreamSource {
 
   /** Stops pulling; messages in flight stay unacknowledged and are redelivered later. */
   async stop(): Promise<void> {
+    this.stopped = true;
     const m = this.messages;
     this.messages = null;
     if (m !== null) await m.close().catch(() => undefined);
+    await this.restoring;
+    // a restore may have started a pull loop while this waited
+    const late = this.messages as ConsumerMessages | null;
+    this.messages = null;
+    if (late !== null) await late.close().catch(() => undefined);
   }
 
   private async durableInfo(): Promise<ConsumerInfo | null> {

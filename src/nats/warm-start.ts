@@ -5,10 +5,13 @@ import type { JetStreamSource } from './jetstream-source.js';
 export interface WarmupTarget {
   /** Sets `coverage_start` (SPEC §11). */
   setCoverageStart(ms: number): void;
-  /** Applies one stored message; returns the symbol it touched, or null. */
+  /** Applies one stored message; returns the symbol it touched, or null (also when another thread applies it). */
   replay(subject: string, data: Uint8Array, streamTsMs: number, publishSignal: boolean): string | null;
-  /** Publishes the features of these symbols once (throttled). */
-  republish(symbols: Iterable<string>): void;
+  /**
+   * Publishes the features of these symbols once (throttled); returns how many,
+   * or null when the engine thread keeps the symbols itself (`symbols` is then empty).
+   */
+  republish(symbols: Iterable<string>): number | null;
 }
 
 /** Progress of a warm-up in flight, for `/health`. */
@@ -52,7 +55,7 @@ export async function warmStart(
   target.setCoverageStart(Number.isNaN(plan.firstTsMs) ? progress.startedMs : Math.max(fromMs, plan.firstTsMs));
   const unfinished = new Set<string>();
   let lastSeq = 0;
-  const { messages: count, complete } = await js.replay(plan, fromMs, (subject, data, tsMs, seq) => {
+  const { messages: count, complete, resumed } = await js.replay(plan, fromMs, (subject, data, tsMs, seq) => {
     progress.messages++;
     lastSeq = seq;
     const above = seq > plan.ackFloor;
@@ -68,9 +71,17 @@ export async function warmStart(
       'warm-up cut short: the stream delivered nothing for a while before the end of the range; the windows miss the rest, so features stay cold (warm: false) for one window',
     );
   }
-  target.republish(unfinished);
+  const republished = target.republish(unfinished);
   log.info(
-    { messages: count, seconds: (Date.now() - progress.startedMs) / 1000, up_to_seq: plan.lastSeq, ack_floor: plan.ackFloor, republished: unfinished.size },
+    {
+      messages: count,
+      seconds: (Date.now() - progress.startedMs) / 1000,
+      up_to_seq: plan.lastSeq,
+      ack_floor: plan.ackFloor,
+      ...(republished !== null ? { republished } : {}),
+      // taken up again after a stall or a NATS outage, from the last message read
+      ...(resumed > 0 ? { resumed } : {}),
+    },
     'warm-up done: windows rebuilt from the stream',
   );
   return count;

@@ -38,7 +38,7 @@ describe('senpai-md top level', () => {
   });
 });
 
-describe('senpai-md run: SIGINT/SIGTERM (SPEC §10)', () => {
+describe('senpai-md run: SIGINT/SIGTERM (SPEC §10), SIGHUP and SIGUSR1 (DECISIONS 89)', () => {
   const slowLoad = pathToFileURL(join(root, 'test', 'helpers', 'slow-cli-load.mjs')).href;
 
   /** `run` against a port where no NATS answers (it waits for it), logging at info; `nodeArgs` go before the bin. */
@@ -55,7 +55,7 @@ describe('senpai-md run: SIGINT/SIGTERM (SPEC §10)', () => {
     return { proc, exited, output: () => out };
   }
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('exits 0 on %s while its modules still load (nothing started yet)', async (signal) => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('exits 0 on %s while its modules still load (nothing started yet)', async (signal) => {
     const run = await startRun(['--import', slowLoad]);
     try {
       await waitFor(() => run.output().includes('loading dist/cli/main.js'), 'the CLI module loading');
@@ -66,13 +66,31 @@ describe('senpai-md run: SIGINT/SIGTERM (SPEC §10)', () => {
     }
   });
 
-  it.each(['SIGTERM', 'SIGINT'] as const)('once started, %s goes to the service\'s own handler: "shutting down", "stopped", exit 0', async (signal) => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('once started, %s goes to the service\'s own handler: "shutting down", "stopped", exit 0', async (signal) => {
     const run = await startRun();
     try {
       await waitFor(() => run.output().includes('"msg":"connecting to NATS"'), 'run waiting for NATS');
       run.proc.kill(signal);
       expect(await run.exited).toEqual({ code: 0, signal: null });
       expect(run.output()).toMatch(new RegExp(`"signal":"${signal}","msg":"shutting down"[\\s\\S]*"msg":"stopped"`));
+    } finally {
+      run.proc.kill('SIGKILL');
+    }
+  });
+
+  it('ignores SIGUSR1, while its modules load and once started: no inspector opens, a warn line says so, and it runs on', async () => {
+    const run = await startRun(['--import', slowLoad]);
+    try {
+      await waitFor(() => run.output().includes('loading dist/cli/main.js'), 'the CLI module loading');
+      run.proc.kill('SIGUSR1');
+      await waitFor(() => run.output().includes('"msg":"connecting to NATS"'), 'run waiting for NATS');
+      run.proc.kill('SIGUSR1');
+      await waitFor(() => run.output().includes('"msg":"SIGUSR1 ignored'), 'the warn line');
+      expect(run.proc.exitCode).toBeNull();
+      run.proc.kill('SIGTERM');
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(run.output()).not.toMatch(/Debugger listening/);
+      expect(run.output().match(/SIGUSR1 ignored/g)).toHaveLength(1); // the one sent while loading was dropped quietly
     } finally {
       run.proc.kill('SIGKILL');
     }

@@ -44,6 +44,13 @@ describe('GET /health', () => {
     expect(noError.body.nats_error).toBe('not connected');
   });
 
+  it('then a missing JetStream durable or stream: 503 degraded ["jetstream"] with what is missing, even while warming (DECISIONS 88)', async () => {
+    const h = await health({ consumerError: () => 'stream MD_EVENTS not found', warmup: () => ({ messages: 5, elapsed_s: 1 }), fill: 10 });
+    expect(h).toEqual({ status: 503, body: { status: 'degraded', reasons: ['jetstream'], jetstream_error: 'stream MD_EVENTS not found', nats_connected: true, uptime_s: expect.any(Number), symbols: [] } });
+    expect((await health({ consumerError: () => null })).body.status).toBe('ok');
+    expect((await health({ consumerError: () => 'x', isNatsConnected: () => false })).body.reasons).toEqual(['nats']);
+  });
+
   it('then warming: 503 with the warm-up progress', async () => {
     const h = await health({ warmup: () => ({ messages: 1200, elapsed_s: 2.5 }), fill: 10 });
     expect(h).toMatchObject({ status: 503, body: { status: 'warming', warmup: { messages: 1200, elapsed_s: 2.5 }, nats_connected: true } });
@@ -62,6 +69,7 @@ describe('GET /health', () => {
       { isNatsConnected: () => false, natsError: () => 'Authorization Violation' },
       { isNatsConnected: () => false },
       { warmup: () => ({ messages: 1200, elapsed_s: 2.5 }) },
+      { consumerError: () => 'durable senpai-md-consumer not found on stream MD_EVENTS' },
       { fill: 9 },
     ];
     for (const st of states) expect(contractErrors('http-health', (await health(st)).body)).toEqual([]);

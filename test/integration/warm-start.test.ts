@@ -1,7 +1,9 @@
 import { PassThrough } from 'node:stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Service } from '../../src/app/service.js';
 import { runCompute } from '../../src/cli/compute.js';
@@ -240,58 +242,157 @@ describe('JetStream warm start of a range that holds nothing (SPEC §11)', () =>
   }, 60_000);
 });
 
-describe('JetStream warm start cut short by a stalled stream (SPEC §11)', () => {
-  it('says so in a warn line and moves coverage to the end of the warm-up: the windows miss what was not read', async () => {
+/** Publishes `n` trades of AAA, 1 ms apart from 30 s ago, and waits until the stream holds them. */
+async function storeTrades(nc: NatsConnection, n: number): Promise<void> {
+  const t0 = Date.now() - 30_000;
+  for (let i = 0; i < n; i++) {
+    nc.publish('md.events.trade.AAA', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'AAA', price: 100 + (i % 7), size: 1, trade_id: String(i + 1), ts_exchange: t0 + i }));
+  }
+  await nc.flush();
+  const jsm = await jetstreamManager(nc);
+  await waitFor(async () => (await jsm.streams.info('MD_EVENTS')).state.messages === n, 'every trade stored');
+}
+
+/** Whether the connection is up, as the service's link status tells it (nats.js status events). */
+function linkUp(nc: NatsConnection): () => boolean {
+  let up = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') up = false;
+      else if (s.type === 'reconnect') up = true;
+    }
+  })();
+  return () => up;
+}
+
+/** A warm-up target that counts, records coverage starts and runs `at(n)` on the n-th message. */
+function countingTarget(at: (n: number) => void) {
+  const coverageStarts: number[] = [];
+  const seqs: number[] = [];
+  let replayed = 0;
+  return {
+    coverageStarts,
+    seqs,
+    get replayed() {
+      return replayed;
+    },
+    target: {
+      setCoverageStart: (ms: number) => void coverageStarts.push(ms),
+      replay: (_subject: string, _data: Uint8Array, _tsMs: number, _publishSignal: boolean): string | null => {
+        at(++replayed);
+        return 'AAA';
+      },
+      republish: () => 0,
+    },
+  };
+}
+
+function logLines(): { lines: Record<string, unknown>[]; log: Logger } {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { lines, log };
+}
+
+const withMsg = (lines: Record<string, unknown>[], prefix: string) => lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith(prefix));
+
+describe('JetStream warm start across a stall or a NATS restart (SPEC §11)', () => {
+  const STORED = 20_000;
+
+  it('gives up when the stream stops delivering while connected: a warn line, and coverage moves to the end of the warm-up', async () => {
     const nats = await TestNatsServer.start({ jetstream: true });
     servers.push(nats);
     const nc = await connect({ servers: nats.url });
-    const STORED = 20_000;
     try {
       const source = new JetStreamSource(nc, { stream: 'MD_EVENTS', durable: 'senpai', subject: 'md.events.>', maxAckPending: 1000, replayStallMs: 500 });
       await source.ensureStream();
-      const t0 = Date.now() - 30_000;
-      for (let i = 0; i < STORED; i++) {
-        nc.publish('md.events.trade.AAA', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'AAA', price: 100 + (i % 7), size: 1, trade_id: String(i + 1), ts_exchange: t0 + i }));
-      }
-      await nc.flush();
-      const jsm = await jetstreamManager(nc);
-      await waitFor(async () => (await jsm.streams.info('MD_EVENTS')).state.messages === STORED, 'every trade stored');
-
-      const lines: Record<string, unknown>[] = [];
-      const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-      const coverageStarts: number[] = [];
-      let replayed = 0;
+      await storeTrades(nc, STORED);
+      const { lines, log } = logLines();
       let frozenMs = 0;
-      let thawTimer: NodeJS.Timeout | undefined;
-      const target = {
-        setCoverageStart: (ms: number) => void coverageStarts.push(ms),
-        replay: () => {
-          if (++replayed === 10) {
-            // the server stops delivering mid-range; it comes back after the replay's stall timeout
-            nats.freeze();
-            frozenMs = Date.now();
-            thawTimer = setTimeout(() => nats.thaw(), 1500);
-          }
-          return 'AAA';
-        },
-        republish: () => undefined,
-      };
-      const progress = { startedMs: Date.now(), messages: 0 };
-      const count = await warmStart(source, 0, { stream: 'MD_EVENTS', windowMs: 60_000, marginS: 5 }, target, progress, log).finally(() => {
-        clearTimeout(thawTimer);
-        nats.thaw();
+      // the server stops answering mid-range (its sockets stay open) and stays so until the warm-up has given up
+      const c = countingTarget((n) => {
+        if (n === 10) {
+          nats.freeze();
+          frozenMs = Date.now();
+        }
       });
+      const progress = { startedMs: Date.now(), messages: 0 };
+      const count = await warmStart(source, 0, { stream: 'MD_EVENTS', windowMs: 60_000, marginS: 5 }, c.target, progress, log).finally(() => nats.thaw());
       expect(frozenMs).toBeGreaterThan(0);
-      expect(count).toBe(replayed);
+      expect(count).toBe(c.replayed);
       expect(count).toBeLessThan(STORED);
-      const cut = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('warm-up cut short'));
+      const cut = withMsg(lines, 'warm-up cut short');
       expect(cut).toHaveLength(1);
       expect(cut[0]).toMatchObject({ level: 40, messages: count, up_to_seq: STORED });
       // first the range's lower bound (here the first stored message's stream time), then, after the stall, the end of the warm-up
-      expect(coverageStarts).toHaveLength(2);
-      expect(coverageStarts[0]).toBeLessThan(frozenMs);
-      expect(coverageStarts[1]).toBeGreaterThanOrEqual(frozenMs);
+      expect(c.coverageStarts).toHaveLength(2);
+      expect(c.coverageStarts[0]).toBeLessThan(frozenMs);
+      expect(c.coverageStarts[1]).toBeGreaterThanOrEqual(frozenMs);
     } finally {
+      await nc.close();
+    }
+  }, 60_000);
+
+  it('takes the replay up again after the last message read when the stream delivers again: every stored message once', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url });
+    let thawTimer: NodeJS.Timeout | undefined;
+    try {
+      const source = new JetStreamSource(nc, { stream: 'MD_EVENTS', durable: 'senpai', subject: 'md.events.>', maxAckPending: 1000, replayStallMs: 500 });
+      await source.ensureStream();
+      await storeTrades(nc, STORED);
+      const { lines, log } = logLines();
+      // frozen for three stall timeouts, then running again
+      const c = countingTarget((n) => {
+        if (n === 10) {
+          nats.freeze();
+          thawTimer = setTimeout(() => nats.thaw(), 1500);
+        }
+      });
+      const progress = { startedMs: Date.now(), messages: 0 };
+      const count = await warmStart(source, 0, { stream: 'MD_EVENTS', windowMs: 60_000, marginS: 5 }, c.target, progress, log);
+      expect(count).toBe(STORED);
+      expect(withMsg(lines, 'warm-up cut short')).toHaveLength(0);
+      expect(c.coverageStarts).toHaveLength(1);
+      const done = withMsg(lines, 'warm-up done');
+      expect(done).toHaveLength(1);
+      expect(done[0]!.resumed).toBeGreaterThanOrEqual(1);
+    } finally {
+      clearTimeout(thawTimer);
+      nats.thaw();
+      await nc.close();
+    }
+  }, 60_000);
+
+  it('waits out a NATS restart in the middle of the range and reads the rest once reconnected: nothing stored is lost', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const restarted = { done: Promise.resolve() };
+    try {
+      const source = new JetStreamSource(nc, { stream: 'MD_EVENTS', durable: 'senpai', subject: 'md.events.>', maxAckPending: 1000, replayStallMs: 500, isConnected: linkUp(nc) });
+      await source.ensureStream();
+      await storeTrades(nc, STORED);
+      const { lines, log } = logLines();
+      const seen = new Set<number>();
+      // the server stops (the client sees the disconnect) and comes back on the same store after 2 s
+      const c = countingTarget((n) => {
+        if (n === 10) restarted.done = nats.halt().then(() => new Promise((r) => setTimeout(r, 2000))).then(() => nats.resume());
+      });
+      const replay = c.target.replay;
+      const progress = { startedMs: Date.now(), messages: 0 };
+      const count = await warmStart(source, 0, { stream: 'MD_EVENTS', windowMs: 60_000, marginS: 5 }, { ...c.target, replay: (subject, data, tsMs, publish) => {
+        // every stored trade exactly once: its trade id
+        seen.add(Number((JSON.parse(Buffer.from(data).toString()) as { trade_id: string }).trade_id));
+        return replay(subject, data, tsMs, publish);
+      } }, progress, log);
+      await restarted.done;
+      expect(count).toBe(STORED);
+      expect(seen.size).toBe(STORED);
+      expect(withMsg(lines, 'warm-up cut short')).toHaveLength(0);
+      expect(withMsg(lines, 'warm-up done')[0]!.resumed).toBeGreaterThanOrEqual(1);
+    } finally {
+      await restarted.done.catch(() => undefined);
       await nc.close();
     }
   }, 60_000);

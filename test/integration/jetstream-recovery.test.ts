@@ -1,0 +1,102 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
+import { Collector, getJson, startService } from '../helpers/service.js';
+
+/**
+ * The durable or its stream disappears under a running JetStream service (an
+ * operator's delete, a server restarted on an empty store): `/health` says so
+ * while the service recreates them, and consuming goes on from where it was
+ * (DECISIONS 88).
+ */
+
+const servers: TestNatsServer[] = [];
+const stops: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const stop of stops) await stop().catch(() => undefined);
+  for (const s of servers) await s.stop();
+});
+
+const t0 = Date.now();
+
+/** Publishes trades `from`..`to - 1` of `symbol` into the stream (1 ms apart in event time). */
+async function publishTrades(nc: NatsConnection, symbol: string, from: number, to: number): Promise<void> {
+  const js = jetstream(nc);
+  const acks: Promise<unknown>[] = [];
+  for (let i = from; i < to; i++) {
+    acks.push(js.publish(`md.events.trade.${symbol}`, JSON.stringify({ type: 'trade', provider: 'p', symbol, price: 100 + (i % 5), size: 1, trade_id: String(i + 1), ts_exchange: t0 + i })));
+  }
+  await Promise.all(acks);
+}
+
+async function tradeCount(base: string, symbol: string): Promise<number> {
+  const r = await getJson(`${base}/features/latest?symbol=${symbol}`);
+  return r.status === 200 ? (r.body.trade_count_10s as number) : 0;
+}
+
+async function setUp(): Promise<{ nats: TestNatsServer; nc: NatsConnection; base: string; alerts: Collector; healthSeen: () => Record<string, unknown>[] }> {
+  const nats = await TestNatsServer.start({ jetstream: true });
+  servers.push(nats);
+  const { base, stop } = await startService(nats.url, { USE_JETSTREAM: 'true', WARMUP: 'false' });
+  stops.push(stop);
+  const nc = await connect({ servers: nats.url });
+  stops.push(() => nc.close());
+  const alerts = await Collector.open(nats.url, ['senpai.alerts']);
+  stops.push(() => alerts.close());
+  // every /health answer other than ok, polled every 50 ms
+  const seen: Record<string, unknown>[] = [];
+  const poll = setInterval(() => {
+    void getJson(`${base}/health`).then((r) => {
+      if (r.status !== 200) seen.push({ ...r.body, code: r.status });
+    }, () => undefined);
+  }, 50);
+  stops.unshift(async () => clearInterval(poll));
+  return { nats, nc, base, alerts, healthSeen: () => seen };
+}
+
+describe('JetStream consumer lost under a running service', () => {
+  it('a deleted durable: /health answers 503 jetstream, the durable comes back after the last message delivered, and every trade is processed once', async () => {
+    const { nc, base, alerts, healthSeen } = await setUp();
+    const jsm = await jetstreamManager(nc);
+    await publishTrades(nc, 'DEL', 0, 300);
+    await waitFor(async () => (await tradeCount(base, 'DEL')) === 300, 'the first trades processed');
+
+    await jsm.consumers.delete('MD_EVENTS', 'senpai-md-consumer');
+    await waitFor(() => healthSeen().some((h) => (h.reasons as string[] | undefined)?.includes('jetstream')), '/health reports the lost durable', 10_000);
+    await publishTrades(nc, 'DEL', 300, 600); // while it is missing
+    await waitFor(async () => (await tradeCount(base, 'DEL')) === 600, 'the trades published meanwhile processed', 20_000);
+    await waitFor(async () => (await getJson(`${base}/health`)).status === 200, 'healthy again');
+
+    const lost = healthSeen().find((h) => (h.reasons as string[] | undefined)?.includes('jetstream'))!;
+    expect(lost).toMatchObject({ code: 503, status: 'degraded', reasons: ['jetstream'] });
+    expect(lost.jetstream_error).toMatch(/durable senpai-md-consumer .*deleted|not found/);
+    // recreated to start after the last delivered message: nothing read twice, nothing skipped
+    const info = await jsm.consumers.info('MD_EVENTS', 'senpai-md-consumer');
+    expect(info.config.opt_start_seq).toBe(301);
+    const stats = (await getJson(`${base}/stats`)).body;
+    expect(stats.events_processed_total).toBe(600);
+    expect((stats.dropped_by_reason as Record<string, number>).duplicate ?? 0).toBe(0);
+    const restored = alerts.on('senpai.alerts').filter((a) => a.kind === 'nats');
+    expect(restored).toHaveLength(1);
+    expect(restored[0]!.message).toMatch(/^JetStream durable senpai-md-consumer was missing for \d+\.\d s and is recreated$/);
+  }, 60_000);
+
+  it('a deleted stream: stream and durable are recreated, new trades are processed, and the alert says events may be lost', async () => {
+    const { nc, base, alerts, healthSeen } = await setUp();
+    const jsm = await jetstreamManager(nc);
+    await publishTrades(nc, 'STR', 0, 200);
+    await waitFor(async () => (await tradeCount(base, 'STR')) === 200, 'the first trades processed');
+
+    await jsm.streams.delete('MD_EVENTS');
+    await waitFor(() => healthSeen().some((h) => (h.reasons as string[] | undefined)?.includes('jetstream')), '/health reports the lost stream', 40_000);
+    await waitFor(async () => (await jsm.streams.info('MD_EVENTS').catch(() => null)) !== null && (await getJson(`${base}/health`)).status === 200, 'stream recreated, healthy again', 20_000);
+    await publishTrades(nc, 'STR', 200, 300);
+    await waitFor(async () => (await tradeCount(base, 'STR')) === 300, 'trades of the new stream processed', 20_000);
+
+    const restored = alerts.on('senpai.alerts').filter((a) => a.kind === 'nats');
+    expect(restored).toHaveLength(1);
+    expect(restored[0]!.message).toMatch(/is recreated; events stored before it was recreated may be lost$/);
+  }, 90_000);
+});
