@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -11,6 +12,8 @@ import { buildHttpApp } from '../http/app.js';
 import type { HttpCounters } from '../http/http-counters.js';
 import type { DashboardViews } from '../http/views.js';
 import { CoreSource } from '../nats/core-source.js';
+import { claimDurable } from '../nats/durable-claim.js';
+import type { DurableClaim } from '../nats/durable-claim.js';
 import { JetStreamSource, maxAckPendingFor } from '../nats/jetstream-source.js';
 import type { Ackable, ConsumerWatch } from '../nats/jetstream-source.js';
 import { LinkStatus } from '../nats/link-status.js';
@@ -64,6 +67,8 @@ export class Service {
   private nc: NatsConnection | null = null;
   private core: CoreSource | null = null;
   private jetstream: JetStreamSource | null = null;
+  /** This instance's answer on its durable's subject (single-process JetStream mode). */
+  private durableClaim: DurableClaim | null = null;
   /** Why JetStream durables are not delivering (they or their stream disappeared), by durable. */
   private readonly consumerErrors = new Map<string, string>();
   private staleTimer: NodeJS.Timeout | null = null;
@@ -236,6 +241,10 @@ export class Service {
       const js = new JetStreamSource(nc, { stream: cfg.jetstream.stream, durable: cfg.jetstream.durable, subject: cfg.nats.subject, maxAckPending, signal, isConnected });
       const maxAgeMs = await js.ensureStream();
       this.checkpoint();
+      // one instance per durable (DECISIONS 90), asked before the warm-up spends anything
+      const me = { instance: `${hostname()}:${process.pid}:${randomUUID()}`, host: hostname(), pid: process.pid, http_url: this.advertisedUrl(), started_ms: Date.now() };
+      this.durableClaim = await claimDurable(nc, cfg.jetstream.stream, cfg.jetstream.durable, me, this.log);
+      this.checkpoint();
       if (cfg.warmup.enabled) await this.warmUp(js, maxAgeMs);
       else await js.ensureDurable();
       this.checkpoint();
@@ -306,12 +315,12 @@ export class Service {
   }
 
   /**
-   * `CLUSTER_ADVERTISE_URL` as set, else `http://{HTTP_HOST}:{port}` on the port
+   * `CLUSTER_ADVERTISE_URL` as set (cluster mode), else `http://{HTTP_HOST}:{port}` on the port
    * {@link listen} bound (HTTP_PORT=0 included), the machine's name standing for
    * a wildcard host.
    */
   private advertisedUrl(): string {
-    const set = this.config.cluster!.advertiseUrl;
+    const set = this.config.cluster?.advertiseUrl ?? null;
     if (set !== null) return set;
     const host = this.config.http.host === '0.0.0.0' || this.config.http.host === '::' ? hostname() : this.config.http.host;
     return `http://${host.includes(':') ? `[${host}]` : host}:${this.boundPort ?? this.config.http.port}`;
@@ -428,6 +437,7 @@ export class Service {
     if (this.evictTimer !== null) clearInterval(this.evictTimer);
     if (this.cluster !== null) await this.cluster.stop();
     if (this.jetstream !== null) await this.jetstream.stop();
+    this.durableClaim?.release();
     if (this.core !== null) await this.core.stop();
     if (this.engineThread !== null) {
       await this.engineThread.idle();

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/config.js';
-import { JetStreamUnavailableError } from '../domain/errors.js';
+import { DurableInUseError, JetStreamUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../obs/logger.js';
 import { attachDashboard } from '../http/dashboard.js';
 import { DurableMismatchError } from '../nats/jetstream-source.js';
@@ -74,7 +74,7 @@ export async function runCommand(argv: string[], env: Record<string, string | un
   const started = service.start().then(
     () => done,
     async (err: unknown) => {
-      if (err instanceof JetStreamUnavailableError || err instanceof DurableMismatchError) {
+      if (err instanceof JetStreamUnavailableError || err instanceof DurableMismatchError || err instanceof DurableInUseError) {
         process.stderr.write(`senpai-md: ${err.message}\n`);
         await service.stop().catch(() => undefined);
         return 1;

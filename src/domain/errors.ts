@@ -20,3 +20,8 @@ export class UsageError extends Error {
 export class JetStreamUnavailableError extends Error {
   override readonly name = 'JetStreamUnavailableError';
 }
+
+/** Another running instance consumes the same JetStream durable: exit code 1 (DECISIONS 90). */
+export class DurableInUseError extends Error {
+  override readonly name = 'DurableInUseError';
+}

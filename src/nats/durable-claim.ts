@@ -1,0 +1,106 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createInbox } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { DurableInUseError } from '../domain/errors.js';
+
+/**
+ * One JetStream durable, one instance (DECISIONS 90). Two services pulling
+ * from the same durable split its messages between them, and each computes
+ * its windows from half the events — the reason SPEC §12 removed queue
+ * groups. Every single-process JetStream service answers on
+ * `senpai.durable.{stream}.{durable}` with who it is; a starting one asks
+ * there first and refuses to start when an older instance answers. Core NATS
+ * only: nothing is stored, a killed instance stops answering at once.
+ */
+
+/** Who an instance is, as it answers. */
+export interface InstanceInfo {
+  /** Unique per process start. */
+  readonly instance: string;
+  readonly host: string;
+  readonly pid: number;
+  readonly http_url: string;
+  /** Epoch ms of its claim: of two instances asking at the same moment, the older keeps the durable. */
+  readonly started_ms: number;
+}
+
+/** An answer: who, and whether its own claim is complete (it consumes, or is about to). */
+interface Answer extends InstanceInfo {
+  readonly holding: boolean;
+}
+
+/** How long a starting instance waits for answers. */
+export const CLAIM_WAIT_MS = 300;
+
+export function durableSubject(stream: string, durable: string): string {
+  return `senpai.durable.${stream}.${durable}`;
+}
+
+/** Whether `a` started before `b` (ties broken by the instance id, so exactly one of two is older). */
+function olderThan(a: InstanceInfo, b: InstanceInfo): boolean {
+  return a.started_ms < b.started_ms || (a.started_ms === b.started_ms && a.instance < b.instance);
+}
+
+function parse(data: Uint8Array): Answer | null {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(data)) as Partial<Answer>;
+    return typeof v.instance === 'string' && typeof v.started_ms === 'number' ? { ...(v as InstanceInfo), holding: v.holding === true } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The answering side of a claim; {@link release} it when the service stops consuming. */
+export interface DurableClaim {
+  release(): void;
+}
+
+/**
+ * Answers for `me` on the durable's subject, then asks who else is there.
+ * Rejects with {@link DurableInUseError} when an instance that holds the
+ * durable answers, or, of instances asking at the same moment, an older one
+ * (`me` then answers no more). One that asks later is told who is here,
+ * refuses by itself, and is logged. Clocks matter only within one asking
+ * window: a holder keeps the durable whatever its clock says.
+ */
+export async function claimDurable(nc: NatsConnection, stream: string, durable: string, me: InstanceInfo, log: Logger, waitMs = CLAIM_WAIT_MS): Promise<DurableClaim> {
+  const subject = durableSubject(stream, durable);
+  let holding = false;
+  const sub: Subscription = nc.subscribe(subject, {
+    callback: (err, m) => {
+      if (err !== null) return;
+      const other = parse(m.data);
+      if (other === null || other.instance === me.instance) return;
+      if (m.reply) m.respond(JSON.stringify({ ...me, holding }));
+      if (holding || olderThan(me, other)) {
+        log.warn({ durable, stream, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url }, 'another instance started on this JetStream durable; told that this one holds it, it should refuse to start');
+      }
+    },
+  });
+  const inbox = createInbox();
+  const answers: Answer[] = [];
+  const replies = nc.subscribe(inbox, {
+    callback: (err, m) => {
+      if (err !== null) return;
+      const other = parse(m.data);
+      if (other !== null && other.instance !== me.instance) answers.push(other);
+    },
+  });
+  try {
+    await nc.flush();
+    nc.publish(subject, JSON.stringify({ ...me, holding: false }), { reply: inbox });
+    await sleep(waitMs);
+  } finally {
+    replies.unsubscribe();
+  }
+  const holder = answers.find((other) => other.holding) ?? answers.find((other) => olderThan(other, me));
+  if (holder !== undefined) {
+    sub.unsubscribe();
+    throw new DurableInUseError(
+      `JetStream durable ${durable} on stream ${stream} is consumed by another running instance (host ${holder.host}, pid ${holder.pid}, ${holder.http_url}); two instances on one durable split its messages and both compute wrong windows: give this one its own JETSTREAM_DURABLE, or use cluster mode`,
+    );
+  }
+  holding = true;
+  return { release: () => sub.unsubscribe() };
+}
