@@ -86,6 +86,8 @@ export async function waitFor(cond, what, timeoutMs = 15_000, everyMs = 25) {
  * @property {boolean | number} [monitor] The HTTP monitoring port (`/varz`): a port, `true` for a free one (default off).
  * @property {boolean} [highBacklog] The benchmarks' raised limits: `max_pending` 1GB, a 60 s `write_deadline` and
  *   large JetStream stores, so a burst of a million messages is not cut short by slow-consumer protection (default off).
+ * @property {string} [writeDeadline] `write_deadline`: the server cuts off a client whose socket takes no more for that long
+ *   (a slow consumer), e.g. `"1s"` (default: the server's 10 s).
  */
 
 /** @typedef {{ slow_consumers?: number } & Record<string, unknown>} Varz The `/varz` object (the fields read here typed). */
@@ -103,7 +105,7 @@ export class TestNatsServer {
    * Use {@link TestNatsServer.start}.
    * @param {number} port
    * @param {number | null} monitorPort
-   * @param {Required<Pick<NatsServerOptions, 'bin' | 'jetstream' | 'maxPayload' | 'highBacklog'>> & { storeDir: string | null }} opts
+   * @param {Required<Pick<NatsServerOptions, 'bin' | 'jetstream' | 'maxPayload' | 'highBacklog'>> & { storeDir: string | null, writeDeadline: string | null }} opts
    */
   constructor(port, monitorPort, opts) {
     /** @readonly The nats-server binary. */
@@ -122,6 +124,7 @@ export class TestNatsServer {
     const lines = [`listen: 127.0.0.1:${port}`, `max_payload: ${opts.maxPayload}`];
     if (monitorPort !== null) lines.push(`http: 127.0.0.1:${monitorPort}`);
     if (opts.highBacklog) lines.push('max_pending: 1GB', 'write_deadline: "60s"');
+    else if (opts.writeDeadline !== null) lines.push(`write_deadline: "${opts.writeDeadline}"`);
     if (opts.jetstream) lines.push(`jetstream { store_dir: "${store}"${jsLimits} }`);
     writeFileSync(join(this.dir, 'nats.conf'), lines.join('\n') + '\n');
   }
@@ -145,6 +148,7 @@ export class TestNatsServer {
       maxPayload: opts.maxPayload ?? '4MB',
       highBacklog: opts.highBacklog ?? false,
       storeDir: opts.storeDir ?? null,
+      writeDeadline: opts.writeDeadline ?? null,
     });
     try {
       await s.resume();
