@@ -36,10 +36,10 @@ async function tradeCount(base: string, symbol: string): Promise<number> {
   return r.status === 200 ? (r.body.trade_count_10s as number) : 0;
 }
 
-async function setUp(): Promise<{ nats: TestNatsServer; nc: NatsConnection; base: string; alerts: Collector; healthSeen: () => Record<string, unknown>[] }> {
+async function setUp(engineThread = 'main'): Promise<{ nats: TestNatsServer; nc: NatsConnection; base: string; alerts: Collector; healthSeen: () => Record<string, unknown>[] }> {
   const nats = await TestNatsServer.start({ jetstream: true });
   servers.push(nats);
-  const { base, stop } = await startService(nats.url, { USE_JETSTREAM: 'true', WARMUP: 'false' });
+  const { base, stop } = await startService(nats.url, { USE_JETSTREAM: 'true', WARMUP: 'false', ENGINE_THREAD: engineThread });
   stops.push(stop);
   const nc = await connect({ servers: nats.url });
   stops.push(() => nc.close());
@@ -57,8 +57,8 @@ async function setUp(): Promise<{ nats: TestNatsServer; nc: NatsConnection; base
 }
 
 describe('JetStream consumer lost under a running service', () => {
-  it('a deleted durable: /health answers 503 jetstream, the durable comes back after the last message delivered, and every trade is processed once', async () => {
-    const { nc, base, alerts, healthSeen } = await setUp();
+  it.each(['main', 'worker'])('a deleted durable: /health answers 503 jetstream, the durable comes back after the last message delivered, and every trade is processed once (ENGINE_THREAD=%s)', async (engineThread) => {
+    const { nc, base, alerts, healthSeen } = await setUp(engineThread);
     const jsm = await jetstreamManager(nc);
     await publishTrades(nc, 'DEL', 0, 300);
     await waitFor(async () => (await tradeCount(base, 'DEL')) === 300, 'the first trades processed');
