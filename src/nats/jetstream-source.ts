@@ -238,9 +238,11 @@ export class JetStreamSource {
     const existing = await this.durableInfo();
     if (existing !== null) {
       await this.checkDurable(existing);
+      this.startPosition = existing.delivered.stream_seq;
       return { ...base, lastSeq: existing.delivered.stream_seq, ackFloor: existing.ack_floor.stream_seq };
     }
     await this.createDurable(st.last_seq + 1);
+    this.startPosition = st.last_seq;
     return { ...base, lastSeq: st.last_seq, ackFloor: st.last_seq };
   }
 
@@ -356,6 +358,7 @@ export class JetStreamSource {
     const existing = await this.durableInfo();
     if (existing !== null) await this.checkDurable(existing);
     else await this.createDurable(null);
+    this.startPosition = (existing ?? (await this.durableInfo()))?.delivered.stream_seq ?? 0;
   }
 
   /**
@@ -393,6 +396,8 @@ export class JetStreamSource {
 
   /** Stream sequence after which a durable recreated by {@link restore} starts: the last message delivered. */
   private lastDelivered: { readonly seq: number } | null = null;
+  /** The durable's position when consuming began: a restore before any delivery starts after it, not at the stream's start. */
+  private startPosition = 0;
   /** A restore in progress (one at a time). */
   private restoring: Promise<void> | null = null;
   /** {@link stop} was called: no restore starts or goes on. */
@@ -428,7 +433,8 @@ export class JetStreamSource {
   /**
    * Recreates the stream (when missing) and the durable, retrying until both
    * exist or the pull loop is closed. A new durable starts right after the last
-   * message delivered here, so nothing stored is skipped or read twice; when the
+   * message delivered here (or the durable's position when consuming began), so
+   * nothing stored is skipped or read twice; when the
    * stream itself was recreated (its sequences start again) it starts at the
    * stream's first message, and `gap` says events may have been lost.
    */
@@ -445,7 +451,7 @@ export class JetStreamSource {
         await this.ensureStream();
         const st = (await jsm.streams.info(this.settings.stream)).state;
         const existing = await this.durableInfo();
-        const last = this.lastDelivered?.seq ?? 0;
+        const last = Math.max(this.lastDelivered?.seq ?? 0, this.startPosition);
         // the stream lost what followed the last delivered message (recreated, purged or expired)
         const gap = st.last_seq < last || st.first_seq > last + 1;
         const startSeq = st.last_seq < last ? Math.max(1, st.first_seq) : last + 1;

@@ -83,6 +83,24 @@ describe('JetStream consumer lost under a running service', () => {
     expect(restored[0]!.message).toMatch(/^JetStream durable senpai-md-consumer was missing for \d+\.\d s and is recreated$/);
   }, 60_000);
 
+  it('a durable deleted before it delivered anything comes back where it was, not at the start of the stream', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url });
+    stops.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'] });
+    await publishTrades(nc, 'OLD', 0, 50); // stored before the service: a new durable starts after them (WARMUP=false)
+    const { base, stop } = await startService(nats.url, { USE_JETSTREAM: 'true', WARMUP: 'false' });
+    stops.push(stop);
+    await jsm.consumers.delete('MD_EVENTS', 'senpai-md-consumer');
+    await waitFor(async () => (await jsm.consumers.info('MD_EVENTS', 'senpai-md-consumer').catch(() => null)) !== null, 'durable recreated', 20_000);
+    await publishTrades(nc, 'NEW', 0, 20);
+    await waitFor(async () => (await tradeCount(base, 'NEW')) === 20, 'new trades processed');
+    expect((await getJson(`${base}/features/latest?symbol=OLD`)).status).toBe(404);
+    expect((await jsm.consumers.info('MD_EVENTS', 'senpai-md-consumer')).config.opt_start_seq).toBe(51);
+  }, 60_000);
+
   it('a deleted stream: stream and durable are recreated, new trades are processed, and the alert says events may be lost', async () => {
     const { nc, base, alerts, healthSeen } = await setUp();
     const jsm = await jetstreamManager(nc);
