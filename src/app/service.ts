@@ -356,11 +356,16 @@ export class Service {
         this.consumerErrors.set(durable, trouble.detail);
         this.log.warn({ durable, kind: trouble.kind, detail: trouble.detail }, 'JetStream consumer lost: nothing is consumed until the stream and the durable exist again; recreating them');
       },
-      restored: ({ downMs, gap, startSeq }) => {
+      restored: ({ downMs, recreated, gap, startSeq }) => {
         this.consumerErrors.delete(durable);
+        if (!recreated) {
+          // it was there all along (JetStream did not answer for a while): nothing was missed
+          this.log.info({ durable, down_s: downMs / 1000 }, 'JetStream consumer answers again: consuming');
+          return;
+        }
         if (gap) (this.engineThread ?? this.pipeline).coverageLost();
         this.alerts.raise(consumerRestoredAlert(durable, downMs / 1000, gap));
-        this.log.warn({ durable, down_s: downMs / 1000, start_seq: startSeq, events_may_be_lost: gap }, 'JetStream consumer restored: consuming again');
+        this.log.warn({ durable, down_s: downMs / 1000, start_seq: startSeq, events_may_be_lost: gap }, 'JetStream consumer recreated: consuming again');
       },
     };
   }

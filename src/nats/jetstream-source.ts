@@ -69,10 +69,12 @@ export interface ConsumerWatch {
   /** The consumer stopped delivering for this reason; the source is restoring it. Said once per outage. */
   lost(trouble: ConsumerTrouble): void;
   /**
-   * The stream and the durable exist again and delivery resumes. `gap`: messages may have been lost
-   * meanwhile (the stream was recreated or lost messages the durable had not delivered).
+   * The stream and the durable exist again and delivery resumes. `recreated`: the durable was
+   * missing and was created again (false: it was there, JetStream had only not answered, as while a
+   * restarted server recovers its streams). `gap`: messages may have been lost meanwhile (the stream
+   * was recreated or lost messages the durable had not delivered).
    */
-  restored(info: { readonly downMs: number; readonly gap: boolean; readonly startSeq: number }): void;
+  restored(info: { readonly downMs: number; readonly recreated: boolean; readonly gap: boolean; readonly startSeq: number }): void;
 }
 
 /** How often a lost consumer is looked for and recreated. */
@@ -465,7 +467,8 @@ export class JetStreamSource {
           await lost.close().catch(() => undefined);
         }
         if (this.messages === null) await this.consume(); // failing, the next round tries again
-        watch.restored({ downMs: Date.now() - lostAt, gap: existing === null && gap, startSeq: existing === null ? startSeq : existing.delivered.stream_seq + 1 });
+        const recreated = existing === null;
+        watch.restored({ downMs: Date.now() - lostAt, recreated, gap: recreated && gap, startSeq: recreated ? startSeq : existing.delivered.stream_seq + 1 });
         return;
       } catch {
         // JetStream still away or starting: next round

@@ -101,6 +101,22 @@ describe('JetStream consumer lost under a running service', () => {
     expect((await jsm.consumers.info('MD_EVENTS', 'senpai-md-consumer')).config.opt_start_seq).toBe(51);
   }, 60_000);
 
+  it('a server restarted on its store: every trade processed once, and no "recreated" alert (the durable was never gone)', async () => {
+    const { nats, nc, base, alerts } = await setUp();
+    await publishTrades(nc, 'RST', 0, 200);
+    await waitFor(async () => (await tradeCount(base, 'RST')) === 200, 'the first trades processed');
+    await nats.halt();
+    await new Promise((r) => setTimeout(r, 1000));
+    await nats.resume();
+    await waitFor(async () => (await getJson(`${base}/health`)).status === 200, 'healthy again', 30_000);
+    const pub = await connect({ servers: nats.url });
+    stops.push(() => pub.close());
+    await publishTrades(pub, 'RST', 200, 400);
+    await waitFor(async () => (await tradeCount(base, 'RST')) === 400, 'the trades after the restart processed', 30_000);
+    expect((await getJson(`${base}/stats`)).body.events_processed_total).toBe(400);
+    expect(alerts.on('senpai.alerts').filter((a) => typeof a.message === 'string' && a.message.startsWith('JetStream durable'))).toEqual([]);
+  }, 90_000);
+
   it('a deleted stream: stream and durable are recreated, new trades are processed, and the alert says events may be lost', async () => {
     const { nc, base, alerts, healthSeen } = await setUp();
     const jsm = await jetstreamManager(nc);
