@@ -63,8 +63,9 @@ export async function runCommand(argv: string[], env: Record<string, string | un
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
-    // a closed terminal (or its session leader) sends SIGHUP: the same graceful stop, not node's exit 129
-    process.once('SIGHUP', () => shutdown('SIGHUP'));
+    // a closed terminal (or its session leader) sends SIGHUP, maybe more than once: the same graceful
+    // stop, not node's exit 129 (a second SIGINT/SIGTERM still ends the process at once, on purpose)
+    process.on('SIGHUP', () => shutdown('SIGHUP'));
     // node would open its inspector on 127.0.0.1:9229 for any local user (DECISIONS 89)
     process.on('SIGUSR1', () => log.warn({ signal: 'SIGUSR1' }, 'SIGUSR1 ignored: the inspector stays closed (start node with --inspect to debug)'));
     releaseEarlyStop(); // from here on a signal stops the service gracefully

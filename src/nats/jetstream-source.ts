@@ -79,6 +79,8 @@ export interface ConsumerWatch {
 
 /** How often a lost consumer is looked for and recreated. */
 const RESTORE_EVERY_MS = 2000;
+/** How often the live durable is asked for (see `probeConsumer`). */
+const PROBE_EVERY_MS = 5000;
 /** Longest wait for the requests that close a stalled replay's consumer. */
 const REPLAY_CLEANUP_MS = 2000;
 
@@ -190,6 +192,7 @@ export class JetStreamSource {
     try {
       const info = await jsm.streams.info(stream);
       this.replicas = info.config.num_replicas;
+      this.streamCreated ??= info.created;
       return info.config.max_age / NANOS_PER_MS;
     } catch (err) {
       if (!isNotFound(err)) throw err;
@@ -203,7 +206,8 @@ export class JetStreamSource {
       };
       const wanted = this.settings.replicas ?? 1;
       try {
-        await jsm.streams.add({ ...config, num_replicas: wanted });
+        const made = await jsm.streams.add({ ...config, num_replicas: wanted });
+        this.streamCreated ??= made.created;
         this.replicas = wanted;
       } catch (err2) {
         // another member created it meanwhile (members start together; concurrent creations of a
@@ -211,11 +215,13 @@ export class JetStreamSource {
         const now = await jsm.streams.info(stream).catch(() => null);
         if (now !== null) {
           this.replicas = now.config.num_replicas;
+          this.streamCreated ??= now.created;
           return now.config.max_age / NANOS_PER_MS;
         }
         // a single server (or a smaller cluster) cannot place the replicas: one copy rather than none
         if (wanted === 1 || !(err2 instanceof JetStreamApiError)) throw err2;
-        await jsm.streams.add({ ...config, num_replicas: 1 });
+        const made = await jsm.streams.add({ ...config, num_replicas: 1 });
+        this.streamCreated ??= made.created;
         this.replicas = 1;
       }
       return STREAM_MAX_AGE_MS;
@@ -373,7 +379,49 @@ export class JetStreamSource {
   async start(handler: MessageHandler, watch?: ConsumerWatch): Promise<void> {
     this.handler = handler;
     this.consumerWatch = watch ?? null;
-    await this.consume();
+    try {
+      await this.consume();
+    } catch (err) {
+      // gone between the warm-up and now (deleted, or a server restarted on an empty store meanwhile)
+      const trouble = troubleOf(err, this.settings);
+      if (watch === undefined || trouble === null) throw err;
+      this.beginRestore(null, trouble);
+    }
+    if (watch !== undefined) {
+      this.probe = setInterval(() => void this.probeConsumer(), PROBE_EVERY_MS);
+      this.probe.unref();
+    }
+  }
+
+  /** The periodic check of {@link probeConsumer}. */
+  private probe: NodeJS.Timeout | null = null;
+  private probing = false;
+
+  /**
+   * Asks for the durable every {@link PROBE_EVERY_MS}: nats.js reports a deleted durable only
+   * when a pull is outstanding (not while a backlog drains), and a server that came back
+   * without JetStream not at all (its pull loop retries quietly after a reconnect).
+   * A timeout proves nothing and is let be.
+   */
+  private async probeConsumer(): Promise<void> {
+    if (this.probing || this.restoring !== null || this.stopped || this.jsm === null || !(this.settings.isConnected?.() ?? true)) return;
+    this.probing = true;
+    try {
+      await this.jsm.consumers.info(this.settings.stream, this.settings.durable);
+    } catch (err) {
+      const trouble = troubleOf(err, this.settings);
+      if (trouble !== null && !this.stopped) this.beginRestore(this.messages, trouble);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** Reports the trouble and starts a restore, unless one runs (one at a time). */
+  private beginRestore(lost: ConsumerMessages | null, trouble: ConsumerTrouble): void {
+    const watch = this.consumerWatch;
+    if (watch === null || this.restoring !== null || this.stopped) return;
+    watch.lost(trouble);
+    this.restoring = this.restore(lost, watch).finally(() => (this.restoring = null));
   }
 
   private handler: MessageHandler = () => undefined;
@@ -393,7 +441,7 @@ export class JetStreamSource {
       },
     });
     this.messages = messages;
-    if (this.consumerWatch !== null) void this.watch(messages, this.consumerWatch);
+    if (this.consumerWatch !== null) void this.watch(messages);
   }
 
   /** Stream sequence after which a durable recreated by {@link restore} starts: the last message delivered. */
@@ -404,9 +452,11 @@ export class JetStreamSource {
   private restoring: Promise<void> | null = null;
   /** {@link stop} was called: no restore starts or goes on. */
   private stopped = false;
+  /** When the stream was created, as first seen: another value later means it was made again. */
+  private streamCreated: string | null = null;
 
   /** Follows the pull loop's notifications until it is closed; a lost durable or stream starts a restore. */
-  private async watch(messages: ConsumerMessages, watch: ConsumerWatch): Promise<void> {
+  private async watch(messages: ConsumerMessages): Promise<void> {
     for await (const n of messages.status()) {
       let detail: string | null = null;
       switch (n.type) {
@@ -425,10 +475,7 @@ export class JetStreamSource {
         default:
           break;
       }
-      if (detail !== null && this.restoring === null && this.messages === messages && !this.stopped) {
-        watch.lost({ kind: n.type, detail });
-        this.restoring = this.restore(messages, watch).finally(() => (this.restoring = null));
-      }
+      if (detail !== null && this.messages === messages) this.beginRestore(messages, { kind: n.type, detail });
     }
   }
 
@@ -440,10 +487,11 @@ export class JetStreamSource {
    * stream itself was recreated (its sequences start again) it starts at the
    * stream's first message, and `gap` says events may have been lost.
    */
-  private async restore(lost: ConsumerMessages, watch: ConsumerWatch): Promise<void> {
+  private async restore(lost: ConsumerMessages | null, watch: ConsumerWatch): Promise<void> {
     const lostAt = Date.now();
     const signal = this.settings.signal;
     const stopped = () => signal?.aborted === true || this.stopped;
+    let failure: string | null = null;
     for (;;) {
       await sleep(RESTORE_EVERY_MS, undefined, { signal }).catch(() => undefined);
       if (stopped()) return;
@@ -451,18 +499,22 @@ export class JetStreamSource {
       try {
         const jsm = (this.jsm ??= await manager(this.nc, signal));
         await this.ensureStream();
-        const st = (await jsm.streams.info(this.settings.stream)).state;
+        const si = await jsm.streams.info(this.settings.stream);
+        const st = si.state;
+        // a stream of the same name made again (here, or by anyone): its sequences started over
+        const newStream = this.streamCreated !== null && si.created !== this.streamCreated;
+        this.streamCreated = si.created;
         const existing = await this.durableInfo();
-        const last = Math.max(this.lastDelivered?.seq ?? 0, this.startPosition);
+        const last = newStream ? 0 : Math.max(this.lastDelivered?.seq ?? 0, this.startPosition);
         // the stream lost what followed the last delivered message (recreated, purged or expired)
-        const gap = st.last_seq < last || st.first_seq > last + 1;
-        const startSeq = st.last_seq < last ? Math.max(1, st.first_seq) : last + 1;
+        const gap = newStream || st.last_seq < last || st.first_seq > last + 1;
+        const startSeq = newStream || st.last_seq < last ? Math.max(1, st.first_seq) : last + 1;
         if (existing === null) await this.createDurable(startSeq);
         else await this.checkDurable(existing);
         if (stopped()) return;
         // a fresh pull loop: the old one would find the durable only after missing two idle heartbeats
         // (~30 s); what it delivered is in the queue, and its acks of a deleted durable are harmless
-        if (this.messages === lost) {
+        if (lost !== null && this.messages === lost) {
           this.messages = null;
           await lost.close().catch(() => undefined);
         }
@@ -470,8 +522,14 @@ export class JetStreamSource {
         const recreated = existing === null;
         watch.restored({ downMs: Date.now() - lostAt, recreated, gap: recreated && gap, startSeq: recreated ? startSeq : existing.delivered.stream_seq + 1 });
         return;
-      } catch {
-        // JetStream still away or starting: next round
+      } catch (err) {
+        // JetStream still away or starting: next round. Anything else (a durable someone made with
+        // other settings, a stream whose subjects now overlap another's) is said, once per reason
+        const reason = troubleOf(err, this.settings) !== null || err instanceof errors.TimeoutError ? null : err instanceof Error ? err.message : String(err);
+        if (reason !== null && reason !== failure && !stopped()) {
+          failure = reason;
+          watch.lost({ kind: 'restore_failed', detail: `cannot recreate the durable: ${reason}` });
+        }
       }
     }
   }
@@ -486,6 +544,8 @@ export class JetStreamSource {
   /** Stops pulling; messages in flight stay unacknowledged and are redelivered later. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.probe !== null) clearInterval(this.probe);
+    this.probe = null;
     const m = this.messages;
     this.messages = null;
     if (m !== null) await m.close().catch(() => undefined);
@@ -539,4 +599,22 @@ export class DurableMismatchError extends Error {
 /** The JetStream API's "not found" (stream or consumer), told by its error type, not its text. */
 function isNotFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === 404 || err.apiError().err_code === JetStreamApiCodes.StreamNotFound || err.apiError().err_code === JetStreamApiCodes.ConsumerNotFound);
+}
+
+/**
+ * What a failed JetStream request says about the durable: its stream or itself
+ * not found, or JetStream not answering (no responders: not enabled, or gone);
+ * null for anything else (a timeout proves nothing).
+ */
+function troubleOf(err: unknown, settings: { readonly stream: string; readonly durable: string }): ConsumerTrouble | null {
+  if (err instanceof JetStreamApiError && isNotFound(err)) {
+    return err.apiError().err_code === JetStreamApiCodes.StreamNotFound
+      ? { kind: 'stream_not_found', detail: `stream ${settings.stream} not found` }
+      : { kind: 'consumer_not_found', detail: `durable ${settings.durable} not found on stream ${settings.stream}` };
+  }
+  const noResponders =
+    err instanceof errors.NoRespondersError ||
+    (err instanceof errors.RequestError && err.isNoResponders()) ||
+    (err instanceof Error && (err.cause instanceof errors.NoRespondersError || err.name === 'JetStreamNotEnabled'));
+  return noResponders ? { kind: 'no_responders', detail: 'JetStream does not answer (not enabled on the server, or unavailable)' } : null;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { alive } from '../helpers/cli-process.js';
-import { freePort, natsServerBin, waitFor } from '../helpers/nats-server.js';
+import { TestNatsServer, freePort, natsServerBin, waitFor } from '../helpers/nats-server.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'bin', 'senpai-md');
@@ -41,10 +41,10 @@ describe('senpai-md top level', () => {
 describe('senpai-md run: SIGINT/SIGTERM (SPEC §10), SIGHUP and SIGUSR1 (DECISIONS 89)', () => {
   const slowLoad = pathToFileURL(join(root, 'test', 'helpers', 'slow-cli-load.mjs')).href;
 
-  /** `run` against a port where no NATS answers (it waits for it), logging at info; `nodeArgs` go before the bin. */
-  async function startRun(nodeArgs: string[] = []) {
+  /** `run` against a port where no NATS answers (it waits for it), or `natsUrl`, logging at info; `nodeArgs` go before the bin. */
+  async function startRun(nodeArgs: string[] = [], natsUrl?: string) {
     const proc = spawn(process.execPath, [...nodeArgs, bin, 'run'], {
-      env: { PATH: process.env.PATH ?? '', NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(await freePort()), LOG_LEVEL: 'info' },
+      env: { PATH: process.env.PATH ?? '', NATS_URL: natsUrl ?? `nats://127.0.0.1:${await freePort()}`, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(await freePort()), LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: tmpdir(),
     });
@@ -77,6 +77,24 @@ describe('senpai-md run: SIGINT/SIGTERM (SPEC §10), SIGHUP and SIGUSR1 (DECISIO
       run.proc.kill('SIGKILL');
     }
   });
+
+  it('a second SIGHUP during a slow stop (NATS gone, the drain waiting) does not end it: exit 0 with "stopped"', async () => {
+    const nats = await TestNatsServer.start({ jetstream: false });
+    const run = await startRun([], nats.url);
+    try {
+      await waitFor(() => run.output().includes('"msg":"subscribed"'), 'run subscribed');
+      await nats.halt(); // the drain now waits for a server that is not there
+      await waitFor(() => run.output().includes('NATS disconnected'), 'the disconnect seen');
+      run.proc.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 300));
+      run.proc.kill('SIGHUP');
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+      expect(run.output()).toMatch(/"msg":"stopped"/);
+    } finally {
+      run.proc.kill('SIGKILL');
+      await nats.stop();
+    }
+  }, 30_000);
 
   it('ignores SIGUSR1, while its modules load and once started: no inspector opens, a warn line says so, and it runs on', async () => {
     const run = await startRun(['--import', slowLoad]);

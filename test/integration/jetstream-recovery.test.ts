@@ -1,7 +1,8 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { JetStreamSource } from '../../src/nats/jetstream-source.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 import { Collector, getJson, startService } from '../helpers/service.js';
 
@@ -116,6 +117,70 @@ describe('JetStream consumer lost under a running service', () => {
     expect((await getJson(`${base}/stats`)).body.events_processed_total).toBe(400);
     expect(alerts.on('senpai.alerts').filter((a) => typeof a.message === 'string' && a.message.startsWith('JetStream durable'))).toEqual([]);
   }, 90_000);
+
+  it('a stream deleted and made again by someone else, already holding new messages: read from its first message, and the alert says events may be lost', async () => {
+    const { nc, base, alerts } = await setUp();
+    const jsm = await jetstreamManager(nc);
+    await publishTrades(nc, 'AGN', 0, 20);
+    await waitFor(async () => (await tradeCount(base, 'AGN')) === 20, 'the first trades processed');
+    await jsm.streams.delete('MD_EVENTS');
+    await jsm.streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'] });
+    await publishTrades(nc, 'AGN', 20, 120); // sequences 1..100 of the new stream, past the old last sequence (20)
+    await waitFor(async () => (await getJson(`${base}/stats`)).body.events_processed_total === 120, 'every trade of the new stream processed', 30_000);
+    expect(await tradeCount(base, 'AGN')).toBe(120);
+    const restored = alerts.on('senpai.alerts').filter((a) => a.kind === 'nats');
+    expect(restored.at(-1)!.message).toMatch(/may be lost$/);
+  }, 60_000);
+
+  it('a server back without JetStream: /health says jetstream within seconds; back with JetStream on its store, consuming goes on', async () => {
+    const { nats, nc, base, healthSeen } = await setUp();
+    await publishTrades(nc, 'NOJ', 0, 50);
+    await waitFor(async () => (await tradeCount(base, 'NOJ')) === 50, 'the first trades processed');
+    await nats.halt();
+    const bare = await TestNatsServer.start({ jetstream: false, port: nats.port });
+    await waitFor(() => healthSeen().some((h) => h.jetstream_error === 'JetStream does not answer (not enabled on the server, or unavailable)'), '/health reports JetStream missing', 20_000);
+    await bare.stop();
+    await nats.resume();
+    const pub = await connect({ servers: nats.url });
+    stops.push(() => pub.close());
+    await waitFor(async () => (await getJson(`${base}/health`)).status === 200, 'healthy again', 30_000);
+    await publishTrades(pub, 'NOJ', 50, 100);
+    await waitFor(async () => (await tradeCount(base, 'NOJ')) === 100, 'the trades after JetStream came back processed', 30_000);
+  }, 90_000);
+
+  it('a durable made again by someone else with settings the service cannot use: /health says why it cannot recreate it', async () => {
+    const { nc, healthSeen } = await setUp();
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.delete('MD_EVENTS', 'senpai-md-consumer');
+    await jsm.consumers.add('MD_EVENTS', { durable_name: 'senpai-md-consumer', ack_policy: AckPolicy.None });
+    await waitFor(() => healthSeen().some((h) => typeof h.jetstream_error === 'string' && h.jetstream_error.startsWith('cannot recreate the durable: durable senpai-md-consumer on MD_EVENTS has ack_policy none')), '/health says why', 20_000);
+  }, 60_000);
+
+  it('a durable missing when consuming starts (gone between the warm-up and the pull loop) is recreated, not a crash', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url });
+    stops.push(() => nc.close());
+    const source = new JetStreamSource(nc, { stream: 'MD_EVENTS', durable: 'd', subject: 'md.events.>', maxAckPending: 100 });
+    stops.push(() => source.stop());
+    await source.ensureStream();
+    await source.ensureDurable();
+    await (await jetstreamManager(nc)).consumers.delete('MD_EVENTS', 'd');
+    const events: string[] = [];
+    const got: string[] = [];
+    await source.start(
+      (subject, _data, ack) => {
+        got.push(subject);
+        ack.ack();
+      },
+      { lost: (t) => void events.push(`lost ${t.kind}`), restored: (r) => void events.push(`restored recreated=${r.recreated}`) },
+    );
+    expect(events).toEqual(['lost consumer_not_found']);
+    await waitFor(() => events.length === 2, 'restored', 15_000);
+    expect(events[1]).toBe('restored recreated=true');
+    await publishTrades(nc, 'LATE', 0, 5);
+    await waitFor(() => got.length === 5, 'delivered after the restore');
+  }, 60_000);
 
   it('a deleted stream: stream and durable are recreated, new trades are processed, and the alert says events may be lost', async () => {
     const { nc, base, alerts, healthSeen } = await setUp();
