@@ -53,6 +53,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const name = first === undefined || first.startsWith('-') ? 'run' : first;
   const args = first === undefined || first.startsWith('-') ? argv : rest;
+  // started as `node dist/cli/main.js run` (not through bin/senpai-md): no inspector on a SIGUSR1 while
+  // `run` loads; it installs its own answer (DECISIONS 89), and releaseEarlyStop removes this one
+  if (name === 'run') process.on('SIGUSR1', Object.assign(() => undefined, { [Symbol.for('senpai-md.earlyStop')]: true }));
   const load = COMMANDS[name];
   const code = await runCommand(name, load, args);
   // a network client's pending retries must not keep the process alive, whatever the outcome
