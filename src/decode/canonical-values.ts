@@ -2,7 +2,7 @@ import type { BookLevel, MarketEvent } from '../domain/events.js';
 import { inValueRange } from '../domain/events.js';
 import { normalizeSymbol } from '../domain/symbol.js';
 import { AsciiMemo } from './ascii.js';
-import { numberScan, readJsonNumber } from './json-number.js';
+import { numberScan, readJsonNumber, scanJsonNumber, scannedNumber } from './json-number.js';
 
 /**
  * What both readers of canonical payloads share (canonical-layout.ts, the
@@ -46,10 +46,10 @@ export function skipWs(b: Uint8Array, p: number, end: number): number {
  * trade id needs the literal's exact digits).
  */
 export function numberAt(b: Uint8Array, p: number, end: number, longIntegers = false): number {
-  const v = readJsonNumber(b, p, end);
-  if (Number.isNaN(v) || (numberScan.longInteger && !longIntegers)) return NaN;
-  scanned.end = numberScan.end;
-  return v;
+  const e = scanJsonNumber(b, p, end);
+  if (e < 0 || (numberScan.longInteger && !longIntegers)) return NaN;
+  scanned.end = e;
+  return scannedNumber[0]!;
 }
 
 /**

@@ -21,17 +21,33 @@ export const numberScan = {
 
 
 /**
+ * The value {@link scanJsonNumber} read last. A typed array, so the value
+ * leaves the reader as a raw double: a double returned from a function the
+ * compiler does not inline is boxed in a fresh heap number (DECISIONS 92).
+ */
+export const scannedNumber = new Float64Array(1);
+
+/**
  * Reads the JSON number literal at `b[p]`; NaN when the bytes there are not
  * one (NaN is never a JSON value). Sets {@link numberScan}.
  */
 export function readJsonNumber(b: Uint8Array, p: number, end: number): number {
+  return scanJsonNumber(b, p, end) < 0 ? NaN : scannedNumber[0]!;
+}
+
+/**
+ * Reads the JSON number literal at `b[p]` into {@link scannedNumber}; returns
+ * one past it (also in {@link numberScan}), or -1 when the bytes there are
+ * not one.
+ */
+export function scanJsonNumber(b: Uint8Array, p: number, end: number): number {
   const start = p;
   let neg = false;
   if (b[p] === 0x2d) {
     neg = true;
     p++;
   }
-  if (p >= end) return NaN;
+  if (p >= end) return -1;
   let mantissa = 0;
   let intDigits = 0;
   let c = b[p]!;
@@ -46,7 +62,7 @@ export function readJsonNumber(b: Uint8Array, p: number, end: number): number {
     }
     intDigits = p - start - (neg ? 1 : 0);
   } else {
-    return NaN;
+    return -1;
   }
   let fracDigits = 0;
   let isInteger = true;
@@ -60,7 +76,7 @@ export function readJsonNumber(b: Uint8Array, p: number, end: number): number {
       p++;
     }
     fracDigits = p - fracStart;
-    if (fracDigits === 0) return NaN;
+    if (fracDigits === 0) return -1;
   }
   let exp = 0;
   if (p < end && (b[p] === 0x65 || b[p] === 0x45)) {
@@ -77,19 +93,24 @@ export function readJsonNumber(b: Uint8Array, p: number, end: number): number {
       p++;
     }
     if (exp > 1e9) exp = 1e9;
-    if (p === expStart) return NaN;
+    if (p === expStart) return -1;
     if (expNeg) exp = -exp;
   }
   numberScan.end = p;
   numberScan.longInteger = isInteger && intDigits > MAX_SAFE_LITERAL_DIGITS;
-  if (numberScan.longInteger) return Number(asciiString(b, start, p));
+  if (numberScan.longInteger) {
+    scannedNumber[0] = Number(asciiString(b, start, p));
+    return p;
+  }
   const e10 = exp - fracDigits;
   // Clinger's fast path: the digits accumulated exactly when the result stays below 2^53
   // (every partial value is smaller, and rounding never brings a larger one below it),
   // and 10^|e10| is exact, so one IEEE operation rounds correctly.
   if (mantissa < TWO_POW_53 && e10 >= -22 && e10 <= 22) {
     const v = e10 < 0 ? mantissa / POW10[-e10]! : mantissa * POW10[e10]!;
-    return neg ? -v : v;
+    scannedNumber[0] = neg ? -v : v;
+    return p;
   }
-  return Number(asciiString(b, start, p));
+  scannedNumber[0] = Number(asciiString(b, start, p));
+  return p;
 }
