@@ -333,9 +333,8 @@ export class ClusterMember implements PartitionGate {
         replay: (subject, data, tsMs, publishSignal) => (run.current ? pipeline.replay(subject, data, tsMs, publishSignal) : null),
         republish: (symbols) => {
           if (!run.current) return 0;
-          const list = [...symbols];
-          pipeline.republish(list);
-          return list.length;
+          pipeline.republish(symbols);
+          return symbols.size;
         },
       }, progress, this.deps.log.child({ partition: k }));
       this.deps.quality.warmupSeconds = (Date.now() - progress.startedMs) / 1000;

@@ -402,9 +402,8 @@ export class Service {
               setCoverageStart: (ms) => this.engine.setCoverageStart(ms),
               replay: (subject, data, tsMs, publishSignal) => this.pipeline.replay(subject, data, tsMs, publishSignal),
               republish: (symbols) => {
-                const list = [...symbols];
-                this.pipeline.republish(list);
-                return list.length;
+                this.pipeline.republish(symbols);
+                return symbols.size;
               },
             };
       await warmStart(js, maxAgeMs, { stream: cfg.jetstream.stream, windowMs: cfg.windowMs, marginS: cfg.warmup.marginS }, target, progress, this.log);

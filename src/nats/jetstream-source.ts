@@ -458,24 +458,11 @@ export class JetStreamSource {
   /** Follows the pull loop's notifications until it is closed; a lost durable or stream starts a restore. */
   private async watch(messages: ConsumerMessages): Promise<void> {
     for await (const n of messages.status()) {
-      let detail: string | null = null;
-      switch (n.type) {
-        case 'consumer_deleted':
-          detail = `durable ${this.settings.durable} on stream ${this.settings.stream} was deleted (${n.description})`;
-          break;
-        case 'consumer_not_found':
-          detail = `durable ${this.settings.durable} not found on stream ${this.settings.stream}`;
-          break;
-        case 'stream_not_found':
-          detail = `stream ${this.settings.stream} not found`;
-          break;
-        case 'no_responders':
-          detail = 'JetStream does not answer (not enabled on the server, or unavailable)';
-          break;
-        default:
-          break;
-      }
-      if (detail !== null && this.messages === messages) this.beginRestore(messages, { kind: n.type, detail });
+      const trouble =
+        n.type === 'consumer_deleted' || n.type === 'consumer_not_found' || n.type === 'stream_not_found' || n.type === 'no_responders'
+          ? troubleFor(n.type, this.settings, n.type === 'consumer_deleted' ? n.description : undefined)
+          : null;
+      if (trouble !== null && this.messages === messages) this.beginRestore(messages, trouble);
     }
   }
 
@@ -606,15 +593,29 @@ function isNotFound(err: unknown): boolean {
  * not found, or JetStream not answering (no responders: not enabled, or gone);
  * null for anything else (a timeout proves nothing).
  */
-function troubleOf(err: unknown, settings: { readonly stream: string; readonly durable: string }): ConsumerTrouble | null {
+function troubleOf(err: unknown, settings: DurableNames): ConsumerTrouble | null {
   if (err instanceof JetStreamApiError && isNotFound(err)) {
-    return err.apiError().err_code === JetStreamApiCodes.StreamNotFound
-      ? { kind: 'stream_not_found', detail: `stream ${settings.stream} not found` }
-      : { kind: 'consumer_not_found', detail: `durable ${settings.durable} not found on stream ${settings.stream}` };
+    return troubleFor(err.apiError().err_code === JetStreamApiCodes.StreamNotFound ? 'stream_not_found' : 'consumer_not_found', settings);
   }
   const noResponders =
     err instanceof errors.NoRespondersError ||
     (err instanceof errors.RequestError && err.isNoResponders()) ||
     (err instanceof Error && (err.cause instanceof errors.NoRespondersError || err.name === 'JetStreamNotEnabled'));
-  return noResponders ? { kind: 'no_responders', detail: 'JetStream does not answer (not enabled on the server, or unavailable)' } : null;
+  return noResponders ? troubleFor('no_responders', settings) : null;
+}
+
+type DurableNames = { readonly stream: string; readonly durable: string };
+
+/** The one line `/health` and the log give for each way the durable can be lost (from a notification or a failed request). */
+function troubleFor(kind: 'consumer_deleted' | 'consumer_not_found' | 'stream_not_found' | 'no_responders', { stream, durable }: DurableNames, description?: string): ConsumerTrouble {
+  switch (kind) {
+    case 'consumer_deleted':
+      return { kind, detail: `durable ${durable} on stream ${stream} was deleted (${description ?? 'consumer deleted'})` };
+    case 'consumer_not_found':
+      return { kind, detail: `durable ${durable} not found on stream ${stream}` };
+    case 'stream_not_found':
+      return { kind, detail: `stream ${stream} not found` };
+    case 'no_responders':
+      return { kind, detail: 'JetStream does not answer (not enabled on the server, or unavailable)' };
+  }
 }

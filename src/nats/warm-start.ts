@@ -11,7 +11,7 @@ export interface WarmupTarget {
    * Publishes the features of these symbols once (throttled); returns how many,
    * or null when the engine thread keeps the symbols itself (`symbols` is then empty).
    */
-  republish(symbols: Iterable<string>): number | null;
+  republish(symbols: ReadonlySet<string>): number | null;
 }
 
 /** Progress of a warm-up in flight, for `/health`. */
