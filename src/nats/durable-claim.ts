@@ -67,19 +67,23 @@ export interface DurableClaim {
 export async function claimDurable(nc: NatsConnection, stream: string, durable: string, me: InstanceInfo, log: Logger, waitMs = CLAIM_WAIT_MS): Promise<DurableClaim> {
   const subject = durableSubject(stream, durable);
   let holding = false;
+  const answers: Answer[] = [];
   const sub: Subscription = nc.subscribe(subject, {
     callback: (err, m) => {
       if (err !== null) return;
       const other = parse(m.data);
       if (other === null || other.instance === me.instance) return;
       if (m.reply) m.respond(JSON.stringify({ ...me, holding }));
+      // An older instance asking while this one still asks: its request may
+      // have reached the server before this one's answering side did, so
+      // this one's own request may go unheard by it — yield to it here.
+      if (!holding && olderThan(other, me)) answers.push(other);
       if (holding || olderThan(me, other)) {
         log.warn({ durable, stream, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url }, 'another instance started on this JetStream durable; told that this one holds it, it should refuse to start');
       }
     },
   });
   const inbox = createInbox();
-  const answers: Answer[] = [];
   const replies = nc.subscribe(inbox, {
     callback: (err, m) => {
       if (err !== null) return;

@@ -79,6 +79,22 @@ describe('one instance per JetStream durable', () => {
     }
   });
 
+  it('the older instance keeps the durable when it asks a moment after the younger (its question then reaches the younger, the younger\'s never reaches it)', async () => {
+    const nats = await TestNatsServer.start({ jetstream: false });
+    servers.push(nats);
+    const a = await connect({ servers: nats.url });
+    const b = await connect({ servers: nats.url });
+    cleanups.push(() => a.close(), () => b.close());
+    const younger = claimDurable(b, 'S', 'late-older', who('b', 2000), silent);
+    await new Promise((r) => setTimeout(r, 100)); // b has asked; a's answering side is not there yet
+    const older = claimDurable(a, 'S', 'late-older', who('a', 1000), silent);
+    const [y, o] = await Promise.allSettled([younger, older]);
+    expect(o.status).toBe('fulfilled');
+    expect(y.status).toBe('rejected');
+    expect((y as PromiseRejectedResult).reason).toBeInstanceOf(DurableInUseError);
+    if (o.status === 'fulfilled') o.value.release();
+  });
+
   it('`run` exits 1 with one line when the durable is taken', async () => {
     const nats = await TestNatsServer.start({ jetstream: true });
     servers.push(nats);
