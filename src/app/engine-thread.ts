@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { Config } from '../config/config.js';
-import { subjectEventType } from '../decode/decode.js';
+import { subjectTypeOf } from '../nats/subject-memo.js';
 import type { EventTypeLabel } from '../domain/events.js';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import type { EngineReads, QueueView } from '../http/views.js';
@@ -154,7 +154,7 @@ export class EngineThread implements QueueView, EngineReads {
     if (this.failedWith !== null) return; // the service is going down; JetStream redelivers
     this.clock.stamp();
     const recvMs = this.clock.recvMs;
-    const subjectType = subjectEventType(subject);
+    const subjectType = subjectTypeOf(subject);
     const size = this.size;
     const admission = admit(subjectType, data.length, size, this.bytes, this.capacity, this.maxBytes, !this.jetstream);
     if ((admission === 'queued' || admission === 'queued_over_capacity') && !this.ring.carries(subject.length, data.length)) {

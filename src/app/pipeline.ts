@@ -3,7 +3,8 @@ import { isRejection, reject } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
 import type { OutputPort } from '../output/output-port.js';
 import type { MarketEngine } from '../engine/market-engine.js';
-import { decode, subjectEventType } from '../decode/decode.js';
+import { decode } from '../decode/decode.js';
+import { subjectTypeOf } from '../nats/subject-memo.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { Logger } from '../obs/logger.js';
@@ -147,7 +148,7 @@ export class Pipeline {
   offer(subject: string, data: Uint8Array, ack: Ackable | null): void {
     const clock = this.clock;
     clock.stamp();
-    const subjectType = subjectEventType(subject);
+    const subjectType = subjectTypeOf(subject);
     // nothing waits and the budget has room: processed now, in this callback, and so not copied into the queue
     const inline = this.queue.size === 0 && !this.scheduled && this.inlineAllowed();
     const admission = inline

@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { subjectOf } from './subject-memo.js';
 
 /** A core NATS subscription (SPEC §6 core mode): at most once, the queue absorbs bursts. */
 export class CoreSource {
@@ -13,7 +14,7 @@ export class CoreSource {
   async start(handler: (subject: string, data: Uint8Array) => void): Promise<void> {
     this.subscription = this.nc.subscribe(this.subject, {
       callback: (err, msg) => {
-        if (err === null) handler(msg.subject, msg.data);
+        if (err === null) handler(subjectOf(msg), msg.data);
       },
     });
     await this.nc.flush();

@@ -6,6 +6,7 @@ import { errors } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { JetStreamUnavailableError } from '../domain/errors.js';
 import { within } from '../domain/within.js';
+import { jsSubjectOf } from './subject-memo.js';
 
 const NANOS_PER_MS = 1_000_000;
 /** Retention of the stream when this service creates it. */
@@ -336,7 +337,7 @@ export class JetStreamSource {
         callback: (m) => {
           if (signal?.aborted === true) return;
           if (m.seq > plan.lastSeq) return done();
-          handler(m.subject, m.data, Math.floor(m.info.timestampNanos / NANOS_PER_MS), m.seq);
+          handler(jsSubjectOf(m), m.data, Math.floor(m.info.timestampNanos / NANOS_PER_MS), m.seq);
           if (m.seq >= plan.lastSeq || m.info.pending === 0) return done();
           timer.refresh();
         },
@@ -437,7 +438,7 @@ export class JetStreamSource {
       max_messages: batch,
       callback: (m) => {
         this.lastDelivered = m; // a reference, no parsing: a restore reads its sequence
-        handler(m.subject, m.data, m);
+        handler(jsSubjectOf(m), m.data, m);
       },
     });
     this.messages = messages;

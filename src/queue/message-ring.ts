@@ -15,6 +15,7 @@
  * never wraps: a record that would cross the end leaves a zero length there
  * and starts at offset 0.
  */
+import { subjectIn } from '../nats/subject-memo.js';
 
 /** What a record asks of the engine thread. */
 export const RecordKind = {
@@ -233,7 +234,7 @@ export class RingReader {
     this.t0 = ring.f64[(off >> 3) + 2]!;
     const dataLength = ring.u32[u + 6]!;
     const start = off + RECORD_HEADER_BYTES;
-    this.subject = subjectBytes === 0 ? '' : ring.buf.toString('utf8', start, start + subjectBytes);
+    this.subject = subjectBytes === 0 ? '' : subjectIn(ring.bytes, start, start + subjectBytes);
     this.data = ring.bytes.subarray(start + subjectBytes, start + subjectBytes + dataLength);
     this.len = len;
     return true;
