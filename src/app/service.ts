@@ -13,6 +13,7 @@ import type { HttpCounters } from '../http/http-counters.js';
 import type { DashboardViews } from '../http/views.js';
 import { CoreSource } from '../nats/core-source.js';
 import { claimDurable } from '../nats/durable-claim.js';
+import { checkClusterSettings } from '../cluster/settings-check.js';
 import type { DurableClaim } from '../nats/durable-claim.js';
 import { JetStreamSource, maxAckPendingFor } from '../nats/jetstream-source.js';
 import type { Ackable, ConsumerWatch } from '../nats/jetstream-source.js';
@@ -67,7 +68,7 @@ export class Service {
   private nc: NatsConnection | null = null;
   private core: CoreSource | null = null;
   private jetstream: JetStreamSource | null = null;
-  /** This instance's answer on its durable's subject (single-process JetStream mode). */
+  /** This instance's answer on its durable's subject (single-process JetStream mode, DECISIONS 90), or on the cluster members' subject (DECISIONS 94). */
   private durableClaim: DurableClaim | null = null;
   /** Why JetStream durables are not delivering (they or their stream disappeared), by durable. */
   private readonly consumerErrors = new Map<string, string>();
@@ -294,6 +295,26 @@ export class Service {
     if (cfg.warmup.enabled && maxAgeMs > 0 && maxAgeMs < historyMs) {
       this.log.warn({ stream: cfg.jetstream.stream, max_age_s: maxAgeMs / 1000, needed_s: historyMs / 1000 }, 'the stream keeps less history than the window plus WARMUP_MARGIN_S: features stay cold for longer after a takeover');
     }
+    // members of one group share its settings (DECISIONS 94), asked before this one takes any lease
+    const c = cfg.cluster!;
+    this.durableClaim = await checkClusterSettings(
+      nc,
+      {
+        member: c.memberId,
+        instance: `${hostname()}:${process.pid}:${randomUUID()}`,
+        host: hostname(),
+        pid: process.pid,
+        http_url: this.advertisedUrl(),
+        started_ms: Date.now(),
+        stream: cfg.jetstream.stream,
+        durable: cfg.jetstream.durable,
+        bucket: c.bucket,
+        partitions: c.partitions,
+        lease_ms: c.leaseMs,
+      },
+      this.log,
+    );
+    this.checkpoint();
     const member = new ClusterMember(nc, cfg, {
       engine: this.engine,
       pipeline: this.pipeline,

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/config.js';
-import { DurableInUseError, JetStreamUnavailableError } from '../domain/errors.js';
+import { ClusterSettingsError, DurableInUseError, JetStreamUnavailableError } from '../domain/errors.js';
 import { createLogger } from '../obs/logger.js';
 import { attachDashboard } from '../http/dashboard.js';
 import { DurableMismatchError } from '../nats/jetstream-source.js';
@@ -79,6 +79,11 @@ export async function runCommand(argv: string[], env: Record<string, string | un
         process.stderr.write(`senpai-md: ${err.message}\n`);
         await service.stop().catch(() => undefined);
         return 1;
+      }
+      if (err instanceof ClusterSettingsError) {
+        process.stderr.write(`senpai-md: ${err.message}\n`);
+        await service.stop().catch(() => undefined);
+        return 2;
       }
       throw err;
     },

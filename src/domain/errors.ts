@@ -25,3 +25,8 @@ export class JetStreamUnavailableError extends Error {
 export class DurableInUseError extends Error {
   override readonly name = 'DurableInUseError';
 }
+
+/** A cluster member whose settings conflict with a running member of its group: exit code 2 (DECISIONS 94). */
+export class ClusterSettingsError extends Error {
+  override readonly name = 'ClusterSettingsError';
+}
