@@ -211,7 +211,7 @@ export class ClusterMember implements PartitionGate {
     if (d3 < 0) return null;
     const d4 = subject.indexOf('.', d3 + 1);
     const end = d4 < 0 ? subject.length : d4;
-    if (end - d3 - 1 === symbol.length && subject.startsWith(symbol, d3 + 1)) return null;
+    if (end - d3 - 1 === symbol.length && subject.startsWith(symbol, d3 + 1)) return this.misfiled(subject, symbol);
     const token = subject.slice(d3 + 1, end);
     if (!this.warnedSubjects.has(subject) && this.warnedSubjects.size < MAX_WARNED_SUBJECTS) {
       this.warnedSubjects.add(subject);
@@ -221,6 +221,25 @@ export class ClusterMember implements PartitionGate {
       );
     }
     return `symbol ${symbol} differs from the subject's symbol token ${token}`;
+  }
+
+  /**
+   * Why an event whose subject names its symbol is still in the wrong partition: a partition token
+   * that is not its symbol's (published with the token by hand, bypassing the servers' mapping), so
+   * its symbol's owner never sees it; or null.
+   */
+  private misfiled(subject: string, symbol: string): string | null {
+    const k = partitionOfSubject(subject);
+    const want = partitionOf(symbol, this.cluster.partitions);
+    if (k === null || k === want) return null;
+    if (!this.warnedSubjects.has(subject) && this.warnedSubjects.size < MAX_WARNED_SUBJECTS) {
+      this.warnedSubjects.add(subject);
+      this.deps.log.warn(
+        { subject, symbol, partition: k, symbol_partition: want },
+        "cluster mode: event refused (invalid): its subject's partition token is not its symbol's partition, so the symbol's owner would never see it; publish on md.events.{type}.{SYMBOL} and let the servers' mapping add the token",
+      );
+    }
+    return `subject partition ${k} is not symbol ${symbol}'s partition ${want}`;
   }
 
   // ---- lease handlers ------------------------------------------------------

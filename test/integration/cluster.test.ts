@@ -183,6 +183,11 @@ describe('cluster mode (SPEC §12) on a three-node nats-server cluster', () => {
       await jetstream(nc).publish('md.events.trade.zzz', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'zzz', price: 1, size: 1, trade_id: '1', ts_exchange: Date.now() }));
       await waitFor(() => m.some((x) => (x.service.telemetry.droppedByReasonObject().invalid ?? 0) >= 1), 'the misplaced event refused as invalid');
       expect(m.every((x) => !x.service.engine.symbols.has('ZZZ'))).toBe(true);
+      // filed by hand under a partition token that is not its symbol's: its owner would never see it
+      const wrongPartition = (partitionOf('ZZY', P) + 1) % P;
+      await jetstream(nc).publish(`md.events.trade.ZZY.${wrongPartition}`, JSON.stringify({ type: 'trade', provider: 'p', symbol: 'ZZY', price: 1, size: 1, trade_id: '1', ts_exchange: Date.now() }));
+      await waitFor(() => m.reduce((n, x) => n + (x.service.telemetry.droppedByReasonObject().invalid ?? 0), 0) >= 2, 'the event under another partition refused as invalid');
+      expect(m.every((x) => !x.service.engine.symbols.has('ZZY'))).toBe(true);
 
       // a fourth member joins: 3 each
       const m4 = await startMember(cluster, 'm4');
