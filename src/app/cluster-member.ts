@@ -183,7 +183,10 @@ export class ClusterMember implements PartitionGate {
     const k = partitionOf(symbol, this.cluster.partitions);
     if (this.leases.owns(k)) return { kind: 'here' };
     const owner = this.leases.ownerOf(k);
-    return owner === null ? { kind: 'unowned', partition: k } : { kind: 'elsewhere', owner: owner.id, httpUrl: owner.http_url };
+    // a lease under this member's id that this process does not hold is its previous run's (restarted after
+    // kill -9, before that lease expired): sending the client here again would loop, so the partition is unowned
+    if (owner === null || owner.id === this.cluster.memberId) return { kind: 'unowned', partition: k };
+    return { kind: 'elsewhere', owner: owner.id, httpUrl: owner.http_url };
   }
 
   /** Whether this member raises `stale` (it owns the heartbeats' partition). */

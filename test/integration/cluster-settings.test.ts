@@ -8,6 +8,7 @@ import type { MemberSettings } from '../../src/cluster/settings-check.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ClusterSettingsError } from '../../src/domain/errors.js';
 import { CliProcess } from '../helpers/cli-process.js';
+import { getJson, startService } from '../helpers/service.js';
 import { TestNatsServer, freePort, waitFor } from '../helpers/nats-server.js';
 
 /** Members of one cluster share its settings; one that does not refuses to join (DECISIONS 94). */
@@ -105,5 +106,22 @@ describe('cluster settings check', () => {
     expect(await p.exited).toBe(2);
     expect(p.output).toMatch(/senpai-md: cluster member second cannot join beside running member first \(.*\): its settings differ \(CLUSTER_LEASE_MS 3000 here, 5000 there\)/);
     expect(first.cluster!.owned()).toEqual([0, 1, 2, 3]);
+  }, 60_000);
+
+  it('a member restarted under its id after kill -9 answers 503 for partitions its previous run still holds, not 421 to itself', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const env = { USE_JETSTREAM: 'true', CLUSTER_PARTITIONS: '2', CLUSTER_LEASE_MS: '6000', CLUSTER_MEMBER_ID: 'again' };
+    const before = await startService(nats.url, env);
+    cleanups.push(before.stop);
+    await waitFor(() => before.service.cluster!.owned().length === 2, 'the member owns both partitions');
+    await before.service.crash(); // its leases stay in the bucket until they expire
+    const after = await startService(nats.url, env);
+    cleanups.push(after.stop);
+    const r = await getJson(`${after.base}/features/latest?symbol=AAA`);
+    expect(after.service.cluster!.owned()).toEqual([]); // still the old run's leases
+    expect(r.status).toBe(503);
+    expect(String(r.body.error)).toMatch(/partition/);
+    await waitFor(() => after.service.cluster!.owned().length === 2, 'both partitions again once the old leases expire', 20_000);
   }, 60_000);
 });
