@@ -15,6 +15,13 @@ export const STREAM_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 export const ACK_WAIT_MS = 10_000;
 /** Most messages one pull of the live consumer asks for (fewer when `max_ack_pending` is smaller). */
 export const PULL_BATCH = 1024;
+/**
+ * How long a pull of the live consumer stays open (nats.js: 30 s). A pull held by a consumer leader
+ * that dies is lost with it, and nats.js notices only after two missed idle heartbeats (half of
+ * this each) before it pulls again: 30 s left partitions stalled up to 50 s after `kill -9` of one
+ * nats-server of three (DECISIONS 97). An idle consumer sends one pull per period.
+ */
+export const PULL_EXPIRES_MS = 5000;
 
 /**
  * The single process's `max_ack_pending` for a queue of `queueMaxSize`: all of
@@ -436,6 +443,7 @@ export class JetStreamSource {
     const handler = this.handler;
     const messages = await consumer.consume({
       max_messages: batch,
+      expires: PULL_EXPIRES_MS,
       callback: (m) => {
         this.lastDelivered = m; // a reference, no parsing: a restore reads its sequence
         handler(jsSubjectOf(m), m.data, m);
