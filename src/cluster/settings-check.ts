@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createInbox } from '@nats-io/transport-node';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { askPeers } from '../nats/ask-peers.js';
 import type { Logger } from 'pino';
 import { ClusterSettingsError } from '../domain/errors.js';
 
@@ -94,41 +93,30 @@ export interface SettingsCheck {
 export async function checkClusterSettings(nc: NatsConnection, me: MemberSettings, log: Logger, waitMs = SETTINGS_WAIT_MS): Promise<SettingsCheck> {
   let joined = false;
   const blockers: { other: Answer; why: string }[] = [];
-  const sub: Subscription = nc.subscribe(CLUSTER_SUBJECT, {
-    callback: (err, m) => {
-      if (err !== null) return;
-      const other = parse(m.data);
-      if (other === null || other.instance === me.instance) return;
-      if (m.reply) m.respond(JSON.stringify({ ...me, joined }));
+  const { answers, answering } = await askPeers<Answer>(nc, {
+    subject: CLUSTER_SUBJECT,
+    instance: me.instance,
+    question: { ...me, joined: false },
+    answer: () => ({ ...me, joined }),
+    heard: (other) => {
       const why = conflict(other, me);
       if (why === null) return;
       // a question from an older one while this one still asks: this one's own question may have gone unheard
       if (!joined && olderThan(other, me)) blockers.push({ other, why: conflict(me, other)! });
       else log.warn({ other_member: other.member, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url, reason: why }, 'a cluster member with conflicting settings tried to join; told, it should refuse to start');
     },
+    parse,
+    waitMs,
   });
-  const inbox = createInbox();
-  const replies = nc.subscribe(inbox, {
-    callback: (err, m) => {
-      if (err !== null) return;
-      const other = parse(m.data);
-      if (other === null || other.instance === me.instance) return;
-      const why = conflict(me, other);
-      if (why !== null && (other.joined || olderThan(other, me))) blockers.push({ other, why });
-    },
-  });
-  try {
-    await nc.flush();
-    nc.publish(CLUSTER_SUBJECT, JSON.stringify({ ...me, joined: false }), { reply: inbox });
-    await sleep(waitMs);
-  } finally {
-    replies.unsubscribe();
+  for (const other of answers) {
+    const why = conflict(me, other);
+    if (why !== null && (other.joined || olderThan(other, me))) blockers.push({ other, why });
   }
   const first = blockers[0];
   if (first !== undefined) {
-    sub.unsubscribe();
+    answering.unsubscribe();
     throw new ClusterSettingsError(`cluster member ${me.member} cannot join beside running ${describe(first.other)}: ${first.why}`);
   }
   joined = true;
-  return { release: () => sub.unsubscribe() };
+  return { release: () => answering.unsubscribe() };
 }

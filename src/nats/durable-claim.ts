@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createInbox } from '@nats-io/transport-node';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { askPeers } from './ask-peers.js';
 import type { Logger } from 'pino';
 import { DurableInUseError } from '../domain/errors.js';
 
@@ -65,46 +64,33 @@ export interface DurableClaim {
  * window: a holder keeps the durable whatever its clock says.
  */
 export async function claimDurable(nc: NatsConnection, stream: string, durable: string, me: InstanceInfo, log: Logger, waitMs = CLAIM_WAIT_MS): Promise<DurableClaim> {
-  const subject = durableSubject(stream, durable);
   let holding = false;
-  const answers: Answer[] = [];
-  const sub: Subscription = nc.subscribe(subject, {
-    callback: (err, m) => {
-      if (err !== null) return;
-      const other = parse(m.data);
-      if (other === null || other.instance === me.instance) return;
-      if (m.reply) m.respond(JSON.stringify({ ...me, holding }));
+  const yielded: Answer[] = [];
+  const { answers, answering } = await askPeers<Answer>(nc, {
+    subject: durableSubject(stream, durable),
+    instance: me.instance,
+    question: { ...me, holding: false },
+    answer: () => ({ ...me, holding }),
+    heard: (other) => {
       // An older instance asking while this one still asks: its request may
       // have reached the server before this one's answering side did, so
       // this one's own request may go unheard by it — yield to it here.
-      if (!holding && olderThan(other, me)) answers.push(other);
+      if (!holding && olderThan(other, me)) yielded.push(other);
       if (holding || olderThan(me, other)) {
         log.warn({ durable, stream, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url }, 'another instance started on this JetStream durable; told that this one holds it, it should refuse to start');
       }
     },
+    parse,
+    waitMs,
   });
-  const inbox = createInbox();
-  const replies = nc.subscribe(inbox, {
-    callback: (err, m) => {
-      if (err !== null) return;
-      const other = parse(m.data);
-      if (other !== null && other.instance !== me.instance) answers.push(other);
-    },
-  });
-  try {
-    await nc.flush();
-    nc.publish(subject, JSON.stringify({ ...me, holding: false }), { reply: inbox });
-    await sleep(waitMs);
-  } finally {
-    replies.unsubscribe();
-  }
+  answers.push(...yielded);
   const holder = answers.find((other) => other.holding) ?? answers.find((other) => olderThan(other, me));
   if (holder !== undefined) {
-    sub.unsubscribe();
+    answering.unsubscribe();
     throw new DurableInUseError(
       `JetStream durable ${durable} on stream ${stream} is consumed by another running instance (host ${holder.host}, pid ${holder.pid}, ${holder.http_url}); two instances on one durable split its messages and both compute wrong windows: give this one its own JETSTREAM_DURABLE, or use cluster mode`,
     );
   }
   holding = true;
-  return { release: () => sub.unsubscribe() };
+  return { release: () => answering.unsubscribe() };
 }

@@ -95,19 +95,17 @@ function rawSubject(msg: Msg): Uint8Array | undefined {
 
 /** A core NATS message's subject (see the module comment). */
 export function subjectOf(msg: Msg): string {
-  const raw = rawSubject(msg);
-  if (raw !== undefined) {
-    subjectMemoStats.bytes++;
-    return subjectOfBytes(raw);
-  }
-  subjectMemoStats.fallback++;
-  return remember(msg.subject);
+  return subjectFrom(rawSubject(msg), msg);
 }
 
 /** A JetStream message's subject: its core message's (see the module comment). */
 export function jsSubjectOf(m: JsMsg): string {
   const msg = (m as unknown as { msg?: Msg }).msg;
-  const raw = msg === undefined ? undefined : rawSubject(msg);
+  return subjectFrom(msg === undefined ? undefined : rawSubject(msg), m);
+}
+
+/** The subject from nats.js's bytes when found, else from the message's public `subject`. */
+function subjectFrom(raw: Uint8Array | undefined, m: { readonly subject: string }): string {
   if (raw !== undefined) {
     subjectMemoStats.bytes++;
     return subjectOfBytes(raw);
