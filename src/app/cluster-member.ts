@@ -72,6 +72,21 @@ export interface ClusterMemberDeps {
   readonly consumerWatch?: (durable: string) => ConsumerWatch;
   /** A partition's consumer stopped here (the partition went): whatever it reported no longer applies. */
   readonly consumerStopped?: (durable: string) => void;
+  /** A partition's start keeps failing (`detail`), or it started (null): `/health` shows it (DECISIONS 98). */
+  readonly startFailing?: (durable: string, detail: string | null) => void;
+}
+
+/** A start that failed this many times in a row makes `/health` degraded until it succeeds. */
+const FAILS_BEFORE_DEGRADED = 3;
+/** A partition whose start keeps failing is warned about at most this often. */
+const START_WARN_EVERY_MS = 60_000;
+
+/** What a failed partition start says: JetStream's own words, with the fix for a stream that misses the partitioned subjects. */
+export function startFailure(err: unknown, stream: string): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /filter subject is not a valid subset/i.test(msg)
+    ? `${msg}: stream ${stream} does not store the partitioned subjects md.events.{type}.{symbol}.{K} (cluster mode needs them: give the stream the subject md.events.>)`
+    : msg;
 }
 
 /**
@@ -298,6 +313,9 @@ export class ClusterMember implements PartitionGate {
     const cfg = this.config;
     const k = run.partition;
     const signal = run.ending.signal;
+    const durable = `${cfg.jetstream.durable}-p${k}`;
+    let failures = 0;
+    let warnedAt = Number.NEGATIVE_INFINITY;
     for (;;) {
       if (signal.aborted) return;
       const owned = Math.max(1, this.leases.owned().length);
@@ -321,13 +339,22 @@ export class ClusterMember implements PartitionGate {
           await source.stop();
           return;
         }
-        this.deps.log.info({ partition: k, durable: `${cfg.jetstream.durable}-p${k}` }, 'cluster: consuming partition');
+        if (failures >= FAILS_BEFORE_DEGRADED) this.deps.startFailing?.(durable, null);
+        this.deps.log.info({ partition: k, durable }, 'cluster: consuming partition');
         return;
       } catch (err) {
         run.consuming = false;
         await source.stop();
         if (signal.aborted) return; // ended meanwhile (the abort, or a request cut short): no failure
-        this.deps.log.warn({ err, partition: k }, 'cluster: starting a partition failed; retrying');
+        failures++;
+        const detail = startFailure(err, cfg.jetstream.stream);
+        if (failures === FAILS_BEFORE_DEGRADED) this.deps.startFailing?.(durable, `partition ${k}: ${detail}`);
+        const now = Date.now();
+        if (now - warnedAt >= START_WARN_EVERY_MS) {
+          // once a minute, not once a retry (every second, per partition)
+          warnedAt = now;
+          this.deps.log.warn({ partition: k, durable, reason: detail, failures }, 'cluster: starting a partition failed; retrying every second');
+        }
         await sleep(RETRY_START_MS, undefined, { signal }).catch(() => undefined); // the abort ends the wait; the loop returns
       }
     }

@@ -327,6 +327,7 @@ export class Service {
       isConnected: () => this.link.connected,
       consumerWatch: (durable) => this.consumerWatch(durable),
       consumerStopped: (durable) => this.consumerErrors.delete(durable),
+      startFailing: (durable, detail) => (detail === null ? this.consumerErrors.delete(durable) : this.consumerErrors.set(durable, detail)),
     });
     this.pipeline.gate = member;
     this.cluster = member;

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Service } from '../../src/app/service.js';
 import { loadConfig } from '../../src/config/config.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
+import { getJson } from '../helpers/service.js';
 
 const servers: TestNatsServer[] = [];
 const services: Service[] = [];
@@ -43,6 +44,37 @@ describe('cluster mode on a single nats-server without the partition mapping (SP
       for (const w of warned) expect(w).toContain('"md.events.*.*": "md.events.{{wildcard(1)}}.{{wildcard(2)}}.{{partition(4,2)}}"');
       expect((await jsm.streams.info('KV_senpai_cluster')).config.num_replicas).toBe(1);
       expect(service.engine.symbols.size).toBe(0);
+    } finally {
+      await nc.close();
+    }
+  }, 60_000);
+
+  it('a stream without the partitioned subjects: /health degraded with the fix, a warning per partition and minute, healthy once the stream is mended', async () => {
+    const nats = await TestNatsServer.start({ jetstream: true });
+    servers.push(nats);
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'MD_EVENTS', subjects: ['md.events.*.*'] });
+      const lines: Record<string, unknown>[] = [];
+      const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+      const config = loadConfig({ NATS_URL: nats.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', USE_JETSTREAM: 'true', CLUSTER_PARTITIONS: '2', CLUSTER_LEASE_MS: '3000', CLUSTER_MEMBER_ID: 'solo2' });
+      const service = new Service(config, log, { defaultMetrics: false });
+      services.push(service);
+      const port = await service.listen();
+      await service.start();
+      const health = await waitFor(async () => {
+        const r = await getJson(`http://127.0.0.1:${port}/health`);
+        return r.status === 503 && typeof r.body.jetstream_error === 'string' && r.body.jetstream_error.includes('partition 1') ? r.body : null;
+      }, '/health degraded for both partitions', 20_000);
+      expect(health.reasons).toContain('jetstream');
+      expect(String(health.jetstream_error)).toMatch(/stream MD_EVENTS does not store the partitioned subjects .*give the stream the subject md\.events\.>/);
+      const failed = lines.filter((l) => String(l.msg).startsWith('cluster: starting a partition failed'));
+      expect(failed.length).toBe(2); // one per partition: retried every second, warned once a minute
+      expect(failed.every((l) => l.err === undefined && typeof l.reason === 'string')).toBe(true);
+
+      await jsm.streams.update('MD_EVENTS', { subjects: ['md.events.>'] });
+      await waitFor(async () => (await getJson(`http://127.0.0.1:${port}/health`)).status === 200, '/health ok once the stream holds the partitioned subjects', 20_000);
     } finally {
       await nc.close();
     }
