@@ -92,26 +92,23 @@ export interface SettingsCheck {
  */
 export async function checkClusterSettings(nc: NatsConnection, me: MemberSettings, log: Logger, waitMs = SETTINGS_WAIT_MS): Promise<SettingsCheck> {
   let joined = false;
-  const blockers: { other: Answer; why: string }[] = [];
   const { answers, answering } = await askPeers<Answer>(nc, {
     subject: CLUSTER_SUBJECT,
     instance: me.instance,
     question: { ...me, joined: false },
     answer: () => ({ ...me, joined }),
     heard: (other) => {
-      const why = conflict(other, me);
-      if (why === null) return;
-      // a question from an older one while this one still asks: this one's own question may have gone unheard
-      if (!joined && olderThan(other, me)) blockers.push({ other, why: conflict(me, other)! });
-      else log.warn({ other_member: other.member, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url, reason: why }, 'a cluster member with conflicting settings tried to join; told, it should refuse to start');
+      const why = conflict(me, other);
+      if (why !== null) log.warn({ other_member: other.member, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url, reason: why }, 'a cluster member with conflicting settings tried to join; told, it should refuse to start');
     },
     parse,
     waitMs,
   });
-  for (const other of answers) {
+  // a member that has joined, or that asked earlier (its question heard while this one asked counts)
+  const blockers = answers.flatMap((other) => {
     const why = conflict(me, other);
-    if (why !== null && (other.joined || olderThan(other, me))) blockers.push({ other, why });
-  }
+    return why !== null && (other.joined || olderThan(other, me)) ? [{ other, why }] : [];
+  });
   const first = blockers[0];
   if (first !== undefined) {
     answering.unsubscribe();

@@ -7,6 +7,11 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
  * DECISIONS 90; the cluster settings, DECISIONS 94): answer on `subject` for
  * this process from now on, then ask there once and collect the answers for
  * `waitMs`. Core NATS only: nothing is stored, a killed process stops answering.
+ *
+ * A question heard while this process still asks counts as an answer too:
+ * when two start together, one's answering side may reach the server after
+ * the other's question, so that question goes unheard and only the other
+ * direction carries (CI saw both keep a durable: DECISIONS 90).
  */
 export interface Peer {
   /** Unique per process start: a process never counts its own question or answer. */
@@ -20,7 +25,7 @@ export interface AskPeers<T extends Peer> {
   readonly question: unknown;
   /** This process's answer to another's question, as it stands when asked. */
   answer(): unknown;
-  /** Another process's question, heard (and answered). */
+  /** Another process's question, heard (and answered) once this one has asked (before: it is among the answers). */
   heard(other: T): void;
   /** A question or answer read from its bytes; null for anything else. */
   parse(data: Uint8Array): T | null;
@@ -29,17 +34,19 @@ export interface AskPeers<T extends Peer> {
 
 /** Starts answering, asks, waits; the answers, and the answering subscription to end when the process leaves. */
 export async function askPeers<T extends Peer>(nc: NatsConnection, o: AskPeers<T>): Promise<{ answers: T[]; answering: Subscription }> {
+  const answers: T[] = [];
+  let asking = true;
   const answering = nc.subscribe(o.subject, {
     callback: (err, m) => {
       if (err !== null) return;
       const other = o.parse(m.data);
       if (other === null || other.instance === o.instance) return;
       if (m.reply) m.respond(JSON.stringify(o.answer()));
-      o.heard(other);
+      if (asking) answers.push(other);
+      else o.heard(other);
     },
   });
   const inbox = createInbox();
-  const answers: T[] = [];
   const replies = nc.subscribe(inbox, {
     callback: (err, m) => {
       if (err !== null) return;
@@ -53,6 +60,7 @@ export async function askPeers<T extends Peer>(nc: NatsConnection, o: AskPeers<T
     await sleep(o.waitMs);
   } finally {
     replies.unsubscribe();
+    asking = false;
   }
   return { answers, answering };
 }

@@ -65,25 +65,17 @@ export interface DurableClaim {
  */
 export async function claimDurable(nc: NatsConnection, stream: string, durable: string, me: InstanceInfo, log: Logger, waitMs = CLAIM_WAIT_MS): Promise<DurableClaim> {
   let holding = false;
-  const yielded: Answer[] = [];
   const { answers, answering } = await askPeers<Answer>(nc, {
     subject: durableSubject(stream, durable),
     instance: me.instance,
     question: { ...me, holding: false },
     answer: () => ({ ...me, holding }),
     heard: (other) => {
-      // An older instance asking while this one still asks: its request may
-      // have reached the server before this one's answering side did, so
-      // this one's own request may go unheard by it — yield to it here.
-      if (!holding && olderThan(other, me)) yielded.push(other);
-      if (holding || olderThan(me, other)) {
-        log.warn({ durable, stream, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url }, 'another instance started on this JetStream durable; told that this one holds it, it should refuse to start');
-      }
+      log.warn({ durable, stream, other_host: other.host, other_pid: other.pid, other_http_url: other.http_url }, 'another instance started on this JetStream durable; told that this one holds it, it should refuse to start');
     },
     parse,
     waitMs,
   });
-  answers.push(...yielded);
   const holder = answers.find((other) => other.holding) ?? answers.find((other) => olderThan(other, me));
   if (holder !== undefined) {
     answering.unsubscribe();
