@@ -10,12 +10,16 @@ import { TimeRing } from './time-ring.js';
  * between the low and the high cut. A new or evicted sample outside the band
  * costs a comparison; one inside it a small sorted insert or delete. When the
  * wanted rank leaves the band (the distribution moved), the band is rebuilt
- * around it from the ring by selection, O(n). A band spans about √n/2 ranks:
+ * around it from the ring by selection, O(n). A band spans about 2√n ranks:
  * the rank drifts like a random walk, so a stationary stream leaves it after
- * ~n/16 events, and a rebuild every n/16 events costs less than moving a
- * wider band on every insert (measured, CPU time per event of the engine:
- * √n/4 either side beat √n by ~9 % and √n/10 by ~25 %). Small windows keep one band with every sample, which serves every
- * percentile.
+ * ~n events, and a rebuild every ~n events costs about what moving the band's
+ * values on each insert into it does. Measured with `bench/tools/ab-engine.mjs`
+ * (summed time, windows filled from empty as in the service): √n either side
+ * beat √n/4 by ~7 %, √n/2 by ~15 %, and 1.5√n, 2√n, 4√n by 2–6 % (DECISIONS 99).
+ * A band's cuts hold a range of values, so a band built while the window was
+ * small grows with it, and is rebuilt once it holds four times what it did
+ * ({@link Band.oversized}). Small windows keep one band with every sample,
+ * which serves every percentile.
  */
 
 /** Up to this many samples, one band holds them all. */
@@ -29,6 +33,8 @@ class Band {
   below = 0;
   values = new Float64Array(64);
   size = 0;
+  /** `size` just after the last rebuild. */
+  builtSize = 0;
 
   constructor(readonly p: number) {}
 
@@ -80,7 +86,7 @@ class Band {
     let lo = 0;
     let hi = n - 1;
     if (!all) {
-      const half = Math.max(32, Math.ceil(Math.sqrt(n) / 4));
+      const half = halfSpan(n);
       lo = Math.max(0, k - 1 - half);
       hi = Math.min(n - 1, k - 1 + half);
     }
@@ -103,8 +109,27 @@ class Band {
     values.subarray(0, size).sort();
     this.values = values;
     this.size = size;
+    this.builtSize = size;
     this.below = below;
   }
+
+  /**
+   * Whether the band, in a window of n samples, has outgrown its purpose: its cuts hold a fixed range of
+   * values, so as the window fills, the samples between them grow with it (a
+   * band cut at 2,000 samples held 3 % of every sample once the window held
+   * 150,000, and every sample landing in it moved thousands of values). Four
+   * times its size when built and four times today's span: ties at the cuts
+   * (quantised latencies) make a band large from the start and must not
+   * rebuild it on every query.
+   */
+  oversized(n: number): boolean {
+    return !this.holdsAll && this.size > 4 * this.builtSize && this.size > 8 * halfSpan(n) + 4;
+  }
+}
+
+/** Ranks a band keeps either side of its percentile's, for n samples. */
+function halfSpan(n: number): number {
+  return Math.max(32, Math.ceil(Math.sqrt(n)));
 }
 
 /** Scratch space for rebuilds, shared: the engine is single-threaded. */
@@ -158,7 +183,7 @@ export class LatencyWindow {
     }
     if (band !== undefined) {
       const v = band.kth(k);
-      if (v !== undefined) return v;
+      if (v !== undefined && !band.oversized(n)) return v;
     } else {
       band = new Band(p);
       this.bands.push(band);

@@ -60,3 +60,32 @@ describe('LatencyWindow percentiles', () => {
     );
   });
 });
+
+describe('LatencyWindow bands as the window fills from empty', () => {
+  for (const grid of [0, 1]) {
+    it(`stay exact and near their span (${grid === 0 ? 'continuous values' : 'integer values, many ties'})`, () => {
+      let seed = 7;
+      const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+      const w = new LatencyWindow(1e9); // nothing leaves: the window only grows, as after a start
+      const values: number[] = [];
+      const n = 100_000;
+      for (let i = 0; i < n; i++) {
+        let v = Math.exp(3 + rnd() * rnd() * 3); // skewed, like network latencies
+        if (grid > 0) v = Math.round(v);
+        w.add(i, v);
+        values.push(v);
+        if (i % 13 === 0) for (const p of [0.5, 0.95, 0.99]) w.percentile(p); // as features ask
+        if (i % 4999 === 0 || i === n - 1) {
+          const sorted = Float64Array.from(values).sort();
+          for (const p of [0.5, 0.95, 0.99]) expect(w.percentile(p)).toBe(sorted[Math.max(1, Math.ceil(p * sorted.length)) - 1]);
+        }
+      }
+      // a band built while the window was small is rebuilt before it holds many times its span
+      // (2√n ranks); with ties a band holds every sample equal to its cuts, so only the
+      // continuous case has a bound to check
+      const bands = (w as unknown as { bands: { size: number }[] }).bands;
+      expect(bands.length).toBe(3);
+      if (grid === 0) for (const b of bands) expect(b.size).toBeLessThanOrEqual(8 * Math.ceil(Math.sqrt(n)) + 4);
+    });
+  }
+});
