@@ -18,7 +18,10 @@ export function natsOptions(cfg: Config['nats'], name: string): NodeConnectionOp
     ignoreAuthErrorAbort: true,
     reconnectTimeWait: 1000,
     reconnectJitter: 500,
-    pingInterval: 10_000,
+    // a server that stops answering (frozen, its host lost without a reset) is given up after three
+    // unanswered pings: 6–8 s, then the next server of the list (DECISIONS 100). The server's own
+    // slow-consumer limits keep a PONG from queueing behind more than ~1 s of our data.
+    pingInterval: 2_000,
     maxPingOut: 3,
     timeout: 5000,
   };

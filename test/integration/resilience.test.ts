@@ -42,6 +42,27 @@ describe('resilience', () => {
     }
   });
 
+  it('notices a frozen server (SIGSTOP: sockets open, nothing answered) within a few pings, and recovers when it runs again', async () => {
+    const { base, stop } = await startService(nats.url);
+    try {
+      expect((await getJson(`${base}/health`)).status).toBe(200);
+      nats.freeze();
+      const frozenAt = Date.now();
+      // three unanswered 2 s pings (DECISIONS 100); with 10 s pings this took 30–40 s
+      const down = await waitFor(async () => {
+        const h = await getJson(`${base}/health`);
+        return h.status === 503 ? h.body : null;
+      }, '/health 503 while the server is frozen', 15_000);
+      console.log(`frozen server noticed after ${((Date.now() - frozenAt) / 1000).toFixed(1)} s`);
+      expect(down).toMatchObject({ status: 'degraded', nats_connected: false });
+      nats.thaw();
+      await waitFor(async () => (await getJson(`${base}/health`)).status === 200, '/health 200 after the thaw', 20_000);
+    } finally {
+      nats.thaw();
+      await stop();
+    }
+  }, 60_000);
+
   it('stays up through 10,000 malformed messages, counting each, and processes the valid events around them', async () => {
     const { base, stop, service } = await startService(nats.url, { QUEUE_MAX_SIZE: '100000' });
     const nc = await connect({ servers: nats.url });
