@@ -72,6 +72,8 @@ export class Service {
   private durableClaim: DurableClaim | null = null;
   /** Why JetStream durables are not delivering (they or their stream disappeared), by durable. */
   private readonly consumerErrors = new Map<string, string>();
+  /** Durables whose entry in {@link consumerErrors} only says they are silent (cleared when heard). */
+  private readonly silentDurables = new Set<string>();
   private staleTimer: NodeJS.Timeout | null = null;
   private evictTimer: NodeJS.Timeout | null = null;
   /** Aborted by {@link stop} (and {@link crash}): start-up gives up at its next step, its waits end at once. */
@@ -326,7 +328,10 @@ export class Service {
       replicas: js.replicas,
       isConnected: () => this.link.connected,
       consumerWatch: (durable) => this.consumerWatch(durable),
-      consumerStopped: (durable) => this.consumerErrors.delete(durable),
+      consumerStopped: (durable) => {
+        this.silentDurables.delete(durable);
+        this.consumerErrors.delete(durable);
+      },
       startFailing: (durable, detail) => (detail === null ? this.consumerErrors.delete(durable) : this.consumerErrors.set(durable, detail)),
     });
     this.pipeline.gate = member;
@@ -375,10 +380,23 @@ export class Service {
   private consumerWatch(durable: string): ConsumerWatch {
     return {
       lost: (trouble) => {
+        this.silentDurables.delete(durable);
         this.consumerErrors.set(durable, trouble.detail);
         this.log.warn({ durable, kind: trouble.kind, detail: trouble.detail }, 'JetStream consumer lost: nothing is consumed until the stream and the durable exist again; recreating them');
       },
+      silent: (detail) => {
+        if (this.consumerErrors.has(durable) && !this.silentDurables.has(durable)) return; // a worse trouble is shown
+        if (!this.silentDurables.has(durable)) this.log.warn({ durable, detail }, 'JetStream durable silent: nothing is delivered until it is heard again');
+        this.silentDurables.add(durable);
+        this.consumerErrors.set(durable, detail);
+      },
+      heard: () => {
+        if (!this.silentDurables.delete(durable)) return;
+        this.consumerErrors.delete(durable);
+        this.log.info({ durable }, 'JetStream durable heard again: consuming');
+      },
       restored: ({ downMs, recreated, gap, startSeq }) => {
+        this.silentDurables.delete(durable);
         this.consumerErrors.delete(durable);
         if (!recreated) {
           // it was there all along (JetStream did not answer for a while): nothing was missed

@@ -22,6 +22,15 @@ export const PULL_BATCH = 1024;
  * nats-server of three (DECISIONS 97). An idle consumer sends one pull per period.
  */
 export const PULL_EXPIRES_MS = 5000;
+/**
+ * The idle heartbeat the live pulls ask for (nats.js: half of `expires`). Two missed make nats.js pull
+ * again: a consumer leader that moves (a step-down, a server restarted in lame-duck mode, a rolling
+ * upgrade) loses the pull it held, and delivery stalled 7 s after each move at 2.5 s; 2 s at 1 s
+ * (DECISIONS 101). An idle consumer gets one heartbeat a second.
+ */
+export const IDLE_HEARTBEAT_MS = 1000;
+/** Idle heartbeats missed in a row before `/health` says the durable is silent (DECISIONS 101). */
+export const SILENT_AFTER_MISSED = 3;
 
 /**
  * The single process's `max_ack_pending` for a queue of `queueMaxSize`: all of
@@ -83,6 +92,14 @@ export interface ConsumerWatch {
    * was recreated or lost messages the durable had not delivered).
    */
   restored(info: { readonly downMs: number; readonly recreated: boolean; readonly gap: boolean; readonly startSeq: number }): void;
+  /**
+   * Neither a message nor an idle heartbeat came from the durable for {@link SILENT_AFTER_MISSED}
+   * heartbeats (its consumer leader moving, or lost with its server): nothing is delivered meanwhile.
+   * Said again as the silence lasts, with the time it has lasted.
+   */
+  silent?(detail: string): void;
+  /** A message or a heartbeat came after {@link silent}. */
+  heard?(): void;
 }
 
 /** How often a lost consumer is looked for and recreated. */
@@ -444,8 +461,10 @@ export class JetStreamSource {
     const messages = await consumer.consume({
       max_messages: batch,
       expires: PULL_EXPIRES_MS,
+      idle_heartbeat: IDLE_HEARTBEAT_MS,
       callback: (m) => {
         this.lastDelivered = m; // a reference, no parsing: a restore reads its sequence
+        if (this.silentSince !== 0) this.heard();
         handler(jsSubjectOf(m), m.data, m);
       },
     });
@@ -464,9 +483,30 @@ export class JetStreamSource {
   /** When the stream was created, as first seen: another value later means it was made again. */
   private streamCreated: string | null = null;
 
+  /** `Date.now()` when the durable fell silent (see {@link ConsumerWatch.silent}); 0 while it is heard. */
+  private silentSince = 0;
+
+  private heard(): void {
+    this.silentSince = 0;
+    this.consumerWatch?.heard?.();
+  }
+
   /** Follows the pull loop's notifications until it is closed; a lost durable or stream starts a restore. */
   private async watch(messages: ConsumerMessages): Promise<void> {
     for await (const n of messages.status()) {
+      if (this.messages !== messages) continue;
+      if (n.type === 'heartbeat') {
+        if (this.silentSince !== 0) this.heard();
+        continue;
+      }
+      if (n.type === 'heartbeats_missed' && n.count >= SILENT_AFTER_MISSED) {
+        if (this.silentSince === 0) this.silentSince = Date.now() - n.count * IDLE_HEARTBEAT_MS;
+        const s = Math.round((Date.now() - this.silentSince) / 1000);
+        this.consumerWatch?.silent?.(
+          `no message or heartbeat from durable ${this.settings.durable} for ${s} s (its consumer leader is moving, or was lost with its nats-server); pulling again`,
+        );
+        continue;
+      }
       const trouble =
         n.type === 'consumer_deleted' || n.type === 'consumer_not_found' || n.type === 'stream_not_found' || n.type === 'no_responders'
           ? troubleFor(n.type, this.settings, n.type === 'consumer_deleted' ? n.description : undefined)
