@@ -378,6 +378,8 @@ export class Service {
    * coverage restarts when events may have been lost meanwhile.
    */
   private consumerWatch(durable: string): ConsumerWatch {
+    // a new source for this durable (a partition acquired again): the old one's silence is not its own
+    if (this.silentDurables.delete(durable)) this.consumerErrors.delete(durable);
     return {
       lost: (trouble) => {
         this.silentDurables.delete(durable);

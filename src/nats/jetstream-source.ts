@@ -29,8 +29,12 @@ export const PULL_EXPIRES_MS = 5000;
  * (DECISIONS 101). An idle consumer gets one heartbeat a second.
  */
 export const IDLE_HEARTBEAT_MS = 1000;
-/** Idle heartbeats missed in a row before `/health` says the durable is silent (DECISIONS 101). */
-export const SILENT_AFTER_MISSED = 3;
+/**
+ * Idle heartbeats missed in a row before `/health` says the durable is silent (DECISIONS 101). nats.js
+ * pulls again at the second; the new leader's first heartbeat for that pull comes a heartbeat later,
+ * so a quiet durable whose leader merely moved reaches three now and then, never five.
+ */
+export const SILENT_AFTER_MISSED = 5;
 
 /**
  * The single process's `max_ack_pending` for a queue of `queueMaxSize`: all of
@@ -503,7 +507,7 @@ export class JetStreamSource {
         if (this.silentSince === 0) this.silentSince = Date.now() - n.count * IDLE_HEARTBEAT_MS;
         const s = Math.round((Date.now() - this.silentSince) / 1000);
         this.consumerWatch?.silent?.(
-          `no message or heartbeat from durable ${this.settings.durable} for ${s} s (its consumer leader is moving, or was lost with its nats-server); pulling again`,
+          `no message or heartbeat from durable ${this.settings.durable} for ${s} s (its consumer leader is moving or was lost with its nats-server, or the server does not answer); pulling again`,
         );
         continue;
       }

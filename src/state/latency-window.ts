@@ -139,6 +139,8 @@ export class LatencyWindow {
   private readonly ring = new TimeRing();
   /** Bands by asked percentile; or one band holding every sample (small windows). */
   private bands: Band[] = [];
+  /** Band rebuilds so far (each O(n)): the tests hold it to its amortised bound. */
+  rebuilds = 0;
 
   constructor(readonly windowMs: number) {}
 
@@ -188,6 +190,7 @@ export class LatencyWindow {
       band = new Band(p);
       this.bands.push(band);
     }
+    this.rebuilds++;
     band.rebuild(this.samples(), n, k, n <= ALL_IN_ONE_BAND);
     if (band.holdsAll) this.bands = [band];
     return band.kth(k)!;
