@@ -74,13 +74,16 @@ describe('the durable consumer leader moves or dies under a running service', ()
     await waitFor(() => published.length > 20, 'features flowing');
 
     // the leader on n3, so that killing n3 kills the leader and not the service's connection
-    await waitFor(async () => {
-      if ((await leaderOf(jsm)) === cluster.serverName(2)) return true;
-      await admin.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.MD_EVENTS.${DURABLE}`, '', { timeout: 5000 }).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 500));
-      return false;
-    }, 'the consumer leader on n3', 30_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    const leaderOntoN3 = async (): Promise<void> => {
+      await waitFor(async () => {
+        if ((await leaderOf(jsm)) === cluster.serverName(2)) return true;
+        await admin.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.MD_EVENTS.${DURABLE}`, '', { timeout: 5000 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 500));
+        return false;
+      }, 'the consumer leader on n3', 30_000);
+      await new Promise((r) => setTimeout(r, 1000));
+    };
+    await leaderOntoN3();
 
     // 1. a step-down: the pull held by n3 is lost; the next one goes out after two missed heartbeats
     const before = published.length;
@@ -94,13 +97,7 @@ describe('the durable consumer leader moves or dies under a running service', ()
     expect(gap).toBeLessThan(5000);
 
     // 2. the leader dies with n3: the durable is silent until a new leader has it
-    await waitFor(async () => {
-      if ((await leaderOf(jsm)) === cluster.serverName(2)) return true;
-      await admin.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.MD_EVENTS.${DURABLE}`, '', { timeout: 5000 }).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 500));
-      return false;
-    }, 'the consumer leader on n3 again', 30_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await leaderOntoN3();
     const killedAt = Date.now();
     unhealthy.length = 0;
     await cluster.kill(2);
