@@ -293,7 +293,8 @@ export class ClusterMember implements PartitionGate {
     this.deps.metrics.partitionsOwned = this.leases.owned().filter((p) => p !== k).length;
     this.deps.log.info({ partition: k, reason }, 'cluster: partition stopped');
     if (run !== undefined) await retire(run);
-    this.deps.consumerStopped?.(`${this.config.jetstream.durable}-p${k}`);
+    // acquired again while the old run retired: the errors now shown are the new run's
+    if (!this.runs.has(k)) this.deps.consumerStopped?.(`${this.config.jetstream.durable}-p${k}`);
   }
 
   /** Forgets the state of every symbol of partition k (the next owner rebuilds it from the stream). */
