@@ -12,7 +12,8 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { subjectEventType } from '../../dist/decode/decode.js';
-import { subjectOf, subjectTypeOf } from '../../dist/nats/subject-memo.js';
+import { subjectTypeOf } from '../../dist/decode/subject-intern.js';
+import { subjectOf } from '../../dist/nats/subject-memo.js';
 import { median, parseArgs } from '../lib/common.mjs';
 import { BenchNatsServer } from '../lib/nats-server.mjs';
 

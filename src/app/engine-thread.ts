@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AlertThrottle } from '../alerts/alert-throttle.js';
 import type { Config } from '../config/config.js';
-import { subjectTypeOf } from '../nats/subject-memo.js';
+import { subjectTypeOf } from '../decode/subject-intern.js';
 import type { EventTypeLabel } from '../domain/events.js';
 import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import type { EngineReads, QueueView } from '../http/views.js';

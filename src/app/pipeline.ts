@@ -4,7 +4,7 @@ import type { FeatureSnapshot, Signal } from '../domain/features.js';
 import type { OutputPort } from '../output/output-port.js';
 import type { MarketEngine } from '../engine/market-engine.js';
 import { decode } from '../decode/decode.js';
-import { subjectTypeOf } from '../nats/subject-memo.js';
+import { subjectTypeOf } from '../decode/subject-intern.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
 import type { Logger } from '../obs/logger.js';

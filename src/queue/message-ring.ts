@@ -15,7 +15,7 @@
  * never wraps: a record that would cross the end leaves a zero length there
  * and starts at offset 0.
  */
-import { subjectIn } from '../nats/subject-memo.js';
+import { subjectIn } from '../decode/subject-intern.js';
 
 /** What a record asks of the engine thread. */
 export const RecordKind = {

@@ -12,7 +12,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { subjectEventType } from '../../src/decode/decode.js';
-import { jsSubjectOf, slotOf, subjectIn, subjectMemoStats, subjectOf, subjectOfBytes, subjectTypeOf } from '../../src/nats/subject-memo.js';
+import { slotOf, subjectIn, subjectOfBytes, subjectTypeOf } from '../../src/decode/subject-intern.js';
+import { jsSubjectOf, subjectMemoStats, subjectOf } from '../../src/nats/subject-memo.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 
 const encoder = new TextEncoder();
