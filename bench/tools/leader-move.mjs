@@ -5,15 +5,16 @@
  * restart) or dies with its nats-server (`kill`: SIGKILL of that node), for a
  * given idle heartbeat (DECISIONS 101). A three-node cluster of its own, an R3
  * stream and durable, a publisher on a surviving node sending every 5 ms and
- * awaiting each ack, and a bare nats.js `consume({callback})` (expires 5 s, as
- * the service's live pulls) on a node that survives. Prints, per run, the
+ * awaiting each ack, and a bare nats.js `consume({callback})` (expires 5 s by
+ * default, as the service's live pulls) on a node that survives. Prints, per run, the
  * longest pause in deliveries after the event, the publisher's longest pause
  * (a stream leader on the killed node stalls the publishes too), and the
  * longest time from a publish's ack to its delivery.
  *
- *   node bench/tools/leader-move.mjs [--heartbeat 1000] [--mode stepdown|kill] [--runs 3]
+ *   node bench/tools/leader-move.mjs [--heartbeat 1000] [--expires 5000] [--mode stepdown|kill] [--runs 3]
  *
- * `--heartbeat 0` leaves nats.js's default (half of expires). Needs `npm run build`.
+ * `--heartbeat 0` leaves nats.js's default (half of expires); `--expires 30000 --heartbeat 0` is
+ * nats.js's default pull, as the service had before DECISIONS 97. Needs `npm run build`.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -25,6 +26,7 @@ const args = parseArgs(process.argv.slice(2));
 const heartbeat = Number(args.heartbeat ?? 1000);
 const mode = args.mode === 'kill' ? 'kill' : 'stepdown';
 const runs = Number(args.runs ?? 3);
+const expires = Number(args.expires ?? 5000);
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 async function once() {
@@ -54,7 +56,7 @@ async function once() {
     let gap = 0;
     const messages = await consumer.consume({
       max_messages: 100,
-      expires: 5000,
+      expires,
       ...(heartbeat > 0 ? { idle_heartbeat: heartbeat } : {}),
       callback: (m) => {
         const now = Date.now();
@@ -84,7 +86,7 @@ async function once() {
     t0 = Date.now();
     if (mode === 'stepdown') await admin.request('$JS.API.CONSUMER.LEADER.STEPDOWN.S.d', '', { timeout: 5000 });
     else await cluster.kill(2);
-    await sleep(25_000);
+    await sleep(Math.max(25_000, 2 * expires));
     sending = false;
     await feed;
     let lag = 0;
@@ -104,5 +106,5 @@ async function once() {
 
 for (let r = 1; r <= runs; r++) {
   const { gap, pubGap, lag } = await once();
-  process.stdout.write(`${mode}, idle heartbeat ${heartbeat > 0 ? `${heartbeat} ms` : 'default (2.5 s)'}, run ${r}: deliveries paused ${gap} ms; publisher paused ${pubGap} ms; ack → delivery at most ${lag} ms\n`);
+  process.stdout.write(`${mode}, expires ${expires} ms, idle heartbeat ${heartbeat > 0 ? `${heartbeat} ms` : `default (${expires / 2000} s)`}, run ${r}: deliveries paused ${gap} ms; publisher paused ${pubGap} ms; ack → delivery at most ${lag} ms\n`);
 }
