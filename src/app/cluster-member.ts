@@ -231,13 +231,11 @@ export class ClusterMember implements PartitionGate {
     const end = d4 < 0 ? subject.length : d4;
     if (end - d3 - 1 === symbol.length && subject.startsWith(symbol, d3 + 1)) return this.misfiled(subject, symbol);
     const token = subject.slice(d3 + 1, end);
-    if (!this.warnedSubjects.has(subject) && this.warnedSubjects.size < MAX_WARNED_SUBJECTS) {
-      this.warnedSubjects.add(subject);
-      this.deps.log.warn(
-        { subject, symbol, token },
-        'cluster mode: event refused (invalid): its symbol differs from its subject\'s symbol token, so it lands in another partition than the symbol\'s other events; publish on md.events.{type}.{SYMBOL} with the normalised symbol',
-      );
-    }
+    this.warnOncePerSubject(
+      subject,
+      { subject, symbol, token },
+      "cluster mode: event refused (invalid): its symbol differs from its subject's symbol token, so it lands in another partition than the symbol's other events; publish on md.events.{type}.{SYMBOL} with the normalised symbol",
+    );
     return `symbol ${symbol} differs from the subject's symbol token ${token}`;
   }
 
@@ -250,14 +248,19 @@ export class ClusterMember implements PartitionGate {
     const k = partitionOfSubject(subject);
     const want = partitionOf(symbol, this.cluster.partitions);
     if (k === null || k === want) return null;
-    if (!this.warnedSubjects.has(subject) && this.warnedSubjects.size < MAX_WARNED_SUBJECTS) {
-      this.warnedSubjects.add(subject);
-      this.deps.log.warn(
-        { subject, symbol, partition: k, symbol_partition: want },
-        "cluster mode: event refused (invalid): its subject's partition token is not its symbol's partition, so the symbol's owner would never see it; publish on md.events.{type}.{SYMBOL} and let the servers' mapping add the token",
-      );
-    }
+    this.warnOncePerSubject(
+      subject,
+      { subject, symbol, partition: k, symbol_partition: want },
+      "cluster mode: event refused (invalid): its subject's partition token is not its symbol's partition, so the symbol's owner would never see it; publish on md.events.{type}.{SYMBOL} and let the servers' mapping add the token",
+    );
     return `subject partition ${k} is not symbol ${symbol}'s partition ${want}`;
+  }
+
+  /** One warning per refused subject (at most {@link MAX_WARNED_SUBJECTS} subjects remembered). */
+  private warnOncePerSubject(subject: string, fields: Record<string, unknown>, msg: string): void {
+    if (this.warnedSubjects.has(subject) || this.warnedSubjects.size >= MAX_WARNED_SUBJECTS) return;
+    this.warnedSubjects.add(subject);
+    this.deps.log.warn(fields, msg);
   }
 
   // ---- lease handlers ------------------------------------------------------

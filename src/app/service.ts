@@ -70,10 +70,11 @@ export class Service {
   private jetstream: JetStreamSource | null = null;
   /** This instance's answer on its durable's subject (single-process JetStream mode, DECISIONS 90), or on the cluster members' subject (DECISIONS 94). */
   private durableClaim: DurableClaim | null = null;
-  /** Why JetStream durables are not delivering (they or their stream disappeared), by durable. */
-  private readonly consumerErrors = new Map<string, string>();
-  /** Durables whose entry in {@link consumerErrors} only says they are silent (cleared when heard). */
-  private readonly silentDurables = new Set<string>();
+  /**
+   * Why JetStream durables are not delivering, by durable: they or their stream disappeared, a
+   * partition cannot start, or (`silent`) nothing was heard from them for a while, cleared when heard.
+   */
+  private readonly consumerErrors = new Map<string, { readonly detail: string; readonly silent: boolean }>();
   private staleTimer: NodeJS.Timeout | null = null;
   private evictTimer: NodeJS.Timeout | null = null;
   /** Aborted by {@link stop} (and {@link crash}): start-up gives up at its next step, its waits end at once. */
@@ -156,7 +157,7 @@ export class Service {
       lastBackpressureDropMs: () => (thread ?? this.pipeline).admissions.lastBackpressureDropMs,
       ...(thread !== null ? { engine: thread } : {}),
       natsError: () => this.link.error,
-      consumerError: () => (this.consumerErrors.size === 0 ? null : [...this.consumerErrors.values()].join('; ')),
+      consumerError: () => (this.consumerErrors.size === 0 ? null : Array.from(this.consumerErrors.values(), (e) => e.detail).join('; ')),
       warmup: () => {
         const w = this.warming ?? this.cluster?.warming() ?? null;
         return w === null ? null : { messages: w.messages, elapsed_s: (Date.now() - w.startedMs) / 1000 };
@@ -328,11 +329,8 @@ export class Service {
       replicas: js.replicas,
       isConnected: () => this.link.connected,
       consumerWatch: (durable) => this.consumerWatch(durable),
-      consumerStopped: (durable) => {
-        this.silentDurables.delete(durable);
-        this.consumerErrors.delete(durable);
-      },
-      startFailing: (durable, detail) => (detail === null ? this.consumerErrors.delete(durable) : this.consumerErrors.set(durable, detail)),
+      consumerStopped: (durable) => this.consumerErrors.delete(durable),
+      startFailing: (durable, detail) => (detail === null ? this.consumerErrors.delete(durable) : this.consumerErrors.set(durable, { detail, silent: false })),
     });
     this.pipeline.gate = member;
     this.cluster = member;
@@ -379,26 +377,24 @@ export class Service {
    */
   private consumerWatch(durable: string): ConsumerWatch {
     // a new source for this durable (a partition acquired again): the old one's silence is not its own
-    if (this.silentDurables.delete(durable)) this.consumerErrors.delete(durable);
+    if (this.consumerErrors.get(durable)?.silent === true) this.consumerErrors.delete(durable);
     return {
       lost: (trouble) => {
-        this.silentDurables.delete(durable);
-        this.consumerErrors.set(durable, trouble.detail);
+        this.consumerErrors.set(durable, { detail: trouble.detail, silent: false });
         this.log.warn({ durable, kind: trouble.kind, detail: trouble.detail }, 'JetStream consumer lost: nothing is consumed until the stream and the durable exist again; recreating them');
       },
       silent: (detail) => {
-        if (this.consumerErrors.has(durable) && !this.silentDurables.has(durable)) return; // a worse trouble is shown
-        if (!this.silentDurables.has(durable)) this.log.warn({ durable, detail }, 'JetStream durable silent: nothing is delivered until it is heard again');
-        this.silentDurables.add(durable);
-        this.consumerErrors.set(durable, detail);
+        const shown = this.consumerErrors.get(durable);
+        if (shown?.silent === false) return; // a worse trouble is shown
+        if (shown === undefined) this.log.warn({ durable, detail }, 'JetStream durable silent: nothing is delivered until it is heard again');
+        this.consumerErrors.set(durable, { detail, silent: true });
       },
       heard: () => {
-        if (!this.silentDurables.delete(durable)) return;
+        if (this.consumerErrors.get(durable)?.silent !== true) return;
         this.consumerErrors.delete(durable);
         this.log.info({ durable }, 'JetStream durable heard again: consuming');
       },
       restored: ({ downMs, recreated, gap, startSeq }) => {
-        this.silentDurables.delete(durable);
         this.consumerErrors.delete(durable);
         if (!recreated) {
           // it was there all along (JetStream did not answer for a while): nothing was missed

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { askPeers } from '../nats/ask-peers.js';
+import { askPeers, olderThan } from '../nats/ask-peers.js';
 import type { Logger } from 'pino';
 import { ClusterSettingsError } from '../domain/errors.js';
 
@@ -59,10 +59,6 @@ export function conflict(me: MemberSettings, other: MemberSettings): string | nu
   if (differ.length > 0) return `its settings differ (${differ.join('; ')}): every member of a cluster must share CLUSTER_BUCKET, CLUSTER_PARTITIONS, CLUSTER_LEASE_MS, JETSTREAM_STREAM and JETSTREAM_DURABLE`;
   if (me.member === other.member) return `it runs with the same CLUSTER_MEMBER_ID ${me.member}: give each member its own`;
   return null;
-}
-
-function olderThan(a: MemberSettings, b: MemberSettings): boolean {
-  return a.started_ms < b.started_ms || (a.started_ms === b.started_ms && a.instance < b.instance);
 }
 
 function parse(data: Uint8Array): Answer | null {

@@ -16,6 +16,13 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 export interface Peer {
   /** Unique per process start: a process never counts its own question or answer. */
   readonly instance: string;
+  /** Epoch ms of its start: of two processes asking at the same moment, the older wins. */
+  readonly started_ms: number;
+}
+
+/** Whether `a` started before `b` (ties broken by the instance id, so exactly one of two is older). */
+export function olderThan(a: Peer, b: Peer): boolean {
+  return a.started_ms < b.started_ms || (a.started_ms === b.started_ms && a.instance < b.instance);
 }
 
 export interface AskPeers<T extends Peer> {

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { askPeers } from './ask-peers.js';
+import { askPeers, olderThan } from './ask-peers.js';
 import type { Logger } from 'pino';
 import { DurableInUseError } from '../domain/errors.js';
 
@@ -34,11 +34,6 @@ export const CLAIM_WAIT_MS = 300;
 
 export function durableSubject(stream: string, durable: string): string {
   return `senpai.durable.${stream}.${durable}`;
-}
-
-/** Whether `a` started before `b` (ties broken by the instance id, so exactly one of two is older). */
-function olderThan(a: InstanceInfo, b: InstanceInfo): boolean {
-  return a.started_ms < b.started_ms || (a.started_ms === b.started_ms && a.instance < b.instance);
 }
 
 function parse(data: Uint8Array): Answer | null {

@@ -25,7 +25,7 @@ export const PULL_EXPIRES_MS = 5000;
 /**
  * The idle heartbeat the live pulls ask for (nats.js: half of `expires`). Two missed make nats.js pull
  * again: a consumer leader that moves (a step-down, a server restarted in lame-duck mode, a rolling
- * upgrade) loses the pull it held, and delivery stalled 7 s after each move at 2.5 s; 2 s at 1 s
+ * upgrade) loses the pull it held, and delivery stalled 7 s after each move at 2.5 s; 2–3 s at 1 s
  * (DECISIONS 101). An idle consumer gets one heartbeat a second.
  */
 export const IDLE_HEARTBEAT_MS = 1000;

@@ -19,8 +19,8 @@ export function natsOptions(cfg: Config['nats'], name: string): NodeConnectionOp
     reconnectTimeWait: 1000,
     reconnectJitter: 500,
     // a server that stops answering (frozen, its host lost without a reset) is given up after three
-    // unanswered pings: 6–8 s, then the next server of the list (DECISIONS 100). The server's own
-    // slow-consumer limits keep a PONG from queueing behind more than ~1 s of our data.
+    // unanswered pings: 6–8 s, then the next server of the list (DECISIONS 100). A PONG queues behind
+    // our pending data, which the server cuts anyway at 64 MB or a 10 s write deadline.
     pingInterval: 2_000,
     maxPingOut: 3,
     timeout: 5000,

@@ -15,7 +15,7 @@ import { TimeRing } from './time-ring.js';
  * ~n events, and a rebuild every ~n events costs about what moving the band's
  * values on each insert into it does. Measured with `bench/tools/ab-engine.mjs`
  * (summed time, windows filled from empty as in the service): √n either side
- * beat √n/4 by ~7 %, √n/2 by ~15 %, and 1.5√n, 2√n, 4√n by 2–6 % (DECISIONS 99).
+ * beat √n/4 by ~9 %, √n/2 by ~16 %, and 1.5√n, 2√n, 4√n by 2–6 % (DECISIONS 99).
  * A band's cuts hold a range of values, so a band built while the window was
  * small grows with it, and is rebuilt once it holds four times what it did
  * ({@link Band.oversized}). Small windows keep one band with every sample,
