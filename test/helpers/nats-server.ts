@@ -4,6 +4,7 @@
  * the repository's one rule (`natsServerCommand`, src/cli/local-nats-cluster.ts,
  * which `demo` uses too): test files keep importing `../helpers/nats-server.js`.
  */
+import { afterAll } from 'vitest';
 import { natsServerCommand } from '../../src/cli/local-nats-cluster.js';
 import { TestNatsServer as Launcher } from './nats-server.mjs';
 import type { NatsServerOptions as LauncherOptions } from './nats-server.mjs';
@@ -28,3 +29,17 @@ export const TestNatsServer = {
     return Launcher.start({ bin: natsServerBin(), ...opts });
   },
 };
+
+/**
+ * The servers a test file starts and the cleanups it registers, all stopped after its last test
+ * (cleanups first, a failing one ignored, then the servers).
+ */
+export function stoppedAfterAll(): { servers: Launcher[]; cleanups: (() => Promise<unknown>)[] } {
+  const servers: Launcher[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups) await c().catch(() => undefined);
+    for (const s of servers) await s.stop();
+  });
+  return { servers, cleanups };
+}

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Service } from '../../src/app/service.js';
 import { checkClusterSettings } from '../../src/cluster/settings-check.js';
 import type { MemberSettings } from '../../src/cluster/settings-check.js';
@@ -9,16 +9,11 @@ import { loadConfig } from '../../src/config/config.js';
 import { ClusterSettingsError } from '../../src/domain/errors.js';
 import { CliProcess } from '../helpers/cli-process.js';
 import { getJson, startService } from '../helpers/service.js';
-import { TestNatsServer, freePort, waitFor } from '../helpers/nats-server.js';
+import { TestNatsServer, freePort, stoppedAfterAll, waitFor } from '../helpers/nats-server.js';
 
 /** Members of one cluster share its settings; one that does not refuses to join (DECISIONS 94). */
 
-const servers: TestNatsServer[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups) await c().catch(() => undefined);
-  for (const s of servers) await s.stop();
-});
+const { servers, cleanups } = stoppedAfterAll();
 
 const silent = pino({ level: 'silent' });
 let next = 0;

@@ -14,25 +14,34 @@ afterAll(async () => {
   for (const s of servers) await s.stop();
 });
 
+/**
+ * A nats-server of its own with the stream MD_EVENTS on `subjects`, and one cluster member of P
+ * partitions whose warnings go to `lines`, listening (started unless `start` is false).
+ */
+async function soloMember(subjects: string[], partitions: number, id: string, start = true) {
+  const nats = await TestNatsServer.start({ jetstream: true });
+  servers.push(nats);
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'MD_EVENTS', subjects });
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const config = loadConfig({ NATS_URL: nats.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', USE_JETSTREAM: 'true', CLUSTER_PARTITIONS: String(partitions), CLUSTER_LEASE_MS: '3000', CLUSTER_MEMBER_ID: id });
+  const service = new Service(config, log, { defaultMetrics: false });
+  services.push(service);
+  const port = await service.listen();
+  if (start) await service.start();
+  return { nc, jsm, lines, service, port };
+}
+
 describe('cluster mode on a single nats-server without the partition mapping (SPEC §12)', () => {
   it('creates the lease bucket with one copy, and warns with the fix about messages no member receives', async () => {
-    const nats = await TestNatsServer.start({ jetstream: true });
-    servers.push(nats);
-    const nc = await connect({ servers: nats.url });
+    const { nc, jsm, lines, service } = await soloMember(['md.events.>'], 4, 'solo', false);
     try {
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: 'MD_EVENTS', subjects: ['md.events.>'] });
       const js = jetstream(nc);
       // no mapping on this server: published as is, so no partition's durable matches them
       await js.publish('md.events.trade.AAA', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'AAA', price: 1, size: 1, ts_exchange: Date.now() }));
       await js.publish('md.events.trade.BBB.7', JSON.stringify({ type: 'trade', provider: 'p', symbol: 'BBB', price: 1, size: 1, ts_exchange: Date.now() }));
-
-      const lines: Record<string, unknown>[] = [];
-      const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-      const config = loadConfig({ NATS_URL: nats.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', USE_JETSTREAM: 'true', CLUSTER_PARTITIONS: '4', CLUSTER_LEASE_MS: '3000', CLUSTER_MEMBER_ID: 'solo' });
-      const service = new Service(config, log, { defaultMetrics: false });
-      services.push(service);
-      await service.listen();
       await service.start();
       await waitFor(() => service.cluster!.owned().length === 4, 'the only member owns every partition');
       const warned = await waitFor(() => {
@@ -50,19 +59,8 @@ describe('cluster mode on a single nats-server without the partition mapping (SP
   }, 60_000);
 
   it('a stream without the partitioned subjects: /health degraded with the fix, a warning per partition and minute, healthy once the stream is mended', async () => {
-    const nats = await TestNatsServer.start({ jetstream: true });
-    servers.push(nats);
-    const nc = await connect({ servers: nats.url });
+    const { nc, jsm, lines, port } = await soloMember(['md.events.*.*'], 2, 'solo2');
     try {
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: 'MD_EVENTS', subjects: ['md.events.*.*'] });
-      const lines: Record<string, unknown>[] = [];
-      const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-      const config = loadConfig({ NATS_URL: nats.url, HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', USE_JETSTREAM: 'true', CLUSTER_PARTITIONS: '2', CLUSTER_LEASE_MS: '3000', CLUSTER_MEMBER_ID: 'solo2' });
-      const service = new Service(config, log, { defaultMetrics: false });
-      services.push(service);
-      const port = await service.listen();
-      await service.start();
       const health = await waitFor(async () => {
         const r = await getJson(`http://127.0.0.1:${port}/health`);
         return r.status === 503 && typeof r.body.jetstream_error === 'string' && r.body.jetstream_error.includes('partition 1') ? r.body : null;

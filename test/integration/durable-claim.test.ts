@@ -1,24 +1,19 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Service } from '../../src/app/service.js';
 import { loadConfig } from '../../src/config/config.js';
 import { DurableInUseError } from '../../src/domain/errors.js';
 import { claimDurable } from '../../src/nats/durable-claim.js';
 import type { InstanceInfo } from '../../src/nats/durable-claim.js';
 import { CliProcess } from '../helpers/cli-process.js';
-import { TestNatsServer, freePort, waitFor } from '../helpers/nats-server.js';
+import { TestNatsServer, freePort, stoppedAfterAll, waitFor } from '../helpers/nats-server.js';
 import { getJson, startService } from '../helpers/service.js';
 
 /** One JetStream durable, one instance (DECISIONS 90). */
 
-const servers: TestNatsServer[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups) await c().catch(() => undefined);
-  for (const s of servers) await s.stop();
-});
+const { servers, cleanups } = stoppedAfterAll();
 
 const silent = pino({ level: 'silent' });
 const who = (instance: string, startedMs: number): InstanceInfo => ({ instance, host: 'h', pid: 1, http_url: `http://${instance}`, started_ms: startedMs });
