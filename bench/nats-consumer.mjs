@@ -15,6 +15,8 @@
  * latency (the value observed into senpai_processing_latency_ms).
  */
 /* global setImmediate */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -57,11 +59,39 @@ const engineThread = args['engine-thread'] === 'worker' ? 'worker' : 'main';
 /** The latency histogram's bucket counts at the mark (the buckets after it are what was measured). */
 let histogramAtMark = null;
 
+/**
+ * BENCH_ALLOC_PROFILE=FILE: V8's sampling heap profiler from the mark to the
+ * end, counting objects the young and old collections freed too (what the
+ * service allocates per message, not what it keeps); summarise with
+ * `node bench/tools/heapprofile-top.mjs FILE`.
+ */
+const allocProfile = process.env.BENCH_ALLOC_PROFILE ?? null;
+let allocSession = null;
+
+function allocProfileStart() {
+  allocSession = new Session();
+  allocSession.connect();
+  allocSession.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+
+function allocProfileStop() {
+  const session = allocSession;
+  allocSession = null;
+  return new Promise((resolve) =>
+    session.post('HeapProfiler.stopSampling', (err, r) => {
+      if (err === null) writeFileSync(allocProfile, JSON.stringify({ ...r.profile, messages: expected - mark }));
+      session.disconnect();
+      resolve();
+    }),
+  );
+}
+
 function reached() {
   const now = performance.now();
   if (count >= mark && tMark === 0) {
     tMark = now;
     cpuAtMark = process.cpuUsage();
+    if (allocProfile !== null) allocProfileStart();
     loopDelay?.enable();
     if (service !== null) histogramAtMark = Array.from(service.telemetry.processingLatency.counts);
   }
@@ -80,6 +110,7 @@ async function metricValues(name) {
 }
 
 async function report() {
+  if (allocSession !== null) await allocProfileStop();
   const out = { type: 'done', mode, count, expected, complete: count >= expected, ms: tEnd - tMark, marked: expected - mark, rss: process.memoryUsage().rss };
   out.rate = tEnd > tMark && tMark > 0 ? (expected - mark) / ((tEnd - tMark) / 1000) : NaN;
   out.cpuPercent = cpuAtEnd === null ? NaN : ((cpuAtEnd.user + cpuAtEnd.system) / 1000 / (tEnd - tMark)) * 100;
