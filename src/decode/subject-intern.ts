@@ -45,7 +45,10 @@ export function subjectIn(b: Uint8Array, start: number, end: number): string {
       return lastSubject;
     }
   }
-  const own = b.slice(start, end); // a copy: nats.js's bytes are a view into the socket buffer
+  // a copy of its own: nats.js's bytes are a view into the socket read (a Node Buffer, whose `slice`
+  // is a view too), and a slot keeping that view would keep the whole read (up to 64 KiB) alive
+  const own = new Uint8Array(n);
+  for (let i = 0; i < n; i++) own[i] = b[start + i]!;
   const subject = decoder.decode(own);
   const type = subjectEventType(subject);
   slotBytes[slot] = own;
@@ -54,6 +57,13 @@ export function subjectIn(b: Uint8Array, start: number, end: number): string {
   lastSubject = subject;
   lastType = type;
   return subject;
+}
+
+/** Bytes of the buffers the memo's slots keep alive (their copies of subject bytes). */
+export function subjectMemoBytes(): number {
+  let total = 0;
+  for (const own of slotBytes) if (own !== undefined) total += own.buffer.byteLength;
+  return total;
 }
 
 /** The slot of subject bytes: FNV-1a, its halves folded. */

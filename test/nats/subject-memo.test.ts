@@ -12,7 +12,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { subjectEventType } from '../../src/decode/decode.js';
-import { slotOf, subjectIn, subjectOfBytes, subjectTypeOf } from '../../src/decode/subject-intern.js';
+import { slotOf, subjectIn, subjectMemoBytes, subjectOfBytes, subjectTypeOf } from '../../src/decode/subject-intern.js';
 import { jsSubjectOf, subjectMemoStats, subjectOf } from '../../src/nats/subject-memo.js';
 import { TestNatsServer, waitFor } from '../helpers/nats-server.js';
 
@@ -71,6 +71,21 @@ describe('subject memo', () => {
     buf.set(encoder.encode(other)); // a socket buffer read into again
     expect(subjectOfBytes(buf)).toBe(other);
     expect(subjectTypeOf(other)).toBe(subjectEventType(other));
+  });
+
+  it('copies bytes handed over as a view into a Node Buffer (how nats.js gives them): the socket read is not kept alive, nor read again', () => {
+    // nats.js's subject bytes are a Buffer view into the 64 KiB socket read; a Buffer's `slice` is a view too
+    const before = subjectMemoBytes();
+    const subjects = Array.from({ length: 50 }, (_, i) => `md.events.trade.READ${i}`);
+    for (const s of subjects) {
+      const read = Buffer.alloc(64 * 1024, 0x20);
+      read.write(s, 1000, 'latin1');
+      expect(subjectOfBytes(read.subarray(1000, 1000 + s.length))).toBe(s);
+      read.fill(0x41); // whatever becomes of the read, the slot's copy stays the subject's
+    }
+    // 50 slots newly filled (or refilled) hold ~20-byte copies, not 50 reads of 64 KiB
+    expect(subjectMemoBytes() - before).toBeLessThan(50 * 64);
+    for (const s of subjects) expect(subjectOfBytes(Buffer.from(s, 'latin1'))).toBe(s);
   });
 
   it('reads subjects out of shared memory (the engine thread\'s ring), short and long', () => {
