@@ -74,15 +74,18 @@ function allocProfileStart() {
   allocSession.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
 }
 
-function allocProfileStop() {
+/** @param {string} file */
+function allocProfileStop(file) {
   const session = allocSession;
   allocSession = null;
-  return new Promise((resolve) =>
-    session.post('HeapProfiler.stopSampling', (err, r) => {
-      if (err === null) writeFileSync(allocProfile, JSON.stringify({ ...r.profile, messages: expected - mark }));
-      session.disconnect();
-      resolve();
-    }),
+  return /** @type {Promise<void>} */ (
+    new Promise((resolve) =>
+      session.post('HeapProfiler.stopSampling', (err, r) => {
+        if (err === null) writeFileSync(file, JSON.stringify({ ...r.profile, messages: expected - mark }));
+        session.disconnect();
+        resolve();
+      }),
+    )
   );
 }
 
@@ -110,7 +113,7 @@ async function metricValues(name) {
 }
 
 async function report() {
-  if (allocSession !== null) await allocProfileStop();
+  if (allocSession !== null && allocProfile !== null) await allocProfileStop(allocProfile);
   const out = { type: 'done', mode, count, expected, complete: count >= expected, ms: tEnd - tMark, marked: expected - mark, rss: process.memoryUsage().rss };
   out.rate = tEnd > tMark && tMark > 0 ? (expected - mark) / ((tEnd - tMark) / 1000) : NaN;
   out.cpuPercent = cpuAtEnd === null ? NaN : ((cpuAtEnd.user + cpuAtEnd.system) / 1000 / (tEnd - tMark)) * 100;
