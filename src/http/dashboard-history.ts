@@ -50,6 +50,27 @@ export class RecentRing<T> {
 export class PriceHistory {
   private readonly series = new Map<string, { buf: Float64Array; next: number; count: number }>();
 
+  has(symbol: string): boolean {
+    return this.series.has(symbol);
+  }
+
+  /** Whether a symbol not kept yet would be refused: every series is taken. */
+  get full(): boolean {
+    return this.series.size >= HISTORY_MAX_SYMBOLS;
+  }
+
+  /**
+   * Frees the series of symbols `keep` refuses (the engine forgot them) and of symbols with no
+   * sample in the span (nothing left to draw), so symbols seen later get a chart.
+   */
+  prune(keep: (symbol: string) => boolean, nowMs: number): void {
+    const since = nowMs - HISTORY_SPAN_S * 1000;
+    for (const [symbol, s] of this.series) {
+      const newest = s.count > 0 ? s.buf[((s.next - 1 + HISTORY_SPAN_S) % HISTORY_SPAN_S) * 3]! : Number.NEGATIVE_INFINITY;
+      if (!keep(symbol) || newest < since) this.series.delete(symbol);
+    }
+  }
+
   record(f: FeatureSnapshot, nowMs: number): void {
     let s = this.series.get(f.symbol);
     if (s === undefined) {

@@ -35,6 +35,8 @@ const FRAME_MAX_FEATURES = 256;
 /** Symbols whose newest features are kept for the snapshot a browser starts from. */
 const SNAPSHOT_MAX_SYMBOLS = 256;
 const STATS_INTERVAL_MS = 1000;
+/** The bounded maps drop symbols the engine forgot at most this often, when one is full and a new symbol comes. */
+const PRUNE_INTERVAL_MS = 1000;
 /** Processing latency quantiles cover this many seconds of observations. */
 export const LATENCY_WINDOW_S = 10;
 /** Providers listed in stats; the telemetry bounds provider labels at 32, the map is small. */
@@ -49,6 +51,8 @@ export interface DashboardStreamOptions {
   readonly frameIntervalMs?: number;
   readonly maxBufferBytes?: number;
   readonly slowReaderCutoffMs?: number;
+  /** How often at most the bounded maps drop symbols the engine forgot (default 1 s). */
+  readonly pruneIntervalMs?: number;
 }
 
 /** The page's possible locations: beside this module (src, or dist after the build copies it), else the source tree seen from dist/http/. */
@@ -172,10 +176,12 @@ export class DashboardStream {
   /** Histogram bucket counts (and sum) at each stats build, oldest first, for the latency window. */
   private readonly latencySamples: { ms: number; counts: Float64Array; sum: number }[] = [];
   private closed = false;
+  private lastPruneMs = Number.NEGATIVE_INFINITY;
   readonly maxClients: number;
   private readonly frameIntervalMs: number;
   private readonly maxBufferBytes: number;
   private readonly slowReaderCutoffMs: number;
+  private readonly pruneIntervalMs: number;
 
   constructor(
     private readonly views: DashboardViews,
@@ -186,11 +192,17 @@ export class DashboardStream {
     this.frameIntervalMs = opts.frameIntervalMs ?? FRAME_INTERVAL_MS;
     this.maxBufferBytes = opts.maxBufferBytes ?? MAX_CLIENT_BUFFER_BYTES;
     this.slowReaderCutoffMs = opts.slowReaderCutoffMs ?? SLOW_READER_CUTOFF_MS;
+    this.pruneIntervalMs = opts.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
     // the hot path pays a map write per published features object, nothing per event
     views.subscribe({
       features: (f: FeatureSnapshot) => {
         if (this.closed) return;
-        this.history.record(f, Date.now());
+        const now = Date.now();
+        // a new symbol finding a bound reached: the entries of symbols forgotten since (idle eviction,
+        // a partition gone) make room, or the first symbols ever seen would keep every place for good
+        const latestFull = this.latest.size >= SNAPSHOT_MAX_SYMBOLS && !this.latest.has(f.symbol);
+        if (latestFull || (this.history.full && !this.history.has(f.symbol))) this.prune(now);
+        this.history.record(f, now);
         if (this.latest.has(f.symbol) || this.latest.size < SNAPSHOT_MAX_SYMBOLS) this.latest.set(f.symbol, f);
         if (this.clients.size > 0) this.pendingFeatures.set(f.symbol, f);
       },
@@ -256,6 +268,15 @@ export class DashboardStream {
     for (const c of this.clients) c.res.end();
     this.clients.clear();
     this.counters.streamClients = 0;
+  }
+
+  /** Drops the newest features and the chart series of symbols the engine no longer has (at most once a second). */
+  private prune(now: number): void {
+    if (now - this.lastPruneMs < this.pruneIntervalMs) return;
+    this.lastPruneMs = now;
+    const symbols = this.views.symbols;
+    for (const symbol of this.latest.keys()) if (!symbols.has(symbol)) this.latest.delete(symbol);
+    this.history.prune((symbol) => symbols.has(symbol), now);
   }
 
   private snapshot(client: StreamClient): DashboardSnapshot {

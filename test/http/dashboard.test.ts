@@ -129,6 +129,30 @@ function tradeBytes(symbol: string, n: number, ts: number): Uint8Array {
 }
 
 describe('DashboardStream', () => {
+  it('makes room for new symbols once the ones it kept are forgotten (idle eviction), in the snapshot and the charts', async () => {
+    const service = offlineService();
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, pruneIntervalMs: 0 });
+    const feed = async (symbols: string[], t: number): Promise<void> => {
+      for (const [i, s] of symbols.entries()) service.pipeline.offer(`md.events.trade.${s}`, tradeBytes(s, i + 1, t + i), null);
+      await service.pipeline.idle();
+      service.pipeline.features.flush();
+    };
+    // more symbols than the snapshot (256) and the charts (64) keep
+    const old = Array.from({ length: 300 }, (_, i) => `OLD${i}`);
+    await feed(old, Date.now() - 2000);
+    expect(service.pipeline.evictIdle(Date.now() + 1000, 0)).toHaveLength(300); // all idle: forgotten
+    const fresh = Array.from({ length: 10 }, (_, i) => `NEW${i}`);
+    await feed(fresh, Date.now() - 1000);
+    const res = new StalledResponse();
+    res.release();
+    stream.open(res as unknown as ServerResponse);
+    const snap = JSON.parse(res.events('snapshot')[0]!) as DashboardSnapshot;
+    expect(snap.features.map((f) => f.symbol)).toEqual(fresh);
+    expect(Object.keys(snap.history).sort()).toEqual(fresh);
+    stream.close();
+    await service.http.close();
+  });
+
   it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
     const service = offlineService();
     const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
