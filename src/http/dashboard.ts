@@ -164,6 +164,11 @@ export class DashboardStream {
   private readonly history = new PriceHistory();
   /** Newest features per symbol, for snapshots (bounded). */
   private readonly latest = new Map<string, FeatureSnapshot>();
+  /**
+   * Symbols whose features went out to the browsers connected now (snapshots and frames): once the
+   * engine forgets one, a `forget` event tells them to drop it. Cleared when the last browser goes.
+   */
+  private readonly shown = new Set<string>();
   /** Features, signals and alerts not yet framed; only kept while a browser is connected. */
   private readonly pendingFeatures = new Map<string, FeatureSnapshot>();
   private readonly pendingSignals = new RecentRing<Signal>(RECENT_CAPACITY);
@@ -285,8 +290,12 @@ export class DashboardStream {
     const features: FeatureSnapshot[] = [];
     for (const [symbol, f] of this.latest) {
       // a symbol the engine forgot is gone from the dashboard too
-      if (symbols.has(symbol)) features.push(f);
-      else this.latest.delete(symbol);
+      if (symbols.has(symbol)) {
+        features.push(f);
+        this.shown.add(symbol);
+      } else {
+        this.latest.delete(symbol);
+      }
     }
     features.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
     const rules = this.views.rules;
@@ -377,6 +386,7 @@ export class DashboardStream {
       if (n++ >= FRAME_MAX_FEATURES) break;
       frame += sseEvent('features', f);
       this.pendingFeatures.delete(symbol);
+      this.shown.add(symbol);
     }
     for (const s of this.pendingSignals.drain()) frame += sseEvent('signal', s);
     for (const a of this.pendingAlerts.drain()) frame += sseEvent('alert', a);
@@ -386,9 +396,12 @@ export class DashboardStream {
   /** Sends every client the frame of what changed since the last one (the timer calls this). */
   sendFrame(): void {
     const now = Date.now();
-    const frame = this.takeFrame();
+    let frame = this.takeFrame();
     const withStats = now - this.lastStatsMs >= STATS_INTERVAL_MS - this.frameIntervalMs / 2;
-    if (withStats) this.lastStatsMs = now;
+    if (withStats) {
+      this.lastStatsMs = now;
+      frame += this.forgetFrame();
+    }
     for (const c of this.clients) {
       const res = c.res;
       if (res.writableEnded || res.destroyed) continue;
@@ -424,6 +437,15 @@ export class DashboardStream {
     }
   }
 
+  /** A `forget` event naming the symbols shown that the engine no longer has (idle eviction, a partition gone), or ''. */
+  private forgetFrame(): string {
+    const symbols = this.views.symbols;
+    const gone: string[] = [];
+    for (const symbol of this.shown) if (!symbols.has(symbol)) gone.push(symbol);
+    for (const symbol of gone) this.shown.delete(symbol);
+    return gone.length === 0 ? '' : sseEvent('forget', gone);
+  }
+
   private startTimer(): void {
     if (this.frameTimer !== null) return;
     this.frameTimer = setInterval(() => this.sendFrame(), this.frameIntervalMs);
@@ -434,6 +456,7 @@ export class DashboardStream {
   private stopTimer(): void {
     if (this.frameTimer !== null) clearInterval(this.frameTimer);
     this.frameTimer = null;
+    this.shown.clear(); // the next browser starts from a snapshot
     this.pendingFeatures.clear();
     this.pendingSignals.drain();
     this.pendingAlerts.drain();

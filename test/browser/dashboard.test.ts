@@ -644,6 +644,22 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium${NO
     expect(foreignRequests).toEqual([]);
     expect(consoleErrors).toEqual([]);
   });
+
+  it('drops the tiles of symbols the service forgot (idle eviction), and shows them again when they come back', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const tiles = () => page.locator('[data-testid="tiles"] .tile');
+    await expect.poll(() => tiles().count()).toBe(50);
+    fifty.stop();
+    await new Promise((r) => setTimeout(r, 300)); // what was published is processed
+    // every symbol idle since before now: forgotten, as SYMBOL_IDLE_EVICT_S would
+    expect(many.service.pipeline.evictIdle(Date.now() + 1, 0)).toHaveLength(50);
+    await expect.poll(() => tiles().count(), { timeout: 5_000 }).toBe(0);
+    expect(await page.locator('[data-testid="symbol-table"] tbody tr').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('symbol-count').getAttribute('data-shown')).toBe('0');
+    fifty.start();
+    await expect.poll(() => tiles().count(), { timeout: 10_000 }).toBe(50);
+    expect(consoleErrors).toEqual([]);
+  });
 });
 
 /** One attribute of every element a locator matches. */

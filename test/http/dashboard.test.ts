@@ -153,6 +153,31 @@ describe('DashboardStream', () => {
     await service.http.close();
   });
 
+  it('tells the browsers once which symbols they were shown the engine forgot (a forget event)', async () => {
+    const service = offlineService();
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
+    const res = new StalledResponse();
+    res.release();
+    stream.open(res as unknown as ServerResponse);
+    const t0 = Date.now() - 1000;
+    for (const [i, s] of ['AAA', 'BBB'].entries()) service.pipeline.offer(`md.events.trade.${s}`, tradeBytes(s, i + 1, t0 + i), null);
+    await service.pipeline.idle();
+    service.pipeline.features.flush();
+    stream.sendFrame(); // both shown
+    expect(res.events('forget')).toEqual([]);
+    await new Promise((r) => setTimeout(r, 60));
+    service.pipeline.offer('md.events.trade.BBB', tradeBytes('BBB', 9, t0 + 500), null); // BBB stays active
+    await service.pipeline.idle();
+    expect(service.pipeline.evictIdle(Date.now(), 30)).toEqual(['AAA']); // idle for 30 ms and more
+
+    stream.sendFrame();
+    expect(res.events('forget').map((d) => JSON.parse(d) as string[])).toEqual([['AAA']]);
+    stream.sendFrame(); // said once
+    expect(res.events('forget')).toHaveLength(1);
+    stream.close();
+    await service.http.close();
+  });
+
   it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
     const service = offlineService();
     const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
