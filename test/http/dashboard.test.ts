@@ -128,6 +128,16 @@ function tradeBytes(symbol: string, n: number, ts: number): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ type: 'trade', provider: 'p', symbol, price: 100 + n, size: 1, trade_id: String(n), ts_exchange: ts }));
 }
 
+/** A service that is never started, its dashboard stream framing only when told, and one browser reading it. */
+function openedStream(): { service: Service; stream: DashboardStream; res: StalledResponse } {
+  const service = offlineService();
+  const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
+  const res = new StalledResponse();
+  res.release();
+  stream.open(res as unknown as ServerResponse);
+  return { service, stream, res };
+}
+
 describe('DashboardStream', () => {
   it('makes room for new symbols once the ones it kept are forgotten (idle eviction), in the snapshot and the charts', async () => {
     const service = offlineService();
@@ -154,11 +164,7 @@ describe('DashboardStream', () => {
   });
 
   it('tells the browsers once which symbols they were shown the engine forgot (a forget event)', async () => {
-    const service = offlineService();
-    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
-    const res = new StalledResponse();
-    res.release();
-    stream.open(res as unknown as ServerResponse);
+    const { service, stream, res } = openedStream();
     const t0 = Date.now() - 1000;
     for (const [i, s] of ['AAA', 'BBB'].entries()) service.pipeline.offer(`md.events.trade.${s}`, tradeBytes(s, i + 1, t0 + i), null);
     await service.pipeline.idle();
@@ -169,7 +175,6 @@ describe('DashboardStream', () => {
     service.pipeline.offer('md.events.trade.BBB', tradeBytes('BBB', 9, t0 + 500), null); // BBB stays active
     await service.pipeline.idle();
     expect(service.pipeline.evictIdle(Date.now(), 30)).toEqual(['AAA']); // idle for 30 ms and more
-
     stream.sendFrame();
     expect(res.events('forget').map((d) => JSON.parse(d) as string[])).toEqual([['AAA']]);
     stream.sendFrame(); // said once
@@ -179,11 +184,7 @@ describe('DashboardStream', () => {
   });
 
   it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
-    const service = offlineService();
-    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
-    const res = new StalledResponse();
-    res.release();
-    stream.open(res as unknown as ServerResponse);
+    const { service, stream, res } = openedStream();
     const t0 = Date.now() - 1000;
     for (let i = 1; i <= 20; i++) {
       service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', i, t0 + i), null);
