@@ -147,6 +147,8 @@ interface StreamClient {
   congestedSince: number | null;
   /** Frames were skipped: send a fresh snapshot once the client catches up. */
   resync: boolean;
+  /** Symbols forgotten while frames were skipped: announced after the resync snapshot, which cannot say it. */
+  missedForget: string[];
   /** Wall-clock ms of the last write. */
   lastWriteMs: number;
 }
@@ -248,7 +250,7 @@ export class DashboardStream {
       'X-Accel-Buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    const client: StreamClient = { res, dropped: 0, congestedSince: null, resync: false, lastWriteMs: Date.now() };
+    const client: StreamClient = { res, dropped: 0, congestedSince: null, resync: false, missedForget: [], lastWriteMs: Date.now() };
     this.clients.add(client);
     this.counters.streamClients = this.clients.size;
     res.on('close', () => {
@@ -398,10 +400,9 @@ export class DashboardStream {
     const now = Date.now();
     let frame = this.takeFrame();
     const withStats = now - this.lastStatsMs >= STATS_INTERVAL_MS - this.frameIntervalMs / 2;
-    if (withStats) {
-      this.lastStatsMs = now;
-      frame += this.forgetFrame();
-    }
+    const gone = withStats ? this.forgotten() : [];
+    if (withStats) this.lastStatsMs = now;
+    if (gone.length > 0) frame += sseEvent('forget', gone);
     for (const c of this.clients) {
       const res = c.res;
       if (res.writableEnded || res.destroyed) continue;
@@ -417,6 +418,7 @@ export class DashboardStream {
         if (frame !== '' || withStats) {
           c.dropped++;
           c.resync = true;
+          for (const symbol of gone) c.missedForget.push(symbol);
         }
         continue;
       }
@@ -425,7 +427,9 @@ export class DashboardStream {
       if (c.resync && res.writableLength < this.maxBufferBytes / 2) {
         // after skipped frames the browser's feed has holes; a snapshot makes it whole again
         c.resync = false;
-        chunk = sseEvent('snapshot', this.snapshot(c));
+        // first what it missed being told, this frame's included (the snapshot cannot say what is gone), then the snapshot
+        const missed = c.missedForget.splice(0).concat(gone).filter((symbol) => !this.views.symbols.has(symbol));
+        chunk = (missed.length > 0 ? sseEvent('forget', missed) : '') + sseEvent('snapshot', this.snapshot(c));
       } else {
         chunk = frame;
         if (withStats) chunk += sseEvent('stats', this.stats(c));
@@ -437,13 +441,13 @@ export class DashboardStream {
     }
   }
 
-  /** A `forget` event naming the symbols shown that the engine no longer has (idle eviction, a partition gone), or ''. */
-  private forgetFrame(): string {
+  /** The symbols shown that the engine no longer has (idle eviction, a partition gone), for a `forget` event; each named once. */
+  private forgotten(): string[] {
     const symbols = this.views.symbols;
     const gone: string[] = [];
     for (const symbol of this.shown) if (!symbols.has(symbol)) gone.push(symbol);
     for (const symbol of gone) this.shown.delete(symbol);
-    return gone.length === 0 ? '' : sseEvent('forget', gone);
+    return gone;
   }
 
   private startTimer(): void {

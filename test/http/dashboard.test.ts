@@ -211,6 +211,31 @@ describe('DashboardStream', () => {
     await service.http.close();
   });
 
+  it('tells a client that missed frames what was forgotten meanwhile, before its resync snapshot', async () => {
+    const service = offlineService();
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
+    const res = new StalledResponse();
+    stream.open(res as unknown as ServerResponse);
+    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, Date.now() - 1000), null);
+    await service.pipeline.idle();
+    service.pipeline.features.flush();
+    stream.sendFrame(); // AAA shown
+    service.alerts.raise({ kind: 'gap', level: 'warn', message: 'x'.repeat(128 * 1024), symbol: 'BIG', provider: null, value: null, threshold: null });
+    stream.sendFrame(); // over its buffer limit from here on
+    expect(service.pipeline.evictIdle(Date.now() + 1, 0)).toEqual(['AAA']);
+    stream.sendFrame(); // skipped for it: the forget with it
+    expect(res.events('forget')).toEqual([]);
+    res.release();
+    await waitFor(() => res.writableLength === 0, 'the buffer drained', 5_000);
+    stream.sendFrame();
+    const text = res.chunks.join('');
+    expect(res.events('forget').map((d) => JSON.parse(d) as string[])).toEqual([['AAA']]);
+    expect(text.indexOf('event: forget\n')).toBeLessThan(text.lastIndexOf('event: snapshot\n'));
+    expect((JSON.parse(res.events('snapshot').at(-1)!) as DashboardSnapshot).features).toEqual([]);
+    stream.close();
+    await service.http.close();
+  });
+
   it('skips frames for a client that does not read instead of buffering them, then resyncs it', async () => {
     const service = offlineService();
     const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
