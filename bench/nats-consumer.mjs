@@ -63,9 +63,12 @@ let histogramAtMark = null;
  * BENCH_ALLOC_PROFILE=FILE: V8's sampling heap profiler from the mark to the
  * end, counting objects the young and old collections freed too (what the
  * service allocates per message, not what it keeps); summarise with
- * `node bench/tools/heapprofile-top.mjs FILE`.
+ * `node bench/tools/heapprofile-top.mjs FILE`. The single-thread service
+ * only (a worker's heap is not sampled); every such child of one bench run
+ * writes FILE, the last one's stays. Sampling slows the run: its figures
+ * are not the benchmark's.
  */
-const allocProfile = process.env.BENCH_ALLOC_PROFILE ?? null;
+const allocProfile = mode === 'service' && engineThread === 'main' ? (process.env.BENCH_ALLOC_PROFILE ?? null) : null;
 let allocSession = null;
 
 function allocProfileStart() {
@@ -81,7 +84,7 @@ function allocProfileStop(file) {
   return /** @type {Promise<void>} */ (
     new Promise((resolve) =>
       session.post('HeapProfiler.stopSampling', (err, r) => {
-        if (err === null) writeFileSync(file, JSON.stringify({ ...r.profile, messages: expected - mark }));
+        if (err === null) writeFileSync(file, JSON.stringify({ ...r.profile, messages: count - mark }));
         session.disconnect();
         resolve();
       }),

@@ -33,7 +33,7 @@ export function subjectOfBytes(b: Uint8Array): string {
 /** {@link subjectOfBytes} of `b[start, end)`, without a view made for it (the engine thread's ring records). */
 export function subjectIn(b: Uint8Array, start: number, end: number): string {
   const n = end - start;
-  if (n > MAX_MEMO_BYTES) return rememberSubject(decoder.decode(b.slice(start, end))); // a copy: TextDecoder refuses views of shared memory
+  if (n > MAX_MEMO_BYTES) return rememberSubject(decoder.decode(b.slice(start, end))); // not shared memory, which TextDecoder refuses (a Buffer's slice is a view, of an ArrayBuffer)
   const slot = slotIn(b, start, end);
   const cached = slotBytes[slot];
   if (cached !== undefined && cached.length === n) {
@@ -59,7 +59,7 @@ export function subjectIn(b: Uint8Array, start: number, end: number): string {
   return subject;
 }
 
-/** Bytes of the buffers the memo's slots keep alive (their copies of subject bytes). */
+/** Bytes of the buffers the memo's slots keep alive (their copies of subject bytes). For tests: reading `.buffer` moves a small array's bytes off the heap. */
 export function subjectMemoBytes(): number {
   let total = 0;
   for (const own of slotBytes) if (own !== undefined) total += own.buffer.byteLength;

@@ -91,18 +91,20 @@ export class PriceHistory {
     }
   }
 
-  toObject(nowMs: number): Record<string, HistoryPoint[]> {
+  /** The series of the symbols `keep` accepts (those the engine still has) with samples in the span. */
+  toObject(nowMs: number, keep: (symbol: string) => boolean): Record<string, HistoryPoint[]> {
     const out: Record<string, HistoryPoint[]> = {};
     const since = nowMs - HISTORY_SPAN_S * 1000;
     const num = (x: number) => (Number.isNaN(x) ? null : x);
     for (const [symbol, s] of this.series) {
+      if (!keep(symbol)) continue;
       const points: HistoryPoint[] = [];
       for (let i = 0; i < s.count; i++) {
         const idx = (s.next - s.count + i + HISTORY_SPAN_S) % HISTORY_SPAN_S;
         const t = s.buf[idx * 3]!;
         if (t >= since) points.push([t, num(s.buf[idx * 3 + 1]!), num(s.buf[idx * 3 + 2]!)]);
       }
-      out[symbol] = points;
+      if (points.length > 0) out[symbol] = points;
     }
     return out;
   }

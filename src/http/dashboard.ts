@@ -135,6 +135,8 @@ export interface DashboardSnapshot {
   signals: Signal[];
   alerts: Alert[];
   history: Record<string, HistoryPoint[]>;
+  /** `features` lists every symbol the engine has: any other symbol on the page was forgotten. */
+  complete: boolean;
   thresholds: SignalThresholds & { cooldown_ms: number };
   stats: DashboardStats;
 }
@@ -200,17 +202,17 @@ export class DashboardStream {
     this.maxBufferBytes = opts.maxBufferBytes ?? MAX_CLIENT_BUFFER_BYTES;
     this.slowReaderCutoffMs = opts.slowReaderCutoffMs ?? SLOW_READER_CUTOFF_MS;
     this.pruneIntervalMs = opts.pruneIntervalMs ?? PRUNE_INTERVAL_MS;
-    // the hot path pays a map write per published features object, nothing per event
+    // per published features object (nothing per event): a few map lookups and a map write
     views.subscribe({
       features: (f: FeatureSnapshot) => {
         if (this.closed) return;
         const now = Date.now();
         // a new symbol finding a bound reached: the entries of symbols forgotten since (idle eviction,
         // a partition gone) make room, or the first symbols ever seen would keep every place for good
-        const latestFull = this.latest.size >= SNAPSHOT_MAX_SYMBOLS && !this.latest.has(f.symbol);
-        if (latestFull || (this.history.full && !this.history.has(f.symbol))) this.prune(now);
+        const kept = this.latest.has(f.symbol);
+        if ((!kept && this.latest.size >= SNAPSHOT_MAX_SYMBOLS) || (this.history.full && !this.history.has(f.symbol))) this.prune(now);
         this.history.record(f, now);
-        if (this.latest.has(f.symbol) || this.latest.size < SNAPSHOT_MAX_SYMBOLS) this.latest.set(f.symbol, f);
+        if (kept || this.latest.size < SNAPSHOT_MAX_SYMBOLS) this.latest.set(f.symbol, f);
         if (this.clients.size > 0) this.pendingFeatures.set(f.symbol, f);
       },
       signal: (s: Signal) => {
@@ -306,7 +308,9 @@ export class DashboardStream {
       features,
       signals: this.signals.toArray(),
       alerts: this.alerts.toArray(),
-      history: this.history.toObject(now),
+      history: this.history.toObject(now, (symbol) => symbols.has(symbol)),
+      // every symbol the engine has is listed: the page drops the ones it shows that are not (forgotten while it was away)
+      complete: features.length === symbols.size,
       thresholds: { return: rules.returnThreshold, volume: rules.volumeThreshold, spread_bps: rules.spreadMaxBps, cooldown_ms: rules.cooldownMs },
       stats: this.stats(client),
     };

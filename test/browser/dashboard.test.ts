@@ -650,12 +650,24 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium${NO
     const tiles = () => page.locator('[data-testid="tiles"] .tile');
     await expect.poll(() => tiles().count()).toBe(50);
     fifty.stop();
-    await new Promise((r) => setTimeout(r, 300)); // what was published is processed
+    // what was published is processed: the server has it all, and the count stops moving
+    await pub.flush();
+    let last = -1;
+    await waitFor(() => {
+      const now = many.service.telemetry.eventsInTotal;
+      const still = now === last;
+      last = now;
+      return still;
+    }, 'the last events processed', 10_000, 200);
     // every symbol idle since before now: forgotten, as SYMBOL_IDLE_EVICT_S would
     expect(many.service.pipeline.evictIdle(Date.now() + 1, 0)).toHaveLength(50);
     await expect.poll(() => tiles().count(), { timeout: 5_000 }).toBe(0);
     expect(await page.locator('[data-testid="symbol-table"] tbody tr').count()).toBe(0);
     await expect.poll(() => page.getByTestId('symbol-count').getAttribute('data-shown')).toBe('0');
+    // a reload starts from a snapshot (features and chart history) without them
+    await page.reload();
+    await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 10_000 }).toBe('ok');
+    expect(await tiles().count()).toBe(0);
     fifty.start();
     await expect.poll(() => tiles().count(), { timeout: 10_000 }).toBe(50);
     expect(consoleErrors).toEqual([]);
