@@ -150,6 +150,11 @@ describe('DashboardStream', () => {
     // more symbols than the snapshot (256) and the charts (64) keep
     const old = Array.from({ length: 300 }, (_, i) => `OLD${i}`);
     await feed(old, Date.now() - 2000);
+    // 300 symbols, 256 listed: the snapshot cannot say what else a page shows is gone
+    const early = new StalledResponse();
+    early.release();
+    stream.open(early as unknown as ServerResponse);
+    expect(JSON.parse(early.events('snapshot')[0]!) as DashboardSnapshot).toMatchObject({ complete: false });
     expect(service.pipeline.evictIdle(Date.now() + 1000, 0)).toHaveLength(300); // all idle: forgotten
     const fresh = Array.from({ length: 10 }, (_, i) => `NEW${i}`);
     await feed(fresh, Date.now() - 1000);
@@ -159,6 +164,7 @@ describe('DashboardStream', () => {
     const snap = JSON.parse(res.events('snapshot')[0]!) as DashboardSnapshot;
     expect(snap.features.map((f) => f.symbol)).toEqual(fresh);
     expect(Object.keys(snap.history).sort()).toEqual(fresh);
+    expect(snap.complete).toBe(true); // all 10 listed: a page drops any other symbol it shows
     stream.close();
     await service.http.close();
   });
