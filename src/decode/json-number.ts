@@ -11,6 +11,29 @@ const TWO_POW_53 = 9007199254740992;
 /** Exact powers of ten: every one up to 1e22 is representable as a double. */
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
+const TWO_POW_32 = 4294967296;
+/** Integer literals of up to 19 digits are below 2^64: {@link wideInteger} carries them exactly. */
+const MAX_WIDE_DIGITS = 19;
+
+/**
+ * The double nearest the integer whose digits are `b[p, end)` (at most 19,
+ * no leading zero), as `Number(literal)` gives it, without making a string:
+ * the value is carried exactly as `hi·2^32 + lo` (each step stays below 2^36),
+ * and the one addition at the end rounds it once, to nearest even.
+ */
+function wideInteger(b: Uint8Array, p: number, end: number, neg: boolean): number {
+  let hi = 0;
+  let lo = 0;
+  for (; p < end; p++) {
+    const t = lo * 10 + (b[p]! - 0x30);
+    const carry = Math.floor(t / TWO_POW_32);
+    lo = t - carry * TWO_POW_32;
+    hi = hi * 10 + carry;
+  }
+  const v = hi * TWO_POW_32 + lo;
+  return neg ? -v : v;
+}
+
 /** What the last {@link readJsonNumber} saw; a reused record, so reading allocates nothing. */
 export const numberScan = {
   /** One past the literal. */
@@ -99,7 +122,8 @@ export function scanJsonNumber(b: Uint8Array, p: number, end: number): number {
   numberScan.end = p;
   numberScan.longInteger = isInteger && intDigits > MAX_SAFE_LITERAL_DIGITS;
   if (numberScan.longInteger) {
-    scannedNumber[0] = Number(asciiString(b, start, p));
+    // nanosecond timestamps are 19 digits: read them without a string
+    scannedNumber[0] = intDigits <= MAX_WIDE_DIGITS ? wideInteger(b, p - intDigits, p, neg) : Number(asciiString(b, start, p));
     return p;
   }
   const e10 = exp - fracDigits;

@@ -41,6 +41,31 @@ describe('readJsonNumber', () => {
     );
   });
 
+  it('rounds 16- to 20-digit integers as JSON.parse does, at and around the midpoints between doubles', () => {
+    // the midpoint between a double in [2^53, 2^64) and the next one up, and its integer neighbours:
+    // where reading the digits in two parts could round twice (nanosecond timestamps are 19 digits)
+    const view = new DataView(new ArrayBuffer(8));
+    const around = fc.tuple(fc.bigInt({ min: 0x4340000000000000n, max: 0x43f0000000000000n }), fc.integer({ min: -2, max: 2 }), fc.boolean()).map(([bits, delta, neg]) => {
+      view.setBigUint64(0, bits);
+      const lower = BigInt(view.getFloat64(0));
+      view.setBigUint64(0, bits + 1n);
+      const upper = BigInt(view.getFloat64(0));
+      return `${neg ? '-' : ''}${(lower + upper) / 2n + BigInt(delta)}`;
+    });
+    fc.assert(
+      fc.property(around, (text) => {
+        const b = Buffer.from(text, 'latin1');
+        expect(Object.is(readJsonNumber(b, 0, b.length), JSON.parse(text))).toBe(true);
+        expect(numberScan.longInteger).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const text of ['9999999999999999999', '18446744073709551615', '18446744073709551616', '1700000000123456789', '-1700000000123456789', '1000000000000000000']) {
+      const b = Buffer.from(text, 'latin1');
+      expect(readJsonNumber(b, 0, b.length)).toBe(JSON.parse(text));
+    }
+  });
+
   it('is NaN where the bytes are not a JSON number', () => {
     for (const text of ['', '-', '+1', '.5', '1.', '1e', '1e+', '-.5', 'x', '--1', '1.e5']) {
       const b = Buffer.from(text, 'latin1');
