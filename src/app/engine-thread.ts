@@ -10,7 +10,7 @@ import type { Alert, FeatureSnapshot, Signal } from '../domain/features.js';
 import type { EngineReads, QueueView } from '../http/views.js';
 import type { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import type { Telemetry } from '../obs/telemetry.js';
-import type { OutputPort } from '../output/output-port.js';
+import type { ForgetListener, OutputPort } from '../output/output-port.js';
 import { HIGH_WATER, admit, byteBound } from '../queue/event-queue.js';
 import { MessageRing, RecordKind, RingWriter } from '../queue/message-ring.js';
 import type { EngineBatch, EngineRequest, EngineWorkerData, FromEngine, ToEngine } from './engine-protocol.js';
@@ -102,8 +102,7 @@ export class EngineThread implements QueueView, EngineReads {
   private lostUntilSent = Number.NEGATIVE_INFINITY;
   /** Receive times of the socket read being delivered. */
   private readonly clock = new ReadClock();
-  /** Symbols whose features came out and that were not evicted since (the dashboard's filter). */
-  private readonly knownSymbols = new Set<string>();
+  private readonly forgetListeners: ForgetListener[] = [];
 
   constructor(private readonly deps: EngineThreadDeps) {
     const config = deps.config;
@@ -142,11 +141,6 @@ export class EngineThread implements QueueView, EngineReads {
   /** The engine thread's failure, null while it runs. */
   failure(): Error | null {
     return this.failedWith;
-  }
-
-  /** Whether a symbol's features came out and it was not forgotten since (the dashboard's view). */
-  has(symbol: string): boolean {
-    return this.knownSymbols.has(symbol);
   }
 
   /** The NATS callback's whole job, as {@link Pipeline.offer}: timestamp, admit or drop, hand over. */
@@ -260,8 +254,14 @@ export class EngineThread implements QueueView, EngineReads {
   /** Forgets symbols idle for `idleMs` (SPEC §3); resolves to them. */
   async evictIdle(nowMs: number, idleMs: number): Promise<string[]> {
     const evicted = (await this.request({ kind: 'evict', nowMs, idleMs })) as string[];
-    for (const s of evicted) this.knownSymbols.delete(s);
+    // the reply comes after every output the engine thread sent before the eviction
+    if (evicted.length > 0) for (const listener of this.forgetListeners) listener(evicted);
     return evicted;
+  }
+
+  /** Calls `listener` with the symbols each eviction removed, once the engine thread reported them gone. */
+  onForgotten(listener: ForgetListener): void {
+    this.forgetListeners.push(listener);
   }
 
   /** Raises `stale` for silent providers (the engine thread knows when each was last seen). */
@@ -333,7 +333,6 @@ export class EngineThread implements QueueView, EngineReads {
       const x = outputs[i + 1];
       switch (outputs[i]) {
         case OutputCode.features:
-          this.knownSymbols.add((x as FeatureSnapshot).symbol);
           out.features(x as FeatureSnapshot);
           break;
         case OutputCode.signal:

@@ -1,7 +1,7 @@
 import type { MarketEvent, Rejection } from '../domain/events.js';
 import { isRejection, reject } from '../domain/events.js';
 import type { FeatureSnapshot, Signal } from '../domain/features.js';
-import type { OutputPort } from '../output/output-port.js';
+import type { ForgetListener, OutputPort } from '../output/output-port.js';
 import type { MarketEngine } from '../engine/market-engine.js';
 import { decode } from '../decode/decode.js';
 import { subjectTypeOf } from '../decode/subject-intern.js';
@@ -111,6 +111,7 @@ export class Pipeline {
   private draining = false;
   /** Cluster mode: the partition gate; null otherwise. */
   gate: PartitionGate | null = null;
+  private readonly forgetListeners: ForgetListener[] = [];
   private readonly inline: InlineBudget | null;
   /** Start (`performance.now()`) of the current inline budget period, and the inline time spent in it. */
   private inlinePeriodStart = Number.NEGATIVE_INFINITY;
@@ -250,15 +251,28 @@ export class Pipeline {
   evictIdle(nowMs: number, idleMs: number): string[] {
     const evicted = this.engine.evictIdle(nowMs - idleMs);
     for (const symbol of evicted) this.features.forget(symbol);
+    this.tellForgotten(evicted);
     return evicted;
   }
 
   /** Forgets these symbols at once (cluster mode: their partition moved away). */
   forget(symbols: Iterable<string>): void {
+    const gone: string[] = [];
     for (const symbol of symbols) {
-      this.engine.forget(symbol);
+      if (this.engine.forget(symbol)) gone.push(symbol);
       this.features.forget(symbol);
     }
+    this.tellForgotten(gone);
+  }
+
+  /** Calls `listener` with the symbols each eviction or {@link forget} removed, once they are gone. */
+  onForgotten(listener: ForgetListener): void {
+    this.forgetListeners.push(listener);
+  }
+
+  private tellForgotten(symbols: readonly string[]): void {
+    if (symbols.length === 0) return;
+    for (const listener of this.forgetListeners) listener(symbols);
   }
 
   /**

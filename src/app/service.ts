@@ -137,7 +137,7 @@ export class Service {
     queueFill = thread !== null ? () => thread.fillRatio : () => this.pipeline.queue.fillRatio;
     this.clusterMetrics = config.cluster === null ? null : new ClusterMetrics(this.telemetry.registry);
     this.views = {
-      symbols: thread !== null ? { has: (symbol) => thread.has(symbol), get size() { return thread.symbolCount; } } : this.engine.symbols,
+      symbols: thread !== null ? { get size() { return thread.symbolCount; } } : this.engine.symbols,
       telemetry: this.telemetry,
       queue: thread ?? this.pipeline.queue,
       rules: config.rules,
@@ -147,6 +147,14 @@ export class Service {
       staleAfterMs: config.staleAfterMs,
       cluster: () => this.cluster?.view() ?? null,
       subscribe: (sink) => this.output.add(sink),
+      onForgotten: (listener) =>
+        (thread ?? this.pipeline).onForgotten((symbols) => {
+          try {
+            listener(symbols);
+          } catch (err) {
+            log.error({ err }, 'a listener of forgotten symbols failed');
+          }
+        }),
     };
     this.http = buildHttpApp({
       symbols: this.engine.symbols,

@@ -59,15 +59,17 @@ export class PriceHistory {
     return this.series.size >= HISTORY_MAX_SYMBOLS;
   }
 
-  /**
-   * Frees the series of symbols `keep` refuses (the engine forgot them) and of symbols with no
-   * sample in the span (nothing left to draw), so symbols seen later get a chart.
-   */
-  prune(keep: (symbol: string) => boolean, nowMs: number): void {
+  /** Forgets a symbol's series (the engine forgot the symbol). */
+  delete(symbol: string): void {
+    this.series.delete(symbol);
+  }
+
+  /** Frees the series of symbols with no sample in the span (nothing left to draw), so symbols seen later get a chart. */
+  pruneSilent(nowMs: number): void {
     const since = nowMs - HISTORY_SPAN_S * 1000;
     for (const [symbol, s] of this.series) {
       const newest = s.count > 0 ? s.buf[((s.next - 1 + HISTORY_SPAN_S) % HISTORY_SPAN_S) * 3]! : Number.NEGATIVE_INFINITY;
-      if (!keep(symbol) || newest < since) this.series.delete(symbol);
+      if (newest < since) this.series.delete(symbol);
     }
   }
 
@@ -91,13 +93,12 @@ export class PriceHistory {
     }
   }
 
-  /** The series of the symbols `keep` accepts (those the engine still has) with samples in the span. */
-  toObject(nowMs: number, keep: (symbol: string) => boolean): Record<string, HistoryPoint[]> {
+  /** The series with samples in the span. */
+  toObject(nowMs: number): Record<string, HistoryPoint[]> {
     const out: Record<string, HistoryPoint[]> = {};
     const since = nowMs - HISTORY_SPAN_S * 1000;
     const num = (x: number) => (Number.isNaN(x) ? null : x);
     for (const [symbol, s] of this.series) {
-      if (!keep(symbol)) continue;
       const points: HistoryPoint[] = [];
       for (let i = 0; i < s.count; i++) {
         const idx = (s.next - s.count + i + HISTORY_SPAN_S) % HISTORY_SPAN_S;

@@ -35,7 +35,7 @@ const FRAME_MAX_FEATURES = 256;
 /** Symbols whose newest features are kept for the snapshot a browser starts from. */
 const SNAPSHOT_MAX_SYMBOLS = 256;
 const STATS_INTERVAL_MS = 1000;
-/** The bounded maps drop symbols the engine forgot at most this often, when one is full and a new symbol comes. */
+/** The chart history frees the series of silent symbols at most this often, when it is full and a new symbol comes. */
 const PRUNE_INTERVAL_MS = 1000;
 /** Processing latency quantiles cover this many seconds of observations. */
 export const LATENCY_WINDOW_S = 10;
@@ -51,7 +51,7 @@ export interface DashboardStreamOptions {
   readonly frameIntervalMs?: number;
   readonly maxBufferBytes?: number;
   readonly slowReaderCutoffMs?: number;
-  /** How often at most the bounded maps drop symbols the engine forgot (default 1 s). */
+  /** How often at most a full chart history frees the series of symbols silent for its whole span (default 1 s). */
   readonly pruneIntervalMs?: number;
 }
 
@@ -173,6 +173,8 @@ export class DashboardStream {
    * engine forgets one, a `forget` event tells them to drop it. Cleared when the last browser goes.
    */
   private readonly shown = new Set<string>();
+  /** Shown symbols the engine forgot since the last frame: the next frame's `forget` event. */
+  private pendingForget: string[] = [];
   /** Features, signals and alerts not yet framed; only kept while a browser is connected. */
   private readonly pendingFeatures = new Map<string, FeatureSnapshot>();
   private readonly pendingSignals = new RecentRing<Signal>(RECENT_CAPACITY);
@@ -207,10 +209,13 @@ export class DashboardStream {
       features: (f: FeatureSnapshot) => {
         if (this.closed) return;
         const now = Date.now();
-        // a new symbol finding a bound reached: the entries of symbols forgotten since (idle eviction,
-        // a partition gone) make room, or the first symbols ever seen would keep every place for good
+        // forgotten symbols free their places as they go (forget); a live symbol silent for the chart's
+        // whole span gives its series up to a new one
         const kept = this.latest.has(f.symbol);
-        if ((!kept && this.latest.size >= SNAPSHOT_MAX_SYMBOLS) || (this.history.full && !this.history.has(f.symbol))) this.prune(now);
+        if (this.history.full && !this.history.has(f.symbol) && now - this.lastPruneMs >= this.pruneIntervalMs) {
+          this.lastPruneMs = now;
+          this.history.pruneSilent(now);
+        }
         this.history.record(f, now);
         if (kept || this.latest.size < SNAPSHOT_MAX_SYMBOLS) this.latest.set(f.symbol, f);
         if (this.clients.size > 0) this.pendingFeatures.set(f.symbol, f);
@@ -226,6 +231,18 @@ export class DashboardStream {
         if (this.clients.size > 0) this.pendingAlerts.push(a);
       },
     });
+    views.onForgotten((symbols) => this.forget(symbols));
+  }
+
+  /** The engine forgot these symbols (idle eviction, a partition gone): their places go, and the browsers shown them are told. */
+  private forget(symbols: readonly string[]): void {
+    if (this.closed) return;
+    for (const symbol of symbols) {
+      this.latest.delete(symbol);
+      this.history.delete(symbol);
+      this.pendingFeatures.delete(symbol);
+      if (this.shown.delete(symbol)) this.pendingForget.push(symbol);
+    }
   }
 
   get clientCount(): number {
@@ -279,27 +296,12 @@ export class DashboardStream {
     this.counters.streamClients = 0;
   }
 
-  /** Drops the newest features and the chart series of symbols the engine no longer has (at most once a second). */
-  private prune(now: number): void {
-    if (now - this.lastPruneMs < this.pruneIntervalMs) return;
-    this.lastPruneMs = now;
-    const symbols = this.views.symbols;
-    for (const symbol of this.latest.keys()) if (!symbols.has(symbol)) this.latest.delete(symbol);
-    this.history.prune((symbol) => symbols.has(symbol), now);
-  }
-
   private snapshot(client: StreamClient): DashboardSnapshot {
     const now = Date.now();
-    const symbols = this.views.symbols;
     const features: FeatureSnapshot[] = [];
     for (const [symbol, f] of this.latest) {
-      // a symbol the engine forgot is gone from the dashboard too
-      if (symbols.has(symbol)) {
-        features.push(f);
-        this.shown.add(symbol);
-      } else {
-        this.latest.delete(symbol);
-      }
+      features.push(f);
+      this.shown.add(symbol);
     }
     features.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
     const rules = this.views.rules;
@@ -308,9 +310,9 @@ export class DashboardStream {
       features,
       signals: this.signals.toArray(),
       alerts: this.alerts.toArray(),
-      history: this.history.toObject(now, (symbol) => symbols.has(symbol)),
+      history: this.history.toObject(now),
       // every symbol the engine has is listed: the page drops the ones it shows that are not (forgotten while it was away)
-      complete: features.length === symbols.size,
+      complete: features.length === this.views.symbols.size,
       thresholds: { return: rules.returnThreshold, volume: rules.volumeThreshold, spread_bps: rules.spreadMaxBps, cooldown_ms: rules.cooldownMs },
       stats: this.stats(client),
     };
@@ -402,11 +404,12 @@ export class DashboardStream {
   /** Sends every client the frame of what changed since the last one (the timer calls this). */
   sendFrame(): void {
     const now = Date.now();
-    let frame = this.takeFrame();
+    // what was forgotten first: a symbol forgotten and back since the last frame is dropped, then shown again
+    const gone = this.pendingForget;
+    if (gone.length > 0) this.pendingForget = [];
+    const frame = (gone.length > 0 ? sseEvent('forget', gone) : '') + this.takeFrame();
     const withStats = now - this.lastStatsMs >= STATS_INTERVAL_MS - this.frameIntervalMs / 2;
-    const gone = withStats ? this.forgotten() : [];
     if (withStats) this.lastStatsMs = now;
-    if (gone.length > 0) frame += sseEvent('forget', gone);
     for (const c of this.clients) {
       const res = c.res;
       if (res.writableEnded || res.destroyed) continue;
@@ -432,7 +435,7 @@ export class DashboardStream {
         // after skipped frames the browser's feed has holes; a snapshot makes it whole again
         c.resync = false;
         // first what it missed being told, this frame's included (the snapshot cannot say what is gone), then the snapshot
-        const missed = c.missedForget.splice(0).concat(gone).filter((symbol) => !this.views.symbols.has(symbol));
+        const missed = c.missedForget.splice(0).concat(gone);
         chunk = (missed.length > 0 ? sseEvent('forget', missed) : '') + sseEvent('snapshot', this.snapshot(c));
       } else {
         chunk = frame;
@@ -443,15 +446,6 @@ export class DashboardStream {
       c.lastWriteMs = now;
       res.write(chunk);
     }
-  }
-
-  /** The symbols shown that the engine no longer has (idle eviction, a partition gone), for a `forget` event; each named once. */
-  private forgotten(): string[] {
-    const symbols = this.views.symbols;
-    const gone: string[] = [];
-    for (const symbol of this.shown) if (!symbols.has(symbol)) gone.push(symbol);
-    for (const symbol of gone) this.shown.delete(symbol);
-    return gone;
   }
 
   private startTimer(): void {
@@ -465,6 +459,7 @@ export class DashboardStream {
     if (this.frameTimer !== null) clearInterval(this.frameTimer);
     this.frameTimer = null;
     this.shown.clear(); // the next browser starts from a snapshot
+    this.pendingForget = [];
     this.pendingFeatures.clear();
     this.pendingSignals.drain();
     this.pendingAlerts.drain();

@@ -1,6 +1,6 @@
 import type { ClusterAnswer } from '../domain/http-answers.js';
 import type { Telemetry } from '../obs/telemetry.js';
-import type { OutputPort } from '../output/output-port.js';
+import type { ForgetListener, OutputPort } from '../output/output-port.js';
 import type { RuleConfig } from '../signals/rule-engine.js';
 import type { SymbolState } from '../state/symbol-state.js';
 
@@ -13,9 +13,8 @@ import type { SymbolState } from '../state/symbol-state.js';
 /** The tracked symbols and their state (the engine's map, read-only). */
 export type SymbolStoreView = ReadonlyMap<string, SymbolState>;
 
-/** Which symbols are tracked, as the dashboard asks (the engine's map is one). */
-export interface SymbolPresence {
-  has(symbol: string): boolean;
+/** How many symbols are tracked, as the dashboard asks (the engine's map is one). */
+export interface SymbolCount {
   readonly size: number;
 }
 
@@ -58,7 +57,7 @@ export interface HttpOptions {
 
 /** What the dashboard reads, and where it subscribes to the features, signals and alerts. */
 export interface DashboardViews {
-  readonly symbols: SymbolPresence;
+  readonly symbols: SymbolCount;
   /** Counters and rates (read only). */
   readonly telemetry: Telemetry;
   readonly queue: QueueView;
@@ -72,4 +71,6 @@ export interface DashboardViews {
   /** Who owns what in cluster mode (the `GET /cluster` body); null when the mode is off. */
   cluster(): ClusterAnswer | null;
   subscribe(sink: OutputPort): void;
+  /** Calls `listener` with the symbols the engine forgets (idle eviction, a partition gone), once they are gone. */
+  onForgotten(listener: ForgetListener): void;
 }

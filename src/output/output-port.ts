@@ -13,6 +13,13 @@ export interface OutputPort {
 }
 
 /**
+ * Told the symbols the engine just forgot (idle eviction, a partition moved
+ * away), after it forgot them: what shows them (the dashboard) drops them.
+ * Never called with an empty list.
+ */
+export type ForgetListener = (symbols: readonly string[]) => void;
+
+/**
  * Hands each output to every sink in order. A sink that throws is reported
  * and skipped for that output; the others still get it.
  */

@@ -452,6 +452,7 @@ class FiftySymbolMarket {
   private readonly prices = FIFTY.map((_, i) => 10 ** ((i % 5) - 1) * (1 + i / 7));
   private readonly tradeIds = FIFTY.map((_, i) => 1_000_000 * (i + 1));
   private tick = 0;
+  private quiet: ReadonlySet<string> = new Set();
 
   constructor(private readonly nc: NatsConnection) {}
 
@@ -467,10 +468,16 @@ class FiftySymbolMarket {
     this.timer = null;
   }
 
+  /** These symbols send nothing until silenced no more. */
+  silence(symbols: ReadonlySet<string>): void {
+    this.quiet = symbols;
+  }
+
   private publish(): void {
     const now = Date.now();
     this.tick++;
     for (let i = 0; i < FIFTY.length; i++) {
+      if (this.quiet.has(FIFTY[i]!)) continue;
       const provider = FIFTY_PROVIDERS[i % FIFTY_PROVIDERS.length]!;
       // a slow sine trend per symbol, so returns differ in sign and size
       const drift = 2e-4 * Math.sin(this.tick / 40 + i);
@@ -481,7 +488,7 @@ class FiftySymbolMarket {
     }
     // a replayed trade (`duplicate`) and a broken payload (`parse_error`) every second
     if (this.tick % 10 === 0) {
-      this.trade(0, 'binance', now, this.tradeIds[0]!);
+      if (!this.quiet.has(FIFTY[0]!)) this.trade(0, 'binance', now, this.tradeIds[0]!);
       this.nc.publish('md.events.trade.BTCUSDT', '{"type":"trade",');
     }
   }
@@ -664,13 +671,48 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium${NO
     await expect.poll(() => tiles().count(), { timeout: 5_000 }).toBe(0);
     expect(await page.locator('[data-testid="symbol-table"] tbody tr').count()).toBe(0);
     await expect.poll(() => page.getByTestId('symbol-count').getAttribute('data-shown')).toBe('0');
+    await expect.poll(() => page.getByTestId('tiles-empty').textContent()).toBe('Waiting for market data…');
     // a reload starts from a snapshot (features and chart history) without them
     await page.reload();
     await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 10_000 }).toBe('ok');
     expect(await tiles().count()).toBe(0);
     fifty.start();
     await expect.poll(() => tiles().count(), { timeout: 10_000 }).toBe(50);
+    expect(await page.getByTestId('tiles-empty').count()).toBe(0);
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('drops what was forgotten while it was disconnected, from the complete snapshot it reconnects to, and keeps a line on the chart', async () => {
+    const tiles = () => page.locator('[data-testid="tiles"] .tile');
+    const charted = () => attrAll(page.locator('[data-testid="tiles"] .tile[aria-pressed="true"]'), 'data-symbol');
+    await expect.poll(() => tiles().count(), { timeout: 10_000 }).toBe(50);
+    // chart one symbol only, then let it go quiet with half the others
+    // (a click event, not a pointer: tiles keep updating, so they are never "stable" to Playwright)
+    for (const sym of await charted()) await page.getByTestId(`tile-${sym}`).dispatchEvent('click');
+    await page.getByTestId('tile-BTCUSDT').dispatchEvent('click');
+    expect(await charted()).toEqual(['BTCUSDT']);
+    const quiet = new Set(FIFTY.filter((_, i) => i % 2 === 0)); // BTCUSDT is FIFTY[0]
+    fifty.silence(quiet);
+    await new Promise((r) => setTimeout(r, 500)); // what they sent last is in
+    const cut = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+    // the page is cut off (its stream closed, reconnects refused), the quiet symbols are forgotten meanwhile, then it reconnects
+    await page.route('**/stream', (route) => route.abort());
+    many.service.http.server.closeAllConnections();
+    await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 10_000 }).not.toBe('ok');
+    expect(many.service.pipeline.evictIdle(cut, 0).sort()).toEqual([...quiet].sort());
+    expect(await tiles().count()).toBe(50); // it heard nothing of it
+    await page.unroute('**/stream');
+    await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 15_000 }).toBe('ok');
+    // the snapshot lists every symbol the service has (25 < 256): the other 25 go
+    await expect.poll(() => tiles().count(), { timeout: 5_000 }).toBe(25);
+    expect((await attrAll(tiles(), 'data-symbol')).some((sym) => quiet.has(sym))).toBe(false);
+    // BTCUSDT was the one line on the chart: the first tile left took its place
+    await expect.poll(() => charted()).toEqual([FIFTY.filter((_, i) => i % 2 === 1).sort()[0]]);
+    fifty.silence(new Set());
+    await expect.poll(() => tiles().count(), { timeout: 10_000 }).toBe(50);
+    // the one console error is the stream this test cut
+    expect(consoleErrors.filter((e) => !e.includes('net::ERR_INCOMPLETE_CHUNKED_ENCODING') && !e.includes('net::ERR_FAILED'))).toEqual([]);
   });
 });
 

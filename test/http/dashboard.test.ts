@@ -191,6 +191,35 @@ describe('DashboardStream', () => {
     await service.http.close();
   });
 
+  it('says what was forgotten in the next frame, ahead of the features of a symbol that came back since, and for a partition given away too', async () => {
+    const { service, stream, res } = openedStream();
+    const t0 = Date.now() - 1000;
+    for (const [i, s] of ['AAA', 'BBB', 'CCC'].entries()) service.pipeline.offer(`md.events.trade.${s}`, tradeBytes(s, i + 1, t0 + i), null);
+    await service.pipeline.idle();
+    service.pipeline.features.flush();
+    stream.sendFrame(); // all three shown, with the first stats
+    const framed = (): string => res.chunks.join('');
+    // AAA evicted, then back before the next frame: the page drops it, then shows it anew
+    expect(service.pipeline.evictIdle(Date.now() + 1000, 0)).toEqual(['AAA', 'BBB', 'CCC']);
+    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 7, t0 + 500), null);
+    await service.pipeline.idle();
+    service.pipeline.features.flush();
+    let before = framed().length;
+    stream.sendFrame();
+    let frame = framed().slice(before);
+    expect(frame.indexOf('event: forget\ndata: ["AAA","BBB","CCC"]\n')).toBe(0);
+    expect(frame).toContain('event: features\ndata: {"v":');
+    expect(frame.indexOf('"symbol":"AAA"')).toBeGreaterThan(frame.indexOf('event: features'));
+    // cluster mode: a partition moving away forgets its symbols through Pipeline.forget
+    service.pipeline.forget(['AAA', 'NEVER_SEEN']);
+    before = framed().length;
+    stream.sendFrame();
+    frame = framed().slice(before);
+    expect(frame.split('event: stats')[0]).toBe('event: forget\ndata: ["AAA"]\n\n');
+    stream.close();
+    await service.http.close();
+  });
+
   it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
     const { service, stream, res } = openedStream();
     const t0 = Date.now() - 1000;

@@ -26,7 +26,6 @@ describe('ENGINE_THREAD=worker', () => {
       expect(state.body.trade).toMatchObject({ price: 2499, trade_id: '499', provider: 'kraken' });
       expect((await getJson(`${base}/features/latest?symbol=ETH`)).body).toMatchObject({ symbol: 'ETH', trade_count_10s: 500 });
       expect(await getJson(`${base}/health`)).toMatchObject({ status: 200, body: { status: 'ok', symbols: ['ETH'] } });
-      expect(service.views.symbols.has('ETH')).toBe(true);
       expect(service.views.symbols.size).toBe(1);
       await waitFor(() => service.views.providerLastSeen().has('kraken'), 'provider seen');
       // the engine on the I/O thread stays idle in this mode
@@ -58,6 +57,14 @@ describe('ENGINE_THREAD=worker', () => {
       }
       expect(text).toMatch(/"symbol":"SOL"/);
       expect(text).toMatch(/"events_in_total":1[,}]/);
+      // forgotten on the engine thread (idle eviction): the page is told to drop it
+      expect(await service.engineThread!.evictIdle(Date.now() + 1000, 0)).toEqual(['SOL']);
+      while (!text.includes('event: forget\n')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      expect(text).toContain('event: forget\ndata: ["SOL"]\n\n');
     } finally {
       abort.abort();
       await service.stop();
