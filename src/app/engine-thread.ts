@@ -94,7 +94,7 @@ export class EngineThread implements QueueView, EngineReads {
   private acked = 0;
   /** Records the engine thread reported as processed (modulo 2^32). */
   private reportedRead = 0;
-  private readonly requests = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly requests = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; onReply: ((v: unknown) => void) | null }>();
   private nextId = 1;
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
@@ -102,7 +102,8 @@ export class EngineThread implements QueueView, EngineReads {
   private lostUntilSent = Number.NEGATIVE_INFINITY;
   /** Receive times of the socket read being delivered. */
   private readonly clock = new ReadClock();
-  private readonly forgetListeners: ForgetListener[] = [];
+  /** Told the symbols each eviction removed, as the engine thread's reply arrives (the service's `ForgetFanOut`). */
+  forgotten: ForgetListener | null = null;
 
   constructor(private readonly deps: EngineThreadDeps) {
     const config = deps.config;
@@ -224,12 +225,16 @@ export class EngineThread implements QueueView, EngineReads {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Asks the engine thread; the answer comes after everything it processed before. */
-  request(request: EngineRequest): Promise<unknown> {
+  /**
+   * Asks the engine thread; the answer comes after everything it processed
+   * before. `onReply` sees the answer as it arrives, before any later message
+   * of the engine thread is handled (a promise's continuation runs later).
+   */
+  request(request: EngineRequest, onReply: ((value: unknown) => void) | null = null): Promise<unknown> {
     if (this.failedWith !== null) return Promise.reject(this.failedWith);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.requests.set(id, { resolve, reject });
+      this.requests.set(id, { resolve, reject, onReply });
       const m: ToEngine = { type: 'request', id, request };
       this.worker.postMessage(m);
     });
@@ -253,15 +258,12 @@ export class EngineThread implements QueueView, EngineReads {
 
   /** Forgets symbols idle for `idleMs` (SPEC §3); resolves to them. */
   async evictIdle(nowMs: number, idleMs: number): Promise<string[]> {
-    const evicted = (await this.request({ kind: 'evict', nowMs, idleMs })) as string[];
-    // the reply comes after every output the engine thread sent before the eviction
-    if (evicted.length > 0) for (const listener of this.forgetListeners) listener(evicted);
-    return evicted;
-  }
-
-  /** Calls `listener` with the symbols each eviction removed, once the engine thread reported them gone. */
-  onForgotten(listener: ForgetListener): void {
-    this.forgetListeners.push(listener);
+    // told as the reply arrives: after every output the engine thread sent before the eviction, before any it sends after
+    const tell = (v: unknown) => {
+      const evicted = v as string[];
+      if (evicted.length > 0) this.forgotten?.(evicted);
+    };
+    return (await this.request({ kind: 'evict', nowMs, idleMs }, tell)) as string[];
   }
 
   /** Raises `stale` for silent providers (the engine thread knows when each was last seen). */
@@ -320,6 +322,7 @@ export class EngineThread implements QueueView, EngineReads {
     if (m.type === 'reply') {
       const r = this.requests.get(m.id);
       this.requests.delete(m.id);
+      r?.onReply?.(m.value);
       r?.resolve(m.value);
       return;
     }

@@ -111,7 +111,8 @@ export class Pipeline {
   private draining = false;
   /** Cluster mode: the partition gate; null otherwise. */
   gate: PartitionGate | null = null;
-  private readonly forgetListeners: ForgetListener[] = [];
+  /** Told the symbols each eviction or {@link forget} removed, once they are gone (the service's `ForgetFanOut`). */
+  forgotten: ForgetListener | null = null;
   private readonly inline: InlineBudget | null;
   /** Start (`performance.now()`) of the current inline budget period, and the inline time spent in it. */
   private inlinePeriodStart = Number.NEGATIVE_INFINITY;
@@ -251,7 +252,7 @@ export class Pipeline {
   evictIdle(nowMs: number, idleMs: number): string[] {
     const evicted = this.engine.evictIdle(nowMs - idleMs);
     for (const symbol of evicted) this.features.forget(symbol);
-    this.tellForgotten(evicted);
+    if (evicted.length > 0) this.forgotten?.(evicted);
     return evicted;
   }
 
@@ -262,17 +263,7 @@ export class Pipeline {
       if (this.engine.forget(symbol)) gone.push(symbol);
       this.features.forget(symbol);
     }
-    this.tellForgotten(gone);
-  }
-
-  /** Calls `listener` with the symbols each eviction or {@link forget} removed, once they are gone. */
-  onForgotten(listener: ForgetListener): void {
-    this.forgetListeners.push(listener);
-  }
-
-  private tellForgotten(symbols: readonly string[]): void {
-    if (symbols.length === 0) return;
-    for (const listener of this.forgetListeners) listener(symbols);
+    if (gone.length > 0) this.forgotten?.(gone);
   }
 
   /**

@@ -25,7 +25,7 @@ import { warmStart } from '../nats/warm-start.js';
 import { DataQualityMetrics } from '../obs/data-quality-metrics.js';
 import { Telemetry } from '../obs/telemetry.js';
 import type { OutputPort } from '../output/output-port.js';
-import { FanOut } from '../output/output-port.js';
+import { FanOut, ForgetFanOut } from '../output/output-port.js';
 import { ClusterMetrics } from '../obs/cluster-metrics.js';
 import { ClusterMember } from './cluster-member.js';
 import { JetStreamUnavailableError } from '../domain/errors.js';
@@ -134,6 +134,10 @@ export class Service {
     this.fatal = new Promise((resolve) => (fatal = resolve));
     const thread = config.engineThread === 'worker' ? new EngineThread({ config, telemetry: this.telemetry, quality: this.quality, alerts: this.alerts, output: this.output, log, failed: fatal }) : null;
     this.engineThread = thread;
+    // eviction (either thread) and cluster mode's forgetting tell the dashboard which symbols went
+    const forgets = new ForgetFanOut((err) => log.error({ err }, 'a listener of forgotten symbols failed'));
+    this.pipeline.forgotten = forgets.tell;
+    if (thread !== null) thread.forgotten = forgets.tell;
     queueFill = thread !== null ? () => thread.fillRatio : () => this.pipeline.queue.fillRatio;
     this.clusterMetrics = config.cluster === null ? null : new ClusterMetrics(this.telemetry.registry);
     this.views = {
@@ -147,14 +151,7 @@ export class Service {
       staleAfterMs: config.staleAfterMs,
       cluster: () => this.cluster?.view() ?? null,
       subscribe: (sink) => this.output.add(sink),
-      onForgotten: (listener) =>
-        (thread ?? this.pipeline).onForgotten((symbols) => {
-          try {
-            listener(symbols);
-          } catch (err) {
-            log.error({ err }, 'a listener of forgotten symbols failed');
-          }
-        }),
+      onForgotten: (listener) => forgets.add(listener),
     };
     this.http = buildHttpApp({
       symbols: this.engine.symbols,

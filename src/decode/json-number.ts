@@ -4,7 +4,9 @@ import { MAX_SAFE_LITERAL_DIGITS } from './exact-integer.js';
 /**
  * The JSON number grammar over raw bytes, shared by the byte scanner and the
  * canonical decoder: exactly JSON's syntax, and the value `JSON.parse` gives
- * (Clinger's fast path when exact, else `Number()` of the literal).
+ * (Clinger's fast path when exact; integers of 16–19 digits, as nanosecond
+ * timestamps are, put together exactly and rounded once; else `Number()` of
+ * the literal).
  */
 
 const TWO_POW_53 = 9007199254740992;

@@ -20,6 +20,34 @@ export interface OutputPort {
 export type ForgetListener = (symbols: readonly string[]) => void;
 
 /**
+ * Hands forgotten symbols to every listener, as {@link FanOut} does outputs:
+ * a listener that throws is reported and the others still hear, so nothing
+ * a listener does can reach the eviction that told it.
+ */
+export class ForgetFanOut {
+  private readonly listeners: ForgetListener[] = [];
+
+  constructor(private readonly onListenerError: (err: unknown) => void = () => undefined) {}
+
+  add(listener: ForgetListener): this {
+    this.listeners.push(listener);
+    return this;
+  }
+
+  /** What the pipeline or the engine thread calls (bound: it is handed over as a function). */
+  readonly tell = (symbols: readonly string[]): void => {
+    if (symbols.length === 0) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(symbols);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  };
+}
+
+/**
  * Hands each output to every sink in order. A sink that throws is reported
  * and skipped for that output; the others still get it.
  */

@@ -656,6 +656,11 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium${NO
     await page.setViewportSize({ width: 1280, height: 800 });
     const tiles = () => page.locator('[data-testid="tiles"] .tile');
     await expect.poll(() => tiles().count()).toBe(50);
+    // a second page where no view was picked: 50 symbols put it in the table view by themselves
+    const fresh = await watchedPage(browser, many.base, consoleErrors, foreignRequests);
+    await fresh.goto(`${many.base}/`);
+    await expect.poll(() => fresh.locator('[data-testid="symbol-table"] tbody tr').count(), { timeout: 10_000 }).toBe(50);
+    expect(await fresh.getByTestId('view-table').getAttribute('aria-pressed')).toBe('true');
     fifty.stop();
     // what was published is processed: the server has it all, and the count stops moving
     await pub.flush();
@@ -671,7 +676,12 @@ describe.skipIf(!existsSync(CHROMIUM))(`the page with 50 symbols in Chromium${NO
     await expect.poll(() => tiles().count(), { timeout: 5_000 }).toBe(0);
     expect(await page.locator('[data-testid="symbol-table"] tbody tr').count()).toBe(0);
     await expect.poll(() => page.getByTestId('symbol-count').getAttribute('data-shown')).toBe('0');
-    await expect.poll(() => page.getByTestId('tiles-empty').textContent()).toBe('Waiting for market data…');
+    await expect.poll(() => page.getByTestId('tiles-empty').isVisible()).toBe(true);
+    expect(await page.getByTestId('tiles-empty').textContent()).toBe('Waiting for market data…');
+    // the view the count chose goes back with it, so the placeholder shows there too
+    await expect.poll(() => fresh.getByTestId('tiles-empty').isVisible(), { timeout: 5_000 }).toBe(true);
+    expect(await fresh.getByTestId('view-tiles').getAttribute('aria-pressed')).toBe('true');
+    await fresh.close();
     // a reload starts from a snapshot (features and chart history) without them
     await page.reload();
     await expect.poll(() => page.getByTestId('stream-status').getAttribute('data-state'), { timeout: 10_000 }).toBe('ok');

@@ -220,6 +220,51 @@ describe('DashboardStream', () => {
     await service.http.close();
   });
 
+  it('does not frame the features of a symbol forgotten before they went out (the page would keep a tile no forget removes)', async () => {
+    const { service, stream, res } = openedStream();
+    const t0 = Date.now() - 1000;
+    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, t0), null);
+    await service.pipeline.idle();
+    service.pipeline.features.flush();
+    stream.sendFrame(); // AAA shown
+    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 2, t0 + 5), null);
+    await service.pipeline.idle();
+    service.pipeline.features.flush(); // newer features, not framed yet
+    expect(service.pipeline.evictIdle(Date.now() + 1000, 0)).toEqual(['AAA']);
+    const before = res.chunks.join('').length;
+    stream.sendFrame();
+    const frame = res.chunks.join('').slice(before);
+    expect(frame).toContain('event: forget\ndata: ["AAA"]\n\n');
+    expect(frame).not.toContain('event: features');
+    stream.close();
+    await service.http.close();
+  });
+
+  it('tells a client resynced in the very frame of a forget what went, ahead of its snapshot', async () => {
+    const service = offlineService();
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
+    const res = new StalledResponse();
+    stream.open(res as unknown as ServerResponse);
+    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, Date.now() - 1000), null);
+    await service.pipeline.idle();
+    service.pipeline.features.flush();
+    stream.sendFrame(); // AAA shown
+    service.alerts.raise({ kind: 'gap', level: 'warn', message: 'x'.repeat(128 * 1024), symbol: 'BIG', provider: null, value: null, threshold: null });
+    stream.sendFrame(); // over its buffer limit
+    stream.sendFrame(); // skipped: it will need a resync
+    res.release();
+    await waitFor(() => res.writableLength === 0, 'the buffer drained', 5_000);
+    // forgotten now: the frame that resyncs it is the one carrying the forget
+    expect(service.pipeline.evictIdle(Date.now() + 1, 0)).toEqual(['AAA']);
+    const before = res.chunks.join('').length;
+    stream.sendFrame();
+    const chunk = res.chunks.join('').slice(before);
+    expect(chunk.indexOf('event: forget\ndata: ["AAA"]\n\n')).toBe(0);
+    expect(chunk).toContain('event: snapshot\n');
+    stream.close();
+    await service.http.close();
+  });
+
   it('sends one frame per tick with the newest features of each changed symbol, not every publish', async () => {
     const { service, stream, res } = openedStream();
     const t0 = Date.now() - 1000;
