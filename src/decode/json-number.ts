@@ -13,26 +13,29 @@ const TWO_POW_53 = 9007199254740992;
 /** Exact powers of ten: every one up to 1e22 is representable as a double. */
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
-const TWO_POW_32 = 4294967296;
 /** Integer literals of up to 19 digits are below 2^64: {@link wideInteger} carries them exactly. */
 const MAX_WIDE_DIGITS = 19;
 
+/** 10^k for the up to 4 digits past the 15th. */
+const TAIL_SCALE = [1, 10, 100, 1000, 10000];
+const TWO_POW_24 = 16777216;
+
 /**
- * The double nearest the integer whose digits are `b[p, end)` (at most 19,
- * no leading zero), as `Number(literal)` gives it, without making a string:
- * the value is carried exactly as `hi·2^32 + lo` (each step stays below 2^36),
- * and the one addition at the end rounds it once, to nearest even.
+ * The double nearest the integer whose digits are `b[p, end)` (16 to 19, no
+ * leading zero), as `Number(literal)` gives it, without making a string: the
+ * first 15 digits are read exactly (`head` < 10^15), the rest as `tail` < 10^4,
+ * and `head·10^k + tail` is put together from two exact parts (`head` split at
+ * 2^24: below 2^40 and 2^38), so the one addition rounds once, to nearest even.
  */
 function wideInteger(b: Uint8Array, p: number, end: number, neg: boolean): number {
-  let hi = 0;
-  let lo = 0;
-  for (; p < end; p++) {
-    const t = lo * 10 + (b[p]! - 0x30);
-    const carry = Math.floor(t / TWO_POW_32);
-    lo = t - carry * TWO_POW_32;
-    hi = hi * 10 + carry;
-  }
-  const v = hi * TWO_POW_32 + lo;
+  const headEnd = p + MAX_SAFE_LITERAL_DIGITS;
+  let head = 0;
+  for (; p < headEnd; p++) head = head * 10 + (b[p]! - 0x30);
+  let tail = 0;
+  for (; p < end; p++) tail = tail * 10 + (b[p]! - 0x30);
+  const scale = TAIL_SCALE[end - headEnd]!;
+  const hh = Math.floor(head / TWO_POW_24);
+  const v = hh * scale * TWO_POW_24 + ((head - hh * TWO_POW_24) * scale + tail);
   return neg ? -v : v;
 }
 
