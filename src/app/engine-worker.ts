@@ -64,7 +64,7 @@ class Outbox implements OutputPort {
 const telemetry = new Telemetry(() => 0, { defaultMetrics: false, maxSymbolLabels: config.metricsMaxSymbols });
 const quality = new DataQualityMetrics(telemetry.registry);
 const engine = new MarketEngine(engineConfigOf(config), 'live');
-const symbolList = new SymbolList(engine.symbols);
+const symbolList = new SymbolList(engine.symbols, () => engine.symbolChanges);
 const outbox = new Outbox();
 const alerts = new AlertThrottle(config.alertCooldownMs, (a) => {
   telemetry.countAlert(a.kind, a.level);

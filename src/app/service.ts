@@ -155,6 +155,7 @@ export class Service {
     };
     this.http = buildHttpApp({
       symbols: this.engine.symbols,
+      symbolChanges: () => this.engine.symbolChanges,
       telemetry: this.telemetry,
       queue: thread ?? this.pipeline.queue,
       isNatsConnected: () => this.link.connected,

@@ -68,6 +68,8 @@ const FROM_FIRST_EVENT = Number.POSITIVE_INFINITY;
  */
 export class MarketEngine {
   readonly symbols = new Map<string, SymbolState>();
+  /** Symbols added or forgotten so far: a list of them is current while this has not moved. */
+  symbolChanges = 0;
   /** `coverage_start` of SPEC §11, shared by every symbol; NaN until the first event with a time. */
   readonly coverage: Coverage = { start: Number.NaN };
   private readonly rules: RuleEngine;
@@ -205,6 +207,7 @@ export class MarketEngine {
     for (const [symbol, s] of this.symbols) {
       if (s.lastAcceptedWallMs < beforeWallMs) {
         this.symbols.delete(symbol);
+        this.symbolChanges++;
         this.rememberFloor(symbol, FROM_FIRST_EVENT);
         evicted.push(symbol);
       }
@@ -218,6 +221,7 @@ export class MarketEngine {
    */
   forget(symbol: string): boolean {
     if (!this.symbols.delete(symbol)) return false;
+    this.symbolChanges++;
     this.floors.delete(symbol);
     return true;
   }
@@ -231,6 +235,7 @@ export class MarketEngine {
       s.coverageFloor = Math.max(s.coverageFloor, floor === FROM_FIRST_EVENT ? firstTs : floor);
     }
     this.symbols.set(symbol, s);
+    this.symbolChanges++;
     return s;
   }
 

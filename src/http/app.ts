@@ -26,6 +26,8 @@ export { latestState } from './latest-state.js';
 /** What the HTTP API reads (read-only views); it never writes. */
 export interface HttpDeps {
   readonly symbols: SymbolStoreView;
+  /** The engine's count of symbols added or forgotten, so `/health`'s sorted list is rebuilt exactly when it changed; absent: at most once a second or when the count changes. */
+  readonly symbolChanges?: () => number;
   readonly telemetry: Telemetry;
   readonly queue: QueueView;
   readonly isNatsConnected: () => boolean;
@@ -185,7 +187,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   counters.requestsWaiting = () => gate.waiting;
   const token = new BearerToken(http.authToken);
   const metrics = new MetricsCache(deps.telemetry.registry);
-  const symbolList = new SymbolList(deps.symbols);
+  const symbolList = new SymbolList(deps.symbols, deps.symbolChanges ?? null);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) => {
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);

@@ -305,12 +305,15 @@ export class DashboardStream {
     }
     features.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
     const rules = this.views.rules;
+    // the page shows a symbol of the chart history too (a place there, none among the features above 256 symbols)
+    const history = this.history.toObject(now);
+    for (const symbol of Object.keys(history)) this.shown.add(symbol);
     return {
       now,
       features,
       signals: this.signals.toArray(),
       alerts: this.alerts.toArray(),
-      history: this.history.toObject(now),
+      history,
       // every symbol the engine has is listed: the page drops the ones it shows that are not (forgotten while it was away)
       complete: features.length === this.views.symbols.size,
       thresholds: { return: rules.returnThreshold, volume: rules.volumeThreshold, spread_bps: rules.spreadMaxBps, cooldown_ms: rules.cooldownMs },

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FeatureSnapshot } from '../../src/domain/features.js';
 import { DASHBOARD_HTML_CANDIDATES, DashboardStream, bucketQuantile, loadDashboardHtml } from '../../src/http/dashboard.js';
 import type { DashboardSnapshot, DashboardStats } from '../../src/http/dashboard.js';
@@ -238,6 +238,36 @@ describe('DashboardStream', () => {
     expect(frame).not.toContain('event: features');
     stream.close();
     await service.http.close();
+  });
+
+  it('tells a browser of a forgotten symbol it knows from the snapshot’s chart history alone (more symbols than the snapshot lists)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const service = offlineService();
+      const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, pruneIntervalMs: 0 });
+      const feed = async (symbols: string[], id: number): Promise<void> => {
+        for (const [i, s] of symbols.entries()) service.pipeline.offer(`md.events.trade.${s}`, tradeBytes(s, id + i, Date.now() - 10), null);
+        await service.pipeline.idle();
+        service.pipeline.features.flush();
+      };
+      const all = Array.from({ length: 300 }, (_, i) => `S${String(i).padStart(3, '0')}`);
+      await feed(all, 1); // the snapshot keeps the first 256, the charts the first 64
+      vi.setSystemTime(Date.now() + 301_000); // every chart silent for its whole span
+      await feed(['S299'], 1000); // a chart place (the silent ones freed), no snapshot place
+      const res = new StalledResponse();
+      res.release();
+      stream.open(res as unknown as ServerResponse);
+      const snap = JSON.parse(res.events('snapshot')[0]!) as DashboardSnapshot;
+      expect(snap.features.map((f) => f.symbol)).not.toContain('S299');
+      expect(Object.keys(snap.history)).toEqual(['S299']);
+      service.pipeline.forget(['S299']);
+      stream.sendFrame();
+      expect(res.events('forget').map((d) => JSON.parse(d) as string[])).toEqual([['S299']]);
+      stream.close();
+      await service.http.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('tells a client resynced in the very frame of a forget what went, ahead of its snapshot', async () => {
