@@ -40,7 +40,8 @@ describe('senpai-md demo --cluster 3', () => {
   it(`starts three nats-servers and three members that own every partition exactly once, with features and the cluster panel${existsSync(CHROMIUM) ? '' : ` (panel not checked: no browser at ${CHROMIUM})`}; SIGTERM leaves no process behind`, async () => {
     const httpPort = await freePort();
     // all of its output: the lines naming the servers and members come first
-    const demo = CliProcess.start(['demo', '--cluster', '3'], { NATS_SERVER_BIN: natsServerBin(), HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1' }, { outputLimit: Number.POSITIVE_INFINITY });
+    // a 3 s lease (the members read it from the demo's environment), so the kill -9 below is taken over quickly
+    const demo = CliProcess.start(['demo', '--cluster', '3'], { NATS_SERVER_BIN: natsServerBin(), HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', CLUSTER_LEASE_MS: '3000' }, { outputLimit: Number.POSITIVE_INFINITY });
     try {
       await waitFor(() => demo.output.includes('demo is live'), `the demo to be live (${demo.output})`, 120_000, 200);
       const out = demo.output;
@@ -119,6 +120,21 @@ describe('senpai-md demo --cluster 3', () => {
           await browser.close();
         }
       }
+
+      // kill -9 of a member, as the README suggests: the demo keeps running and the other two own every partition
+      process.kill(members[2]!.pid, 'SIGKILL');
+      await waitFor(() => demo.output.includes('demo: member-3 exited (SIGKILL); member-1, member-2 take over its partitions'), `the demo to say so (${demo.output.slice(-2000)})`, 10_000, 100);
+      await waitFor(
+        async () => {
+          const owned = await Promise.all(members.slice(0, 2).map(async (m) => ((await getJson(`${m.url}health`)).body.partitions as number[] | undefined) ?? []));
+          const all = owned.flat().sort((a, b) => a - b);
+          return all.length === P && all.every((k, i) => k === i);
+        },
+        'member-1 and member-2 owning every partition once',
+        30_000,
+        250,
+      );
+      expect(demo.output).not.toContain('stopping the rest');
 
       demo.kill('SIGTERM');
       expect(await demo.exited).toBe(0);
