@@ -138,6 +138,21 @@ function openedStream(): { service: Service; stream: DashboardStream; res: Stall
   return { service, stream, res };
 }
 
+/** A browser shown AAA that then stops reading: a 128 KiB alert put it over its 64 KiB buffer limit (cut off only after an hour). */
+async function congestedClient(): Promise<{ service: Service; stream: DashboardStream; res: StalledResponse }> {
+  const service = offlineService();
+  const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
+  const res = new StalledResponse();
+  stream.open(res as unknown as ServerResponse);
+  service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, Date.now() - 1000), null);
+  await service.pipeline.idle();
+  service.pipeline.features.flush();
+  stream.sendFrame(); // AAA shown
+  service.alerts.raise({ kind: 'gap', level: 'warn', message: 'x'.repeat(128 * 1024), symbol: 'BIG', provider: null, value: null, threshold: null });
+  stream.sendFrame();
+  return { service, stream, res };
+}
+
 describe('DashboardStream', () => {
   it('makes room for new symbols once the ones it kept are forgotten (idle eviction), in the snapshot and the charts', async () => {
     const service = offlineService();
@@ -271,16 +286,7 @@ describe('DashboardStream', () => {
   });
 
   it('tells a client resynced in the very frame of a forget what went, ahead of its snapshot', async () => {
-    const service = offlineService();
-    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
-    const res = new StalledResponse();
-    stream.open(res as unknown as ServerResponse);
-    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, Date.now() - 1000), null);
-    await service.pipeline.idle();
-    service.pipeline.features.flush();
-    stream.sendFrame(); // AAA shown
-    service.alerts.raise({ kind: 'gap', level: 'warn', message: 'x'.repeat(128 * 1024), symbol: 'BIG', provider: null, value: null, threshold: null });
-    stream.sendFrame(); // over its buffer limit
+    const { service, stream, res } = await congestedClient(); // over its buffer limit
     stream.sendFrame(); // skipped: it will need a resync
     res.release();
     await waitFor(() => res.writableLength === 0, 'the buffer drained', 5_000);
@@ -324,16 +330,7 @@ describe('DashboardStream', () => {
   });
 
   it('tells a client that missed frames what was forgotten meanwhile, before its resync snapshot', async () => {
-    const service = offlineService();
-    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, maxBufferBytes: 64 * 1024, slowReaderCutoffMs: 3_600_000 });
-    const res = new StalledResponse();
-    stream.open(res as unknown as ServerResponse);
-    service.pipeline.offer('md.events.trade.AAA', tradeBytes('AAA', 1, Date.now() - 1000), null);
-    await service.pipeline.idle();
-    service.pipeline.features.flush();
-    stream.sendFrame(); // AAA shown
-    service.alerts.raise({ kind: 'gap', level: 'warn', message: 'x'.repeat(128 * 1024), symbol: 'BIG', provider: null, value: null, threshold: null });
-    stream.sendFrame(); // over its buffer limit from here on
+    const { service, stream, res } = await congestedClient(); // over its buffer limit from here on
     expect(service.pipeline.evictIdle(Date.now() + 1, 0)).toEqual(['AAA']);
     stream.sendFrame(); // skipped for it: the forget with it
     expect(res.events('forget')).toEqual([]);
