@@ -162,7 +162,7 @@ function answer(req: EngineRequest): unknown {
       return s === undefined ? null : computeFeatures(s);
     }
     case 'symbols':
-      return symbolList.get(Date.now());
+      return symbolList.get();
     case 'sync':
       return null;
     case 'evict':

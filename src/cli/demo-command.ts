@@ -56,7 +56,7 @@ class DemoStartError extends Error {
  * stopping them, the exit hook still does.
  */
 class DemoProcesses {
-  private readonly children: { name: string; proc: ChildProcess; stage: Stage; member: boolean }[] = [];
+  private readonly children: { name: string; proc: ChildProcess; stage: Stage }[] = [];
   private readonly cleanups: (() => Promise<void>)[] = [];
   private stopped: Promise<void> | null = null;
   private resolveFinished: (code: number) => void = () => undefined;
@@ -83,17 +83,17 @@ class DemoProcesses {
 
   /**
    * Supervises `proc`: when it exits by itself, everything else is stopped
-   * (exit code 1) — unless it is a cluster member (`member`) and another is
-   * still running: killing a member is what the cluster demo is for (README),
+   * (exit code 1) — unless it is a service and another service still runs
+   * (`--cluster`): killing a member is what the cluster demo is for (README),
    * and the others take its partitions over.
    */
-  add(name: string, proc: ChildProcess, stage: Stage, member = false): ChildProcess {
-    const child = { name, proc, stage, member };
+  add(name: string, proc: ChildProcess, stage: Stage): ChildProcess {
+    const child = { name, proc, stage };
     this.children.push(child);
     proc.once('exit', (code, signal) => {
       if (this.stopping) return;
-      const running = this.children.filter((c) => c.member && c !== child && c.proc.exitCode === null && c.proc.signalCode === null);
-      if (member && running.length > 0) {
+      const running = this.children.filter((c) => c.stage === STAGE.service && c !== child && c.proc.exitCode === null && c.proc.signalCode === null);
+      if (stage === STAGE.service && running.length > 0) {
         process.stdout.write(`demo: ${name} exited (${signal ?? code}); ${running.map((c) => c.name).join(', ')} take over its partitions within the lease and a warm-up\n`);
         return;
       }
@@ -102,9 +102,9 @@ class DemoProcesses {
     return proc;
   }
 
-  /** A `senpai-md` command of its own (`run`, `simulate`), supervised; `member`: a cluster member (see {@link add}). */
-  cli(name: string, args: string[], env: Record<string, string | undefined>, stage: Stage, member = false): ChildProcess {
-    return this.add(name, spawn(process.execPath, [CLI_MAIN, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true }), stage, member);
+  /** A `senpai-md` command of its own (`run`, `simulate`), supervised. */
+  cli(name: string, args: string[], env: Record<string, string | undefined>, stage: Stage): ChildProcess {
+    return this.add(name, spawn(process.execPath, [CLI_MAIN, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true }), stage);
   }
 
   /** Runs after every child has stopped (temp dirs). */
@@ -278,7 +278,7 @@ async function startCluster(demo: DemoProcesses, config: Readonly<Config>, env: 
       CLUSTER_ADVERTISE_URL: `http://127.0.0.1:${port}`,
       HTTP_PORT: String(port),
       LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
-    }, STAGE.service, true);
+    }, STAGE.service);
     process.stdout.write(`demo: ${id} on ${url} (pid ${proc.pid})\n`);
     urls.push({ id, url });
   }

@@ -26,8 +26,8 @@ export { latestState } from './latest-state.js';
 /** What the HTTP API reads (read-only views); it never writes. */
 export interface HttpDeps {
   readonly symbols: SymbolStoreView;
-  /** The engine's count of symbols added or forgotten, so `/health`'s sorted list is rebuilt exactly when it changed; absent: at most once a second or when the count changes. */
-  readonly symbolChanges?: () => number;
+  /** The engine's count of symbols added or forgotten (`MarketEngine.symbolChanges`): `/health`'s sorted list is rebuilt when it moved. */
+  readonly symbolChanges: () => number;
   readonly telemetry: Telemetry;
   readonly queue: QueueView;
   readonly isNatsConnected: () => boolean;
@@ -187,7 +187,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   counters.requestsWaiting = () => gate.waiting;
   const token = new BearerToken(http.authToken);
   const metrics = new MetricsCache(deps.telemetry.registry);
-  const symbolList = new SymbolList(deps.symbols, deps.symbolChanges ?? null);
+  const symbolList = new SymbolList(deps.symbols, deps.symbolChanges);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req: FastifyRequest, reply: FastifyReply) => {
     const status = err instanceof HttpError ? err.statusCode : (err.statusCode ?? 500);
@@ -299,7 +299,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   } else {
     app.get('/health', (_req, reply) => {
       const now = Date.now();
-      const { statusCode, body } = health(now, symbolList.get(now), null);
+      const { statusCode, body } = health(now, symbolList.get(), null);
       void reply.code(statusCode).send(body);
     });
   }

@@ -211,13 +211,12 @@ export class DashboardStream {
         const now = Date.now();
         // forgotten symbols free their places as they go (forget); a live symbol silent for the chart's
         // whole span gives its series up to a new one
-        const kept = this.latest.has(f.symbol);
         if (this.history.full && !this.history.has(f.symbol) && now - this.lastPruneMs >= this.pruneIntervalMs) {
           this.lastPruneMs = now;
           this.history.pruneSilent(now);
         }
         this.history.record(f, now);
-        if (kept || this.latest.size < SNAPSHOT_MAX_SYMBOLS) this.latest.set(f.symbol, f);
+        if (this.latest.has(f.symbol) || this.latest.size < SNAPSHOT_MAX_SYMBOLS) this.latest.set(f.symbol, f);
         if (this.clients.size > 0) this.pendingFeatures.set(f.symbol, f);
       },
       signal: (s: Signal) => {

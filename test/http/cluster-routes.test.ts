@@ -35,7 +35,7 @@ function app(cluster: ClusterRoutes | null) {
   const engine = new MarketEngine(engineConfig(), 'live');
   engine.ingest(trade(1_000, 100, 1, { symbol: 'AAA' }), 1_000);
   const telemetry = new Telemetry(() => queue.fillRatio, { defaultMetrics: false });
-  return buildHttpApp({ symbols: engine.symbols, telemetry, queue, isNatsConnected: () => true, ...(cluster !== null ? { cluster: () => cluster } : {}) });
+  return buildHttpApp({ symbols: engine.symbols, symbolChanges: () => engine.symbolChanges, telemetry, queue, isNatsConnected: () => true, ...(cluster !== null ? { cluster: () => cluster } : {}) });
 }
 
 async function get(cluster: ClusterRoutes | null, url: string) {

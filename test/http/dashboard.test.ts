@@ -156,7 +156,7 @@ async function congestedClient(): Promise<{ service: Service; stream: DashboardS
 describe('DashboardStream', () => {
   it('makes room for new symbols once the ones it kept are forgotten (idle eviction), in the snapshot and the charts', async () => {
     const service = offlineService();
-    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000, pruneIntervalMs: 0 });
+    const stream = new DashboardStream(service.views, undefined, { frameIntervalMs: 3_600_000 });
     const feed = async (symbols: string[], t: number): Promise<void> => {
       for (const [i, s] of symbols.entries()) service.pipeline.offer(`md.events.trade.${s}`, tradeBytes(s, i + 1, t + i), null);
       await service.pipeline.idle();

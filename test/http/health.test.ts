@@ -17,7 +17,7 @@ function app(over: Partial<HttpDeps> & { fill?: number } = {}) {
   }
   const engine = new MarketEngine(engineConfig(), 'live');
   const telemetry = new Telemetry(() => queue.fillRatio, { defaultMetrics: false });
-  return buildHttpApp({ symbols: engine.symbols, telemetry, queue, isNatsConnected: () => true, ...over });
+  return buildHttpApp({ symbols: engine.symbols, symbolChanges: () => engine.symbolChanges, telemetry, queue, isNatsConnected: () => true, ...over });
 }
 
 async function health(deps: Partial<HttpDeps> & { fill?: number } = {}) {

@@ -10,22 +10,12 @@ describe('SymbolList', () => {
     const list = new SymbolList(engine.symbols, () => engine.symbolChanges);
     const now = Date.now();
     for (const [i, s] of ['BBB', 'AAA', 'CCC'].entries()) engine.ingest(trade(now - 1000, 100, 1, { symbol: s, tradeId: String(i + 1) }), now - 1000);
-    expect(list.get(now)).toEqual(['AAA', 'BBB', 'CCC']);
+    expect(list.get()).toEqual(['AAA', 'BBB', 'CCC']);
     expect(engine.forget('BBB')).toBe(true);
     engine.ingest(trade(now - 500, 100, 1, { symbol: 'DDD', tradeId: '9' }), now - 500);
-    // same count, same millisecond: still the list as it is now
-    expect(list.get(now)).toEqual(['AAA', 'CCC', 'DDD']);
+    // the same count: the list as it is now all the same
+    expect(list.get()).toEqual(['AAA', 'CCC', 'DDD']);
     expect(engine.evictIdle(now + 1)).toHaveLength(3);
-    expect(list.get(now)).toEqual([]);
-  });
-
-  it('without a change counter, rebuilds when the count changes or once a second', () => {
-    const keys = new Map([['A', 1], ['B', 2]]);
-    const list = new SymbolList(keys);
-    expect(list.get(0)).toEqual(['A', 'B']);
-    keys.delete('A');
-    keys.set('C', 3);
-    expect(list.get(10)).toEqual(['A', 'B']); // the count did not change: up to a second old
-    expect(list.get(1000)).toEqual(['B', 'C']);
+    expect(list.get()).toEqual([]);
   });
 });
